@@ -1,0 +1,334 @@
+"""Typed, validated parameters for one municipality (``params/<municipality>.yaml``).
+
+Every key is checked: a misspelt key, a wrong type or an inconsistent value raises
+:class:`ConfigError` with one message that names the file and the key path.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+__all__ = [
+    "ConfigError",
+    "Params",
+    "Indicator",
+    "District",
+    "load_params",
+]
+
+SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
+
+
+class ConfigError(ValueError):
+    """A parameter file is missing, unreadable or invalid."""
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+# --- indicator computations --------------------------------------------------------------------
+
+
+class RegisterShare(_Strict):
+    """Share of register persons in an age band whose ``column`` takes one of ``values``."""
+
+    kind: Literal["register_share"]
+    column: str
+    values: list[Union[bool, str, int]]
+    age: tuple[int, int]
+    latest_non_missing: bool = False  # e.g. voting: use the latest year <= wave with data
+
+
+class RegisterMean(_Strict):
+    """Mean of a numeric register column in an age band."""
+
+    kind: Literal["register_mean"]
+    column: str
+    age: tuple[int, int]
+
+
+class SurveyShare(_Strict):
+    """Weighted share of respondents answering one of ``values`` (top-box share)."""
+
+    kind: Literal["survey_share"]
+    question: str
+    values: list[int]
+
+
+class SurveyOutsideView(_Strict):
+    """Comparison-group respondents' view of each district (column ``<prefix><district_code>``)."""
+
+    kind: Literal["survey_outside_view"]
+    question_prefix: str
+    values: list[int]
+
+
+class InstitutionIsolation(_Strict):
+    """Isolation index of children from disadvantaged homes across institutions of one type."""
+
+    kind: Literal["institution_isolation"]
+    institution_type: Literal["daycare", "school", "after_school"]
+
+
+class VisitorMean(_Strict):
+    """Mean daily visitor count at the counters placed in the area."""
+
+    kind: Literal["visitor_mean"]
+
+
+class InmoverShare(_Strict):
+    """Share of the year's in-movers (age band) whose ``column`` takes one of ``values``."""
+
+    kind: Literal["inmover_share"]
+    column: str
+    values: list[Union[bool, str, int]]
+    age: tuple[int, int]
+
+
+Computation = Annotated[
+    Union[
+        RegisterShare,
+        RegisterMean,
+        SurveyShare,
+        SurveyOutsideView,
+        InstitutionIsolation,
+        VisitorMean,
+        InmoverShare,
+    ],
+    Field(discriminator="kind"),
+]
+
+SOURCE_OF_KIND = {
+    "register_share": "register",
+    "register_mean": "register",
+    "survey_share": "survey",
+    "survey_outside_view": "survey",
+    "institution_isolation": "institutions",
+    "visitor_mean": "visitors",
+    "inmover_share": "register",
+}
+
+
+class Indicator(_Strict):
+    key: str = Field(pattern=SLUG_PATTERN)
+    number: int = Field(ge=1)
+    name: str
+    description: str
+    source: Literal["register", "survey", "institutions", "visitors"]
+    computation: Computation
+    direction: Literal["higher_is_better", "lower_is_better"]
+    unit: Literal["share", "count", "rate"]
+
+    @model_validator(mode="after")
+    def _source_matches_kind(self) -> "Indicator":
+        expected = SOURCE_OF_KIND[self.computation.kind]
+        if self.source != expected:
+            raise ValueError(
+                f"source '{self.source}' does not fit computation kind "
+                f"'{self.computation.kind}' (expected source '{expected}')"
+            )
+        return self
+
+    @property
+    def sign(self) -> int:
+        """+1 when higher is better, -1 when lower is better."""
+        return 1 if self.direction == "higher_is_better" else -1
+
+
+class Theme(_Strict):
+    key: str = Field(pattern=SLUG_PATTERN)
+    name: str
+    indicators: list[Indicator] = Field(default_factory=list)  # a theme may have none yet
+
+
+class EffectGoal(_Strict):
+    key: str = Field(pattern=SLUG_PATTERN)
+    name: str
+    themes: list[Theme] = Field(min_length=1)
+
+
+class District(_Strict):
+    key: str = Field(pattern=SLUG_PATTERN)
+    name: str
+
+    @property
+    def code(self) -> str:
+        """Identifier usable as a column-name suffix (SPSS forbids hyphens)."""
+        return self.key.replace("-", "_")
+
+
+class Municipality(_Strict):
+    key: str = Field(pattern=SLUG_PATTERN)
+    name: str
+    inhabitants: int = Field(gt=0)
+
+
+class ComparisonGroup(_Strict):
+    name: str
+
+
+class Strategy(_Strict):
+    vision_year: int
+    strategy_year: int
+    concretised_year: int
+    target_year: int
+
+
+class Survey(_Strict):
+    waves: list[int] = Field(min_length=1)
+    baseline_wave: int
+    next_wave: int
+
+    @model_validator(mode="after")
+    def _waves_consistent(self) -> "Survey":
+        if self.waves != sorted(set(self.waves)):
+            raise ValueError("waves must be increasing and without repeats")
+        if self.baseline_wave not in self.waves:
+            raise ValueError(f"baseline_wave {self.baseline_wave} is not one of the waves {self.waves}")
+        if self.next_wave <= self.waves[-1]:
+            raise ValueError(f"next_wave {self.next_wave} must come after the last wave {self.waves[-1]}")
+        return self
+
+
+class Register(_Strict):
+    first_year: int = Field(ge=1980)
+
+
+class Disclosure(_Strict):
+    min_cell: int = Field(ge=1, description="smallest number of persons a published cell may rest on")
+
+
+class Params(_Strict):
+    """All parameters of one municipality's evaluation."""
+
+    municipality: Municipality
+    districts: list[District] = Field(min_length=1)
+    comparison_group: ComparisonGroup
+    strategy: Strategy
+    survey: Survey
+    register_data: Register = Field(alias="register")
+    disclosure: Disclosure
+    effect_goals: list[EffectGoal] = Field(min_length=1)
+    ambitions: dict[str, dict[str, float]]
+    source_file: str = ""
+
+    @field_validator("districts")
+    @classmethod
+    def _unique_districts(cls, districts: list[District]) -> list[District]:
+        keys = [d.key for d in districts]
+        dupes = sorted({k for k in keys if keys.count(k) > 1})
+        if dupes:
+            raise ValueError(f"district keys repeat: {dupes}")
+        return districts
+
+    @model_validator(mode="after")
+    def _cross_checks(self) -> "Params":
+        keys = [i.key for i in self.indicators]
+        numbers = [i.number for i in self.indicators]
+        for label, values in (("indicator keys", keys), ("indicator numbers", numbers)):
+            dupes = sorted({v for v in values if values.count(v) > 1})
+            if dupes:
+                raise ValueError(f"{label} repeat: {dupes}")
+        district_keys = {d.key for d in self.districts}
+        for district, targets in self.ambitions.items():
+            if district not in district_keys:
+                raise ValueError(f"ambitions.{district}: unknown district (known: {sorted(district_keys)})")
+            for indicator in targets:
+                if indicator not in keys:
+                    raise ValueError(f"ambitions.{district}.{indicator}: unknown indicator")
+        return self
+
+    # --- convenient views ---------------------------------------------------------------------
+
+    @cached_property
+    def indicators(self) -> list[Indicator]:
+        """All indicators in effect-goal/theme order."""
+        return [i for g in self.effect_goals for t in g.themes for i in t.indicators]
+
+    def indicator(self, key: str) -> Indicator:
+        for ind in self.indicators:
+            if ind.key == key:
+                return ind
+        raise KeyError(f"unknown indicator '{key}'")
+
+    def district(self, key_or_name: str) -> District:
+        """Look a district up by key ('hoeje-gladsaxe') or by name ('Høje Gladsaxe')."""
+        for d in self.districts:
+            if key_or_name in (d.key, d.name) or key_or_name.casefold() == d.name.casefold():
+                return d
+        known = ", ".join(d.key for d in self.districts)
+        raise ConfigError(f"unknown district '{key_or_name}' (known: {known})")
+
+    def theme_of(self, indicator_key: str) -> tuple[EffectGoal, Theme]:
+        for goal in self.effect_goals:
+            for theme in goal.themes:
+                if any(i.key == indicator_key for i in theme.indicators):
+                    return goal, theme
+        raise KeyError(indicator_key)
+
+    def ambition(self, district_key: str, indicator_key: str) -> float | None:
+        return self.ambitions.get(district_key, {}).get(indicator_key)
+
+    @property
+    def survey_questions(self) -> list[str]:
+        """Answer columns the survey table must carry (one per survey indicator and district)."""
+        columns: list[str] = []
+        for ind in self.indicators:
+            comp = ind.computation
+            if isinstance(comp, SurveyShare):
+                columns.append(comp.question)
+            elif isinstance(comp, SurveyOutsideView):
+                columns.extend(f"{comp.question_prefix}{d.code}" for d in self.districts)
+        return columns
+
+
+def _format_location(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
+    """Turn pydantic's location into a YAML key path with names instead of list indices."""
+    parts: list[str] = []
+    node: Any = raw
+    for item in loc:
+        if isinstance(item, int) and isinstance(node, list) and item < len(node):
+            node = node[item]
+            label = node.get("key") if isinstance(node, dict) else None
+            parts.append(f"[{label}]" if label else f"[{item}]")
+            continue
+        if isinstance(node, dict) and item in node:
+            node = node[item]
+        elif not isinstance(item, int):
+            node = None
+        if item in SOURCE_OF_KIND:  # discriminated-union branch name, not a YAML key
+            continue
+        parts.append(f".{item}" if parts else str(item))
+    return "".join(parts) or "(top level)"
+
+
+def load_params(path: str | Path) -> Params:
+    """Read and validate a parameter file; raise ConfigError naming the file and the key."""
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: parameter file not found")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: expected a mapping of keys at the top level")
+    try:
+        return Params.model_validate({**raw, "source_file": str(path)})
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            where = _format_location(tuple(err["loc"]), raw)
+            message = err["msg"]
+            if err["type"] == "extra_forbidden":
+                message = "unknown key (misspelt?)"
+            elif err["type"] == "missing":
+                message = "required key is missing"
+            lines.append(f"{path}: {where}: {message}")
+        raise ConfigError("\n".join(lines)) from None

@@ -1,0 +1,201 @@
+"""The input contract: the tables a municipality supplies, their columns, types and allowed values.
+
+A data directory holds one file per table, named ``<table>.parquet``, ``<table>.csv`` or
+``<table>.sav`` (SPSS, as survey firms deliver). ``docs/input-contract.md`` is the human-readable
+version of this module; :func:`contract_markdown` regenerates its tables.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Literal
+
+from ..config import Params
+
+__all__ = ["ColumnSpec", "TableSpec", "input_contract", "TABLE_NAMES", "contract_markdown"]
+
+DType = Literal["str", "int", "float", "bool", "date"]
+
+SEX = ("female", "male")
+ORIGIN = ("danish", "western", "non_western")
+EDUCATION = ("primary", "upper_secondary", "vocational", "higher")
+SAMPLE_GROUP = ("district", "comparison")
+INSTITUTION_TYPE = ("daycare", "school", "after_school")
+LIKERT = (1, 2, 3, 4, 5)
+
+
+@dataclass(frozen=True)
+class ColumnSpec:
+    name: str
+    dtype: DType
+    description: str
+    nullable: bool = False
+    allowed: tuple | None = None
+    minimum: float | None = None
+    maximum: float | None = None
+    identifier: bool = False  # pseudonymised person id: never shown in any output
+
+
+@dataclass(frozen=True)
+class TableSpec:
+    name: str
+    description: str
+    columns: tuple[ColumnSpec, ...]
+    key: tuple[str, ...]  # columns that identify a row uniquely
+    references: dict[str, str] = field(default_factory=dict)  # column -> "table.column" it must match
+
+    def column(self, name: str) -> ColumnSpec:
+        for col in self.columns:
+            if col.name == name:
+                return col
+        raise KeyError(name)
+
+    @property
+    def column_names(self) -> list[str]:
+        return [c.name for c in self.columns]
+
+
+TABLE_NAMES = ("areas", "register", "survey", "institutions", "visitors")
+
+
+def input_contract(params: Params) -> dict[str, TableSpec]:
+    """The tables for one municipality (district keys and survey questions come from its params)."""
+    district_keys = tuple(d.key for d in params.districts)
+    person = ColumnSpec(
+        "person_id", "str", "pseudonymised person number (never a CPR number)", identifier=True
+    )
+    areas = TableSpec(
+        "areas",
+        "The municipality's small areas and the district each belongs to.",
+        (
+            ColumnSpec("area_id", "str", "small-area code"),
+            ColumnSpec("area_name", "str", "name of the small area"),
+            ColumnSpec(
+                "district",
+                "str",
+                "district key from the parameter file; empty for areas in the rest of the municipality",
+                nullable=True,
+                allowed=district_keys,
+            ),
+        ),
+        key=("area_id",),
+    )
+    register = TableSpec(
+        "register",
+        "Yearly person panel from the registers: one row per resident and year (status at 1 January "
+        "for residence, during the year for outcomes).",
+        (
+            person,
+            ColumnSpec("year", "int", "calendar year", minimum=1980, maximum=2100),
+            ColumnSpec("area_id", "str", "small area of residence"),
+            ColumnSpec("age", "int", "age in whole years", minimum=0, maximum=120),
+            ColumnSpec("sex", "str", "sex", allowed=SEX),
+            ColumnSpec("origin", "str", "origin (Danmarks Statistik's grouping)", allowed=ORIGIN),
+            ColumnSpec(
+                "education",
+                "str",
+                "highest completed education; empty for children under 15",
+                nullable=True,
+                allowed=EDUCATION,
+            ),
+            ColumnSpec("in_education", "bool", "enrolled in an education during the year"),
+            ColumnSpec("employed", "bool", "in employment (main activity) during the year"),
+            ColumnSpec(
+                "income", "float", "gross personal income in DKK; empty under 15", nullable=True, minimum=0
+            ),
+            ColumnSpec("convicted", "bool", "convicted of a criminal-code offence during the year"),
+            ColumnSpec(
+                "school_absence",
+                "float",
+                "share of school days absent (6-16-year-olds in school); empty otherwise",
+                nullable=True,
+                minimum=0,
+                maximum=1,
+            ),
+            ColumnSpec(
+                "voted",
+                "bool",
+                "voted at the election held in the year; empty in years without an election or if not eligible",
+                nullable=True,
+            ),
+        ),
+        key=("person_id", "year"),
+        references={"area_id": "areas.area_id"},
+    )
+    questions = tuple(
+        ColumnSpec(
+            q,
+            "int",
+            "answer on a 1-5 scale (5 = most); empty for non-respondents and skipped questions",
+            nullable=True,
+            allowed=LIKERT,
+        )
+        for q in params.survey_questions
+    )
+    survey = TableSpec(
+        "survey",
+        "The survey sample of each wave, non-respondents included, with the answers of respondents. "
+        "Age, sex and origin come from the register (same person_id, year = wave).",
+        (
+            person,
+            ColumnSpec("wave", "int", "survey wave (year)", minimum=1980, maximum=2100),
+            ColumnSpec("sample_group", "str", "'district' residents or the 'comparison' group", allowed=SAMPLE_GROUP),
+            ColumnSpec("area_id", "str", "small area of residence when sampled"),
+            ColumnSpec("design_weight", "float", "inverse of the inclusion probability", minimum=1),
+            ColumnSpec("responded", "bool", "answered the questionnaire"),
+            *questions,
+        ),
+        key=("person_id", "wave"),
+        references={"area_id": "areas.area_id", "person_id": "register.person_id"},
+    )
+    institutions = TableSpec(
+        "institutions",
+        "Children's daycare, school and after-school institution per year.",
+        (
+            person,
+            ColumnSpec("year", "int", "calendar year", minimum=1980, maximum=2100),
+            ColumnSpec("institution_type", "str", "kind of institution", allowed=INSTITUTION_TYPE),
+            ColumnSpec("institution_id", "str", "institution code"),
+            ColumnSpec(
+                "disadvantaged_home",
+                "bool",
+                "child from a disadvantaged home (no parent in work or education, as the municipality defines it)",
+            ),
+        ),
+        key=("person_id", "year", "institution_type"),
+        references={"person_id": "register.person_id"},
+    )
+    visitors = TableSpec(
+        "visitors",
+        "Daily counts from visitor counters (people passing).",
+        (
+            ColumnSpec("counter_id", "str", "counter code"),
+            ColumnSpec("area_id", "str", "small area the counter stands in"),
+            ColumnSpec("date", "date", "day of the count (YYYY-MM-DD)"),
+            ColumnSpec("count", "int", "people counted that day", minimum=0),
+        ),
+        key=("counter_id", "date"),
+        references={"area_id": "areas.area_id"},
+    )
+    return {t.name: t for t in (areas, register, survey, institutions, visitors)}
+
+
+def contract_markdown(params: Params) -> str:
+    """Markdown tables describing every input table (used to write docs/input-contract.md)."""
+    out: list[str] = []
+    for spec in input_contract(params).values():
+        out.append(f"### `{spec.name}`\n\n{spec.description}\n\nUnique key: "
+                   f"{', '.join(f'`{k}`' for k in spec.key)}.\n")
+        out.append("| column | type | empty allowed | allowed values | description |")
+        out.append("|---|---|---|---|---|")
+        for c in spec.columns:
+            allowed = ", ".join(str(v) for v in c.allowed) if c.allowed else ""
+            if c.minimum is not None or c.maximum is not None:
+                rng = f"{'' if c.minimum is None else c.minimum} to {'' if c.maximum is None else c.maximum}"
+                allowed = f"{allowed} ({rng})" if allowed else rng
+            out.append(f"| `{c.name}` | {c.dtype} | {'yes' if c.nullable else 'no'} | {allowed} | {c.description} |")
+        if spec.references:
+            refs = "; ".join(f"`{k}` must exist in `{v}`" for k, v in spec.references.items())
+            out.append(f"\nReferences: {refs}.\n")
+        out.append("")
+    return "\n".join(out)
