@@ -1,0 +1,130 @@
+"""The three-year evaluation of one district: every indicator's levels, change and verdict.
+
+Brings together the indicator levels (district and comparison group, baseline and follow-up
+wave), the two-wave difference-in-differences, a verdict that respects each indicator's
+direction, and the ambition level from the parameters.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pandas as pd
+from tqdm.auto import tqdm
+
+from .config import Indicator, VisitorMean
+from .did.two_wave import DidEstimate, two_wave_did
+from .indicators.levels import weighted_levels
+from .indicators.prepare import COMPARISON, PreparedData
+from .indicators.units import unit_frame
+
+__all__ = ["DistrictEvaluation", "evaluate_district", "verdict"]
+
+BETTER, NO_CHANGE, WORSE = "better", "no_change", "worse"
+
+
+def verdict(estimate: DidEstimate, indicator: Indicator) -> str:
+    """'better' / 'worse' when the interval excludes zero, in the indicator's direction."""
+    if estimate.ci_low > 0:
+        return BETTER if indicator.sign > 0 else WORSE
+    if estimate.ci_high < 0:
+        return WORSE if indicator.sign > 0 else BETTER
+    return NO_CHANGE
+
+
+def _ambition_met(level: float, target: float | None, indicator: Indicator) -> bool | None:
+    if target is None or pd.isna(level):
+        return None
+    return bool((level - target) * indicator.sign >= 0)
+
+
+@dataclass(frozen=True)
+class DistrictEvaluation:
+    """All indicators of one district for one follow-up wave against the baseline."""
+
+    district: str
+    district_name: str
+    baseline: int
+    followup: int
+    table: pd.DataFrame  # one row per indicator (see evaluate_district)
+    levels: pd.DataFrame  # group x period levels for every indicator, baseline and follow-up
+    estimates: tuple[DidEstimate, ...]
+
+    def to_frame(self) -> pd.DataFrame:
+        return self.table.copy()
+
+    def summary(self) -> str:
+        counts = self.table["verdict"].value_counts()
+        return (
+            f"{self.district_name} {self.baseline}->{self.followup}: "
+            f"{counts.get(BETTER, 0)} better, {counts.get(NO_CHANGE, 0)} no detectable change, "
+            f"{counts.get(WORSE, 0)} worse (of {len(self.table)} indicators)"
+        )
+
+    def _repr_html_(self) -> str:
+        cols = ["number", "indicator", "district_baseline", "district_followup", "estimate", "ci_low",
+                "ci_high", "p_value", "verdict"]
+        return f"<p>{self.summary()}</p>" + self.table[cols].to_html(index=False, float_format="{:.3f}".format)
+
+
+def _level(levels: pd.DataFrame, group: str, period: int, column: str = "value") -> float:
+    hit = levels[(levels["group"] == group) & (levels["period"] == period)]
+    return float(hit[column].iloc[0]) if len(hit) else float("nan")
+
+
+def evaluate_district(
+    data: PreparedData, district: str, baseline: int, followup: int, *, progress: bool = False
+) -> DistrictEvaluation:
+    """Evaluate every indicator of ``district`` (a key) between two waves."""
+    params = data.params
+    district_obj = params.district(district)
+    rows, level_frames, estimates = [], [], []
+    indicators = params.indicators
+    for ind in tqdm(indicators, desc=district_obj.name, disable=not progress, leave=False):
+        units = unit_frame(data, ind, [baseline, followup])
+        units = units[units["group"].isin([district_obj.key, COMPARISON])]
+        levels = weighted_levels(units).assign(indicator=ind.key)
+        scale = "log" if isinstance(ind.computation, VisitorMean) else "difference"
+        est = two_wave_did(
+            units, indicator=ind.key, district=district_obj.key, baseline=baseline, followup=followup, scale=scale
+        )
+        goal, theme = params.theme_of(ind.key)
+        target = params.ambition(district_obj.key, ind.key)
+        followup_level = _level(levels, district_obj.key, followup)
+        rows.append(
+            {
+                "number": ind.number,
+                "key": ind.key,
+                "indicator": ind.name,
+                "effect_goal": goal.name,
+                "theme": theme.name,
+                "direction": ind.direction,
+                "unit": ind.unit,
+                "district_baseline": _level(levels, district_obj.key, baseline),
+                "district_followup": followup_level,
+                "comparison_baseline": _level(levels, COMPARISON, baseline),
+                "comparison_followup": _level(levels, COMPARISON, followup),
+                "min_persons": levels["n_persons"].min() if ind.source != "visitors" else None,
+                "estimate": est.estimate,
+                "se": est.se,
+                "ci_low": est.ci_low,
+                "ci_high": est.ci_high,
+                "p_value": est.p_value,
+                "design": est.design,
+                "scale": est.scale,
+                "verdict": verdict(est, ind),
+                "ambition": target,
+                "ambition_met": _ambition_met(followup_level, target, ind),
+            }
+        )
+        level_frames.append(levels)
+        estimates.append(est)
+    return DistrictEvaluation(
+        district=district_obj.key,
+        district_name=district_obj.name,
+        baseline=baseline,
+        followup=followup,
+        table=pd.DataFrame(rows),
+        levels=pd.concat(level_frames, ignore_index=True),
+        estimates=tuple(estimates),
+    )

@@ -1,0 +1,51 @@
+"""Indicator values per group and period: weighted means with linearised standard errors."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..config import Indicator
+from .prepare import PreparedData
+from .units import unit_frame
+
+__all__ = ["weighted_levels", "indicator_levels", "all_levels"]
+
+
+def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
+    """Weighted mean of ``y`` per (group, period) with a cluster-robust standard error.
+
+    The mean is a ratio estimator ``sum(w*y)/sum(w)``; its variance uses the linearised values
+    ``z = w*(y - mean)/sum(w)`` summed within clusters, with the usual G/(G-1) factor
+    (the with-replacement approximation used by R's ``survey`` for a one-stage design).
+    """
+    u = units.assign(wy=units["weight"] * units["y"])
+    keys = ["group", "period"]
+    totals = u.groupby(keys, sort=True).agg(
+        sum_w=("weight", "sum"), sum_wy=("wy", "sum"), n_units=("y", "size"), n_persons=("persons", "sum")
+    )
+    totals["value"] = totals["sum_wy"] / totals["sum_w"]
+    u = u.join(totals[["value", "sum_w"]], on=keys)
+    u["z"] = u["weight"] * (u["y"] - u["value"]) / u["sum_w"]
+    per_cluster = u.groupby([*keys, "cluster"], sort=False)["z"].sum()
+    sq = (per_cluster**2).groupby(level=keys).agg(["sum", "size"])
+    g = sq["size"]
+    totals["se"] = np.sqrt(sq["sum"] * g / (g - 1).where(g > 1))
+    totals["n_clusters"] = g
+    return totals[["value", "se", "n_units", "n_persons", "n_clusters"]].reset_index()
+
+
+def indicator_levels(
+    data: PreparedData, indicator: Indicator, periods: Iterable[int] | None = None
+) -> pd.DataFrame:
+    """Levels of one indicator for every group and period (all years present when periods is None)."""
+    levels = weighted_levels(unit_frame(data, indicator, periods))
+    return levels.assign(indicator=indicator.key)
+
+
+def all_levels(data: PreparedData, periods: Iterable[int] | None = None) -> pd.DataFrame:
+    """Levels of every indicator in the parameters, stacked."""
+    frames = [indicator_levels(data, ind, periods) for ind in data.params.indicators]
+    return pd.concat(frames, ignore_index=True)

@@ -1,0 +1,172 @@
+"""Unit-level frames for each indicator: one row per person (or child, or counter-day) and period.
+
+Every indicator, whatever its source, is turned into the same long frame:
+
+=========  ==================================================================================
+group      district key, or ``"comparison"`` (rest of the municipality)
+period     the year (register, institutions, visitors) or survey wave the row belongs to
+y          the unit's outcome (0/1 for shares, a number for means)
+weight     analysis weight (non-response weight for the survey, 1 otherwise)
+cluster    unit of dependence for standard errors (person, institution or counter-week)
+persons    1 when the row is one person (used for disclosure control), 0 otherwise
+=========  ==================================================================================
+
+The indicator's value for a group and period is then the weighted mean of ``y`` and the
+difference-in-differences is a weighted regression on the same frame, so levels and estimates
+can never disagree.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import numpy as np
+import pandas as pd
+
+from ..config import (
+    Indicator,
+    InmoverShare,
+    InstitutionIsolation,
+    RegisterMean,
+    RegisterShare,
+    SurveyOutsideView,
+    SurveyShare,
+    VisitorMean,
+)
+from .prepare import COMPARISON, PreparedData
+
+__all__ = ["unit_frame", "UNIT_COLUMNS"]
+
+UNIT_COLUMNS = ["group", "period", "y", "weight", "cluster", "persons"]
+
+
+def _frame(group, period, y, weight, cluster, persons) -> pd.DataFrame:
+    out = pd.DataFrame(
+        {
+            "group": np.asarray(group, dtype=object),
+            "period": np.asarray(period, dtype=np.int64),
+            "y": np.asarray(y, dtype=float),
+            "weight": np.asarray(weight, dtype=float),
+            "cluster": np.asarray(cluster, dtype=object),
+            "persons": np.asarray(persons, dtype=np.int64),
+        }
+    )
+    return out
+
+
+def _in_age(frame: pd.DataFrame, age: tuple[int, int]) -> pd.Series:
+    return frame["age"].between(age[0], age[1])
+
+
+def _period_map(available: Iterable[int], periods: Iterable[int] | None, latest: bool) -> dict[int, int]:
+    """Map data year -> reported period. With ``latest``, a period uses the latest year <= it."""
+    available = sorted(set(int(y) for y in available))
+    if periods is None:
+        return {y: y for y in available}
+    mapping: dict[int, int] = {}
+    for p in sorted(set(int(p) for p in periods)):
+        if latest:
+            candidates = [y for y in available if y <= p]
+            if candidates and candidates[-1] not in mapping:
+                mapping[candidates[-1]] = p
+        elif p in available:
+            mapping[p] = p
+    return mapping
+
+
+def _register_units(data: PreparedData, comp: RegisterShare | RegisterMean, periods) -> pd.DataFrame:
+    reg = data.register
+    rows = reg[_in_age(reg, comp.age) & reg[comp.column].notna()]
+    latest = getattr(comp, "latest_non_missing", False)
+    mapping = _period_map(rows["year"].unique(), periods, latest)
+    rows = rows[rows["year"].isin(list(mapping))]
+    if isinstance(comp, RegisterShare):
+        y = rows[comp.column].astype(object).isin(comp.values).to_numpy(dtype=float)
+    else:
+        y = rows[comp.column].astype(float).to_numpy()
+    return _frame(rows["group"], rows["year"].map(mapping), y, 1.0, rows["person_id"], 1)
+
+
+def _survey_units(data: PreparedData, comp: SurveyShare, periods) -> pd.DataFrame:
+    resp = data.respondents
+    rows = resp[resp[comp.question].notna()]
+    if periods is not None:
+        rows = rows[rows["wave"].isin(list(periods))]
+    y = rows[comp.question].astype(int).isin(comp.values).to_numpy(dtype=float)
+    return _frame(rows["stratum"], rows["wave"], y, rows["weight"], rows["person_id"], 1)
+
+
+def _outside_view_units(data: PreparedData, comp: SurveyOutsideView, periods) -> pd.DataFrame:
+    """Comparison respondents' view of each district: the group is the district viewed."""
+    resp = data.respondents
+    resp = resp[resp["stratum"] == COMPARISON]
+    if periods is not None:
+        resp = resp[resp["wave"].isin(list(periods))]
+    parts = []
+    for district in data.params.districts:
+        column = f"{comp.question_prefix}{district.code}"
+        rows = resp[resp[column].notna()]
+        y = rows[column].astype(int).isin(comp.values).to_numpy(dtype=float)
+        parts.append(_frame(district.key, rows["wave"], y, rows["weight"], rows["person_id"], 1))
+    return pd.concat(parts, ignore_index=True)
+
+
+def _isolation_units(data: PreparedData, comp: InstitutionIsolation, periods) -> pd.DataFrame:
+    """Per disadvantaged child: share of disadvantaged among the *other* children in the institution.
+
+    The mean over a group's disadvantaged children is the isolation index (Massey & Denton 1988,
+    excluding the child itself so a lone child does not count as isolated).
+    """
+    inst = data.institutions[data.institutions["institution_type"] == comp.institution_type]
+    if periods is not None:
+        inst = inst[inst["year"].isin(list(periods))]
+    dis = inst["disadvantaged_home"].astype(bool)
+    by = [inst["year"], inst["institution_id"]]
+    size = inst.groupby(by)["person_id"].transform("size")
+    n_dis = dis.groupby(by).transform("sum")
+    rows = dis & (size > 1)
+    others_share = (n_dis[rows] - 1) / (size[rows] - 1)
+    sel = inst[rows]
+    cluster = sel["year"].astype(str) + ":" + sel["institution_id"].astype(str)
+    return _frame(sel["group"], sel["year"], others_share, 1.0, cluster, 1)
+
+
+def _visitor_units(data: PreparedData, comp: VisitorMean, periods) -> pd.DataFrame:
+    vis = data.visitors
+    if periods is not None:
+        vis = vis[vis["year"].isin(list(periods))]
+    week = vis["date"].dt.isocalendar()
+    cluster = vis["counter_id"].astype(str) + ":" + week["year"].astype(str) + "-" + week["week"].astype(str)
+    return _frame(vis["group"], vis["year"], vis["count"], 1.0, cluster, 0)
+
+
+def _inmover_units(data: PreparedData, comp: InmoverShare, periods) -> pd.DataFrame:
+    """Persons who live in a group's areas this year but did not last year (or were not here)."""
+    reg = data.register[["person_id", "year", "group", "age", comp.column]]
+    previous = reg[["person_id", "year", "group"]].assign(year=reg["year"] + 1)
+    merged = reg.merge(previous, on=["person_id", "year"], how="left", suffixes=("", "_before"))
+    first_year = reg["year"].min()
+    moved_in = (merged["year"] > first_year) & (merged["group"] != merged["group_before"])
+    rows = merged[moved_in & _in_age(merged, comp.age) & merged[comp.column].notna()]
+    if periods is not None:
+        rows = rows[rows["year"].isin(list(periods))]
+    y = rows[comp.column].astype(object).isin(comp.values).to_numpy(dtype=float)
+    return _frame(rows["group"], rows["year"], y, 1.0, rows["person_id"], 1)
+
+
+_BUILDERS = {
+    RegisterShare: _register_units,
+    RegisterMean: _register_units,
+    SurveyShare: _survey_units,
+    SurveyOutsideView: _outside_view_units,
+    InstitutionIsolation: _isolation_units,
+    VisitorMean: _visitor_units,
+    InmoverShare: _inmover_units,
+}
+
+
+def unit_frame(data: PreparedData, indicator: Indicator, periods: Iterable[int] | None = None) -> pd.DataFrame:
+    """The unit-level frame of ``indicator`` for all groups (optionally only some periods)."""
+    periods = None if periods is None else [int(p) for p in periods]
+    builder = _BUILDERS[type(indicator.computation)]
+    return builder(data, indicator.computation, periods)

@@ -1,0 +1,1 @@
+"""Report building blocks: Danish formatting, disclosure control, tables and figures."""

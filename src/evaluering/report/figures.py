@@ -1,0 +1,91 @@
+"""Figures with Danish labels: indicator trends and the estimated changes."""
+
+from __future__ import annotations
+
+import matplotlib
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+
+from ..config import Indicator
+from ..evaluation import DistrictEvaluation
+from . import format as fmt
+
+__all__ = ["trend_figure", "estimates_figure"]
+
+DISTRICT_COLOUR, COMPARISON_COLOUR = "#b34700", "#4d6b8a"
+
+
+def _danish_axis(ax, unit: str) -> None:
+    if unit == "share":
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.share(v, 0)))
+    else:
+        ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 0)))
+
+
+def trend_figure(
+    levels: pd.DataFrame,
+    indicators: list[Indicator],
+    district: str,
+    labels: dict[str, str],
+    *,
+    marks: tuple[int, ...] = (),
+) -> plt.Figure:
+    """One panel per indicator: district and comparison group over time with 95 % bands.
+
+    ``levels`` has columns indicator, group, period, value, se (suppressed cells are NaN and
+    simply not drawn); ``labels`` maps group keys to Danish names; ``marks`` are years to mark
+    with a vertical line (e.g. the survey waves).
+    """
+    n = len(indicators)
+    cols = min(n, 2)
+    rows = int(np.ceil(n / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.2 * rows), squeeze=False)
+    for ax, ind in zip(axes.flat, indicators):
+        for group, colour in ((district, DISTRICT_COLOUR), ("comparison", COMPARISON_COLOUR)):
+            part = levels[(levels["indicator"] == ind.key) & (levels["group"] == group)].sort_values("period")
+            if part.empty:
+                continue
+            style = "o-" if len(part) < 5 else "-"
+            ax.plot(part["period"], part["value"], style, color=colour, label=labels[group], lw=2, ms=5)
+            ax.fill_between(part["period"], part["value"] - 1.96 * part["se"], part["value"] + 1.96 * part["se"],
+                            color=colour, alpha=0.15, lw=0)
+        for year in marks:
+            ax.axvline(year, color="#999999", lw=0.8, ls=":")
+        ax.set_title(f"{ind.number}. {ind.name}", fontsize=10, loc="left")
+        ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
+        _danish_axis(ax, ind.unit)
+        ax.grid(axis="y", color="#eeeeee")
+        sns.despine(ax=ax)
+    for ax in list(axes.flat)[n:]:
+        ax.set_visible(False)
+    handles, names = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, names, loc="lower center", ncol=2, frameon=False)
+    fig.tight_layout(rect=(0, 0.06, 1, 1))
+    return fig
+
+
+def estimates_figure(evaluation: DistrictEvaluation, table: pd.DataFrame | None = None) -> plt.Figure:
+    """Forest plot of the estimated changes of share indicators, in percentage points.
+
+    Points are coloured by the verdict (better/no detectable change/worse) so the direction of
+    each indicator is respected; suppressed rows are left out.
+    """
+    table = evaluation.table if table is None else table
+    rows = table[(table["unit"] == "share") & table["estimate"].notna()].sort_values("number", ascending=False)
+    colours = {"better": "#1a7f37", "no_change": "#8c959f", "worse": "#b42318"}
+    fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.2))
+    y = np.arange(len(rows))
+    for yi, (_, row) in zip(y, rows.iterrows()):
+        colour = colours.get(row["verdict"], "#8c959f")
+        ax.plot([100 * row["ci_low"], 100 * row["ci_high"]], [yi, yi], color=colour, lw=2)
+        ax.plot(100 * row["estimate"], yi, "o", color=colour, ms=6)
+    ax.axvline(0, color="#333333", lw=0.8)
+    ax.set_yticks(y, [f"{r.number}. {r.indicator}" for r in rows.itertuples()], fontsize=9)
+    ax.set_xlabel("Ændring i bydelen minus ændring i sammenligningsgruppen (procentpoint, 95 % KI)")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 0)))
+    ax.grid(axis="x", color="#eeeeee")
+    sns.despine(ax=ax)
+    fig.tight_layout()
+    return fig

@@ -1,0 +1,94 @@
+"""Danish HTML tables for the district report."""
+
+from __future__ import annotations
+
+from html import escape
+
+import pandas as pd
+
+from ..config import Params
+from ..evaluation import DistrictEvaluation
+from ..indicators.prepare import COMPARISON, PreparedData
+from . import format as fmt
+from .disclosure import suppress_estimates
+
+__all__ = ["goal_table", "sample_table", "html_table"]
+
+
+def html_table(header: list[str], rows: list[list[str]], text_columns: tuple[int, ...] = (0,)) -> str:
+    """A plain HTML table; cells are escaped unless they are pre-built marks."""
+    head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    body = []
+    for row in rows:
+        cells = []
+        for i, cell in enumerate(row):
+            css = ' class="tekst"' if i in text_columns else ""
+            cells.append(f"<td{css}>{cell}</td>")
+        body.append("<tr>" + "".join(cells) + "</tr>")
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def _mark(verdict: str) -> str:
+    label = fmt.VERDICT_LABELS[verdict]
+    return f'<span class="{fmt.VERDICT_CSS[verdict]}">{fmt.VERDICT_MARKS[verdict]} {escape(label)}</span>'
+
+
+def _interval(row: pd.Series) -> str:
+    if pd.isna(row["estimate"]):
+        return fmt.SUPPRESSED
+    est = fmt.change(row["estimate"], row["unit"], row["scale"])
+    low = fmt.change(row["ci_low"], row["unit"], row["scale"])
+    high = fmt.change(row["ci_high"], row["unit"], row["scale"])
+    return f"{est}<br><span class='note'>({low} til {high})</span>"
+
+
+def _ambition(row: pd.Series) -> str:
+    if row["ambition"] is None or pd.isna(row["ambition"]):
+        return "Ingen"
+    target = fmt.indicator_value(row["ambition"], row["unit"])
+    status = {True: "nået", False: "ikke nået endnu", None: fmt.SUPPRESSED}[row["ambition_met"]]
+    return f"{target} ({status})"
+
+
+def goal_table(evaluation: DistrictEvaluation, params: Params, goal_key: str) -> str:
+    """The summary table of one effect goal: levels, change, verdict and ambition per indicator."""
+    goal = next(g for g in params.effect_goals if g.key == goal_key)
+    table = suppress_estimates(evaluation.table, params.disclosure.min_cell)
+    keys = [i.key for t in goal.themes for i in t.indicators]
+    b, f = evaluation.baseline, evaluation.followup
+    header = ["Indikator", f"Bydel {b}", f"Bydel {f}", f"Sammenligning {b}", f"Sammenligning {f}",
+              "Forskel i udvikling (95 % KI)", "p-værdi", "Vurdering", "Ambition"]
+    rows = []
+    for _, row in table[table["key"].isin(keys)].iterrows():
+        unit = row["unit"]
+        pre_post = row["design"] == "pre_post"
+        rows.append([
+            f"{row['number']}. {escape(row['indicator'])}<br><span class='note'>"
+            f"{escape(fmt.DIRECTION_LABELS[row['direction']])}</span>",
+            fmt.indicator_value(row["district_baseline"], unit),
+            fmt.indicator_value(row["district_followup"], unit),
+            "ikke relevant" if pre_post else fmt.indicator_value(row["comparison_baseline"], unit),
+            "ikke relevant" if pre_post else fmt.indicator_value(row["comparison_followup"], unit),
+            _interval(row),
+            fmt.p_value(row["p_value"]),
+            _mark(row["verdict"]),
+            _ambition(row),
+        ])
+    return html_table(header, rows, text_columns=(0, 7, 8))
+
+
+def sample_table(data: PreparedData, district: str, waves: list[int]) -> str:
+    """Survey sample sizes, respondents and response rates, district and comparison group."""
+    survey = data.survey[data.survey["wave"].isin(waves) & data.survey["stratum"].isin([district, COMPARISON])]
+    counts = survey.groupby(["stratum", "wave"]).agg(sampled=("responded", "size"), answered=("responded", "sum"))
+    min_cell = data.params.disclosure.min_cell
+    label = {district: data.params.district(district).name, COMPARISON: data.params.comparison_group.name}
+    rows = []
+    for (stratum, wave), c in counts.iterrows():
+        small = c["answered"] < min_cell
+        rows.append([
+            escape(label[stratum]), str(wave), fmt.number(c["sampled"], 0),
+            fmt.SUPPRESSED if small else fmt.number(c["answered"], 0),
+            fmt.SUPPRESSED if small else fmt.share(c["answered"] / c["sampled"]),
+        ])
+    return html_table(["Gruppe", "Bølge", "Udtrukne", "Besvarelser", "Svarprocent"], rows)
