@@ -40,3 +40,12 @@ def test_python_version_agrees():
 def test_console_script_is_declared():
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
     assert project["scripts"]["evaluering"] == "evaluering.cli:main"
+
+
+def test_input_contract_doc_matches_the_code():
+    from evaluering.config import load_params
+    from evaluering.data.contract import contract_markdown
+
+    doc = (ROOT / "docs" / "input-contract.md").read_text(encoding="utf-8")
+    generated = contract_markdown(load_params(ROOT / "params" / "gladsaxe.yaml"))
+    assert generated.strip() in doc, "docs/input-contract.md is out of date: regenerate its tables"

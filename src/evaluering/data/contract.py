@@ -62,7 +62,11 @@ def input_contract(params: Params) -> dict[str, TableSpec]:
     """The tables for one municipality (district keys and survey questions come from its params)."""
     district_keys = tuple(d.key for d in params.districts)
     person = ColumnSpec(
-        "person_id", "str", "pseudonymised person number (never a CPR number)", identifier=True
+        "person_id",
+        "str",
+        "pseudonymised person id, never a CPR number; use a prefix such as 'P0012345' "
+        "(9- or 10-digit numbers can look like CPR numbers and are refused)",
+        identifier=True,
     )
     areas = TableSpec(
         "areas",
@@ -190,8 +194,15 @@ def contract_markdown(params: Params) -> str:
         out.append("|---|---|---|---|---|")
         for c in spec.columns:
             allowed = ", ".join(str(v) for v in c.allowed) if c.allowed else ""
-            if c.minimum is not None or c.maximum is not None:
-                rng = f"{'' if c.minimum is None else c.minimum} to {'' if c.maximum is None else c.maximum}"
+            if c.minimum is not None and c.maximum is not None:
+                rng = f"{c.minimum} to {c.maximum}"
+            elif c.minimum is not None:
+                rng = f"at least {c.minimum}"
+            elif c.maximum is not None:
+                rng = f"at most {c.maximum}"
+            else:
+                rng = ""
+            if rng:
                 allowed = f"{allowed} ({rng})" if allowed else rng
             out.append(f"| `{c.name}` | {c.dtype} | {'yes' if c.nullable else 'no'} | {allowed} | {c.description} |")
         if spec.references:

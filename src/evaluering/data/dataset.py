@@ -15,7 +15,7 @@ class Dataset:
     """All input tables, typed as the contract says (see ``evaluering.data.contract``).
 
     dtypes: non-nullable bool -> ``bool``; nullable bool -> ``boolean``; int -> ``int64``
-    (nullable: ``Int64``); float -> ``float64`` (missing = NaN); str -> pandas string/object with
+    (nullable: ``Int64``); float -> ``float64`` (missing = NaN); str -> pandas ``string`` with
     missing as NA; date -> ``datetime64[ns]``.
     """
 

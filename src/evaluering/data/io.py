@@ -17,7 +17,7 @@ __all__ = ["SUFFIXES", "InputFileError", "find_table_file", "read_raw"]
 
 SUFFIXES = (".parquet", ".csv", ".sav")
 
-FORMAT_NAMES = {".parquet": "Parquet", ".csv": "CSV", ".sav": "SPSS"}
+FORMAT_NAMES = {".parquet": "a Parquet", ".csv": "a CSV", ".sav": "an SPSS"}
 
 _READ_ERRORS = (
     OSError,
@@ -80,7 +80,7 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     except pd.errors.EmptyDataError:
         raise InputFileError(path.name, "the file is empty (not even a header row)") from None
     except _READ_ERRORS as exc:
-        raise InputFileError(path.name, f"cannot be read as a {FORMAT_NAMES[suffix]} file: {exc}") from None
+        raise InputFileError(path.name, f"cannot be read as {FORMAT_NAMES[suffix]} file: {str(exc).strip()}") from None
     if not isinstance(frame.index, pd.RangeIndex):  # a pandas index stored in Parquet is data too
         frame = frame.reset_index()
     frame.columns = [str(c).strip() for c in frame.columns]

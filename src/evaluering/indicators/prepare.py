@@ -65,14 +65,12 @@ def _survey_with_weights(dataset: Dataset, group_of_area: pd.Series) -> pd.DataF
     sample = _with_group(dataset.survey, group_of_area).merge(
         background, on=["person_id", "wave"], how="left", validate="one_to_one"
     )
-    missing = sample["age"].isna()
-    if missing.any():
-        raise ValueError(
-            f"survey: {int(missing.sum())} sampled persons are not in the register in the wave year; "
-            "their age, sex and origin are needed for non-response weighting"
-        )
+    # Sampled persons without a register row in the wave year (e.g. moved in after 1 January) have
+    # unknown background: they get their own 'unknown' classes, which collapse when sparse.
+    for column in ("sex", "origin"):
+        sample[column] = sample[column].astype(object).where(sample[column].notna(), "unknown")
     sample["stratum"] = np.where(sample["sample_group"] == "comparison", COMPARISON, sample["group"])
-    sample["age_band"] = age_band(sample["age"])
+    sample["age_band"] = age_band(sample["age"]).where(sample["age"].notna(), "unknown")
     weights = [
         weighting_class_weights(part, [list(c) for c in WEIGHTING_CLASSES])
         for _, part in sample.groupby("wave", sort=True)
