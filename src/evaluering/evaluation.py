@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import pandas as pd
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .config import Indicator, VisitorMean
 from .did.two_wave import DidEstimate, two_wave_did

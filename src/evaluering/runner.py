@@ -17,7 +17,7 @@ from pathlib import Path
 import nbformat
 import papermill
 from nbconvert import HTMLExporter
-from tqdm.auto import tqdm
+from tqdm import tqdm
 
 from .config import Params
 
@@ -106,6 +106,7 @@ def write_atomic(path: Path, text: str) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(text)
+        os.chmod(tmp, 0o644)  # mkstemp creates 0600; reports are meant to be read by others
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -50,6 +50,7 @@ def change(x: float | None, unit: str, scale: str = "difference", decimals: int 
         value, suffix = 100 * x, " pct.-point"
     else:
         value, suffix = x, ""
+    value = round(value, decimals)  # the sign must agree with the digits shown ("±0,0", not "−0,0")
     sign = "+" if value > 0 else ("−" if value < 0 else "±")
     return f"{sign}{number(abs(value), decimals)}{suffix}"
 
