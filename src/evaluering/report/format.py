@@ -40,7 +40,7 @@ def share(x: float | None, decimals: int = 1) -> str:
     return SUPPRESSED if _missing(x) else f"{number(100 * x, decimals)} %"
 
 
-def change(x: float | None, unit: str, scale: str = "difference", decimals: int = 1) -> str:
+def change(x: float | None, unit: str, scale: str = "difference", decimals: int = 1, with_unit: bool = True) -> str:
     """A signed change: percentage points for shares, per cent for log-scale estimates."""
     if _missing(x):
         return SUPPRESSED
@@ -52,7 +52,7 @@ def change(x: float | None, unit: str, scale: str = "difference", decimals: int 
         value, suffix = x, ""
     value = round(value, decimals)  # the sign must agree with the digits shown ("±0,0", not "−0,0")
     sign = "+" if value > 0 else ("−" if value < 0 else "±")
-    return f"{sign}{number(abs(value), decimals)}{suffix}"
+    return f"{sign}{number(abs(value), decimals)}{suffix if with_unit else ''}"
 
 
 def indicator_value(x: float | None, unit: str) -> str:

@@ -37,8 +37,8 @@ def _interval(row: pd.Series) -> str:
     if pd.isna(row["estimate"]):
         return fmt.SUPPRESSED
     est = fmt.change(row["estimate"], row["unit"], row["scale"])
-    low = fmt.change(row["ci_low"], row["unit"], row["scale"])
-    high = fmt.change(row["ci_high"], row["unit"], row["scale"])
+    low = fmt.change(row["ci_low"], row["unit"], row["scale"], with_unit=False)
+    high = fmt.change(row["ci_high"], row["unit"], row["scale"], with_unit=False)
     return f"{est}<br><span class='note'>({low} til {high})</span>"
 
 
