@@ -49,15 +49,16 @@ def weighting_class_weights(
     d = sample[design_weight].astype(float).to_numpy()
     factor = np.full(len(sample), np.nan)
     for level, columns in enumerate(class_levels):
-        keys = sample[list(columns)].astype(str).agg("|".join, axis=1)
-        frame = pd.DataFrame({"key": keys.to_numpy(), "d": d, "d_resp": d * resp, "resp": resp})
+        keys = sample.groupby(list(columns), sort=False, dropna=False).ngroup().to_numpy()
+        frame = pd.DataFrame({"key": keys, "d": d, "d_resp": d * resp, "resp": resp})
         sums = frame.groupby("key", sort=False)[["d", "d_resp", "resp"]].transform("sum")
         enough = sums["resp"].to_numpy() >= (min_respondents if level < len(class_levels) - 1 else 1)
         empty = sums["resp"].to_numpy() == 0
         take = np.isnan(factor) & enough
         factor[take] = sums["d"].to_numpy()[take] / sums["d_resp"].to_numpy()[take]
         if level == len(class_levels) - 1 and np.isnan(factor).any():
-            bad = sorted(set(keys[np.isnan(factor) & empty]))
+            labels = sample[list(columns)].astype(str).agg("/".join, axis=1)
+            bad = sorted(set(labels[np.isnan(factor) & empty]))
             raise ValueError(
                 f"weighting classes {bad} (by {list(columns)}) have no respondents: "
                 "cannot weight non-response; merge these strata or check the 'responded' column"
