@@ -110,6 +110,8 @@ def test_unknown_district_and_baseline_wave_are_clear_errors(synthetic_dir, para
     assert "unknown district 'Nowhere'" in capsys.readouterr().err
     assert _run("run", "--params", str(params_file), "--data", str(synthetic_dir), "--wave", "2021") == 2
     assert "baseline wave" in capsys.readouterr().err
+    assert _run("run", "--params", str(params_file), "--data", str(synthetic_dir), "--wave", "2027") == 2
+    assert "no wave 2027" in capsys.readouterr().err
 
 
 def test_synthetic_command_is_deterministic(tmp_path, params_file):

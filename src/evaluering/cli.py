@@ -54,6 +54,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
         print(report.to_text(), file=sys.stderr)
         return _fail(f"{data_dir}: the input data break the input contract; no report was changed")
     wave = args.wave or params.survey.waves[-1]
+    delivered = sorted(int(w) for w in report.tables["survey"]["wave"].unique())
+    if wave not in delivered:
+        return _fail(f"{data_dir}: the survey table has no wave {wave} (waves present: {delivered})")
     try:
         specs = plan_district_runs(
             params,

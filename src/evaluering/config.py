@@ -195,6 +195,11 @@ class Survey(_Strict):
             raise ValueError(f"next_wave {self.next_wave} must come after the last wave {self.waves[-1]}")
         return self
 
+    @property
+    def known_waves(self) -> list[int]:
+        """The waves held so far plus the next one (data for it may already be delivered)."""
+        return [*self.waves, self.next_wave]
+
 
 class Register(_Strict):
     first_year: int = Field(ge=1980)

@@ -63,8 +63,8 @@ def plan_district_runs(
     districts: list[str] | None = None,
 ) -> list[RunSpec]:
     """One run of the district notebook per selected district for ``wave``."""
-    if wave not in params.survey.waves and wave != params.survey.next_wave:
-        raise ValueError(f"wave {wave} is not a survey wave in {params.source_file} ({params.survey.waves})")
+    if wave not in params.survey.known_waves:
+        raise ValueError(f"wave {wave} is not a survey wave in {params.source_file} ({params.survey.known_waves})")
     if wave == params.survey.baseline_wave:
         raise ValueError(f"wave {wave} is the baseline wave: there is no change to evaluate yet")
     chosen = [params.district(d) for d in districts] if districts else list(params.districts)

@@ -588,15 +588,16 @@ def _check_survey(params: Params, tables: dict[str, pd.DataFrame], files: dict[s
 def _check_waves(params: Params, survey: pd.DataFrame, file: str) -> list[Problem]:
     """The baseline wave must be there; later waves may still be to come; unknown waves are errors."""
     waves = params.survey.waves
+    known = params.survey.known_waves  # the next wave is welcome once it has been collected
     present = set(int(w) for w in survey["wave"].dropna().unique())
     problems = []
-    unknown = _mask(survey["wave"].notna() & ~survey["wave"].isin(waves))
+    unknown = _mask(survey["wave"].notna() & ~survey["wave"].isin(known))
     if unknown.any():
-        extra = sorted(present - set(waves))
+        extra = sorted(present - set(known))
         phrase = f"wave {extra[0]} is" if len(extra) == 1 else f"waves {', '.join(map(str, extra))} are"
         problems.append(_problem(file, "wave", unknown,
-                                 f"{phrase} not among the survey waves in the parameter file "
-                                 f"({', '.join(map(str, waves))})"))
+                                 f"{phrase} neither a survey wave nor the next wave in the parameter file "
+                                 f"({', '.join(map(str, known))})"))
     last = max(present & set(waves), default=None)
     for wave in waves:
         if wave in present:
