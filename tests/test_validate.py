@@ -310,7 +310,7 @@ def test_survey_waves(tmp_path: Path) -> None:
     tables = valid_tables()
     tables["survey"].loc[7, "wave"] = 2019
     report = validate_directory(write_tables(tmp_path / "c", tables, "parquet"), PARAMS)
-    assert find(report, "survey.parquet", "wave", "wave 2019 is not among").rows == (8,)
+    assert find(report, "survey.parquet", "wave", "wave 2019 is neither a survey wave").rows == (8,)
 
 
 def test_respondent_without_answers_and_person_missing_in_wave_year(tmp_path: Path) -> None:
