@@ -1,0 +1,255 @@
+"""``SurveyDesign``: a weighted sample with strata, first-stage clusters and fpc, as R's ``svydesign``.
+
+The design keeps its original (design) weights and the weighting steps applied since
+(non-response adjustment, post-stratification, raking, calibration, trimming). Each step returns
+a new design; estimates use the final weights and Taylor-linearised standard errors in which
+calibration steps contribute their residuals. ``replicate()`` turns the design into a replicate
+design that re-applies every step to every replicate.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import numpy as np
+import pandas as pd
+
+from .estimate import Estimate, EstimateTable, make_table
+from .statistics import Statistic, means, ratio, regression, totals
+from .steps import Calibrate, NonresponseClasses, NonresponsePropensity, PostStratify, Rake, Trim
+from .variance import LONELY_PSU_OPTIONS, Stages, SurveyError, design_variance
+
+__all__ = ["SurveyDesign", "SurveyError"]
+
+
+def _check_weights(data: pd.DataFrame, column: str) -> np.ndarray:
+    if column not in data:
+        raise SurveyError(f"weights: no column '{column}' in the data")
+    w = pd.to_numeric(data[column], errors="coerce").to_numpy(dtype=float)
+    for problem, mask in (("missing or not numeric", np.isnan(w)), ("negative", w < 0), ("zero", w == 0),
+                          ("infinite", np.isinf(w))):
+        if mask.any():
+            rows = np.flatnonzero(mask)[:5].tolist()
+            raise SurveyError(f"weights: column '{column}' has {int(mask.sum())} {problem} values "
+                              f"(first rows {rows}); every sampled unit needs a positive weight")
+    return w
+
+
+def _stages(data: pd.DataFrame, strata: str | None, cluster: str | None, fpc: str | None,
+            lonely_psu: str) -> Stages:
+    n = len(data)
+    for name in (strata, cluster, fpc):
+        if name is not None and name not in data:
+            raise SurveyError(f"design: no column '{name}' in the data")
+    if lonely_psu not in LONELY_PSU_OPTIONS:
+        raise SurveyError(f"lonely_psu must be one of {LONELY_PSU_OPTIONS}, not {lonely_psu!r}")
+    stratum_values = data[strata] if strata else pd.Series(np.zeros(n), index=data.index)
+    if stratum_values.isna().any():
+        raise SurveyError(f"design: column '{strata}' has missing strata")
+    stratum, stratum_labels = pd.factorize(stratum_values, sort=True)
+    if cluster:
+        if data[cluster].isna().any():
+            raise SurveyError(f"design: column '{cluster}' has missing clusters")
+        psu = pd.MultiIndex.from_arrays([stratum, data[cluster].to_numpy()]).factorize()[0]
+    else:
+        psu = np.arange(n)
+    psu_stratum = np.zeros(psu.max() + 1, dtype=np.int64)
+    psu_stratum[psu] = stratum
+    fraction = np.zeros(len(stratum_labels))
+    if fpc:
+        values = pd.to_numeric(data[fpc], errors="coerce").to_numpy(dtype=float)
+        if np.isnan(values).any() or (values <= 0).any():
+            raise SurveyError(f"design: fpc column '{fpc}' must be positive and complete")
+        n_h = np.bincount(psu_stratum, minlength=len(stratum_labels))
+        for h in range(len(stratum_labels)):
+            v = np.unique(values[stratum == h])
+            if len(v) > 1:
+                raise SurveyError(f"design: fpc varies within stratum {stratum_labels[h]!r}")
+            # as in R: a value above 1 is the population number of PSUs, otherwise a sampling fraction
+            fraction[h] = n_h[h] / v[0] if v[0] > 1 else v[0]
+            if fraction[h] > 1 + 1e-9:
+                raise SurveyError(f"design: stratum {stratum_labels[h]!r} has {n_h[h]} sampled PSUs but fpc says "
+                                  f"only {v[0]:g} exist")
+    return Stages(stratum.astype(np.int64), psu.astype(np.int64), psu_stratum, fraction,
+                  tuple(stratum_labels), lonely_psu)
+
+
+def _columns(data: pd.DataFrame, columns: str | Sequence[str]) -> tuple[list[str], np.ndarray]:
+    names = [columns] if isinstance(columns, str) else list(columns)
+    missing = [c for c in names if c not in data]
+    if missing:
+        raise SurveyError(f"no columns {missing} in the data")
+    values = np.column_stack([pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float) for c in names])
+    return names, values
+
+
+class SurveyDesign:
+    """A survey sample with its design; weighting steps and estimates return new objects.
+
+    ``fpc`` is the population number of first-stage units in the stratum (or, if at most 1, the
+    sampling fraction), as in R. ``lonely_psu`` handles strata with one PSU: "fail" (default),
+    "adjust" (centre at the grand mean), "certainty" or "remove" (contribute nothing).
+    """
+
+    def __init__(self, data: pd.DataFrame, weights: str, strata: str | None = None, cluster: str | None = None,
+                 fpc: str | None = None, lonely_psu: str = "fail", *, confidence: float = 0.95):
+        self.data = data.reset_index(drop=True)
+        self.design_weights = _check_weights(self.data, weights)
+        self.stages = _stages(self.data, strata, cluster, fpc, lonely_psu)
+        self.spec = {"weights": weights, "strata": strata, "cluster": cluster, "fpc": fpc, "lonely_psu": lonely_psu}
+        self.steps: tuple = ()
+        self.confidence = confidence
+        self._final, self._residualisers = self.design_weights, ()
+
+    # --- weights and steps --------------------------------------------------------------------
+
+    @property
+    def weights(self) -> pd.Series:
+        """Final weights after every weighting step."""
+        return pd.Series(self._final, index=self.data.index, name="weight")
+
+    def apply_steps(self, w: np.ndarray) -> tuple[np.ndarray, tuple]:
+        """Run every weighting step on ``w`` (the design weights, or a replicate of them)."""
+        residualisers = []
+        for step in self.steps:
+            w, residualise = step.apply(self.data, w)
+            if residualise is not None:
+                residualisers.append(residualise)
+        return w, tuple(residualisers)
+
+    def _with_step(self, step) -> "SurveyDesign":
+        new = object.__new__(SurveyDesign)
+        new.__dict__.update(self.__dict__)
+        new.steps = (*self.steps, step)
+        w, residualise = step.apply(self.data, self._final)
+        new._final = w
+        new._residualisers = (*self._residualisers, residualise) if residualise is not None else self._residualisers
+        return new
+
+    def poststratify(self, variable: str, totals: Mapping) -> "SurveyDesign":
+        return self._with_step(PostStratify(variable, dict(totals)))
+
+    def rake(self, margins: Mapping[str, Mapping], *, tol: float = 1e-10, max_iter: int = 100) -> "SurveyDesign":
+        return self._with_step(Rake({k: dict(v) for k, v in margins.items()}, tol, max_iter))
+
+    def calibrate(self, totals: Mapping, method: str = "linear", bounds: tuple[float, float] | None = None,
+                  *, tol: float = 1e-10, max_iter: int = 100) -> "SurveyDesign":
+        return self._with_step(Calibrate(dict(totals), method, bounds, tol, max_iter))
+
+    def trim(self, upper: float = np.inf, lower: float = 0.0) -> "SurveyDesign":
+        return self._with_step(Trim(upper, lower))
+
+    def adjust_nonresponse(self, responded: str, classes: Sequence[str] | None = None,
+                           covariates: Sequence[str] | None = None) -> "SurveyDesign":
+        """Weighting classes (``classes``) or a response-propensity model (``covariates``)."""
+        if (classes is None) == (covariates is None):
+            raise SurveyError("non-response adjustment: give either classes or covariates")
+        if classes is not None:
+            return self._with_step(NonresponseClasses(responded, tuple(classes)))
+        return self._with_step(NonresponsePropensity(responded, tuple(covariates)))
+
+    # --- estimation ------------------------------------------------------------------------------
+
+    def _estimate(self, statistic: Statistic) -> EstimateTable:
+        w = self._final
+        z = statistic.influence(w)
+        for residualise in self._residualisers:
+            z = residualise(z)
+        covariance = design_variance(z, self.stages)
+        return make_table(statistic.names, statistic.value(w), covariance, statistic.srs_variance(w),
+                          statistic.n, self.confidence)
+
+    def _domains(self, by: str | None):
+        if by is None:
+            return [(None, None)]
+        if by not in self.data:
+            raise SurveyError(f"no column '{by}' in the data")
+        levels = self.data[by].dropna().unique()
+        return [(level, (self.data[by] == level).to_numpy()) for level in sorted(levels, key=str)]
+
+    def _by(self, make, columns, by):
+        names, y = _columns(self.data, columns)
+        stats = []
+        for level, mask in self._domains(by):
+            label = names if level is None else [f"{n} | {by}={level}" for n in names]
+            stats.append(make(label, y, mask))
+        return self._combine(stats)
+
+    def _combine(self, stats: list[Statistic]) -> EstimateTable:
+        if len(stats) == 1:
+            return self._estimate(stats[0])
+        joined = Statistic(
+            [n for s in stats for n in s.names],
+            lambda w: np.concatenate([s.value(w) for s in stats]),
+            lambda w: np.column_stack([s.influence(w) for s in stats]),
+            lambda w: np.concatenate([s.srs_variance(w) for s in stats]),
+            np.concatenate([s.n for s in stats]),
+        )
+        return self._estimate(joined)
+
+    @staticmethod
+    def _single(table: EstimateTable) -> Estimate | EstimateTable:
+        return table[table.table.index[0]] if len(table) == 1 else table
+
+    def mean(self, columns: str | Sequence[str], by: str | None = None) -> Estimate | EstimateTable:
+        """Weighted mean(s); with ``by``, one per domain with correct domain standard errors."""
+        return self._single(self._by(means, columns, by))
+
+    def total(self, columns: str | Sequence[str], by: str | None = None) -> Estimate | EstimateTable:
+        """Estimated population total(s), optionally per domain."""
+        return self._single(self._by(totals, columns, by))
+
+    def proportion(self, column: str, by: str | None = None) -> EstimateTable:
+        """Estimated share of every category of ``column`` (missing answers left out)."""
+        if column not in self.data:
+            raise SurveyError(f"no column '{column}' in the data")
+        values = self.data[column]
+        categories = sorted(values.dropna().unique(), key=str)
+        dummies = np.column_stack([(values == c).to_numpy(dtype=float) for c in categories])
+        dummies[values.isna().to_numpy()] = np.nan
+        stats = []
+        for level, mask in self._domains(by):
+            label = [f"{column}={c}" if level is None else f"{column}={c} | {by}={level}" for c in categories]
+            stats.append(means(label, dummies, mask))
+        return self._combine(stats)
+
+    def ratio(self, numerator: str, denominator: str) -> Estimate:
+        """Ratio of two population totals."""
+        _, y = _columns(self.data, numerator)
+        _, x = _columns(self.data, denominator)
+        return self._single(self._estimate(ratio(f"{numerator}/{denominator}", y[:, 0], x[:, 0])))
+
+    def regression(self, outcome: str, covariates: Sequence[str], family: str = "gaussian") -> EstimateTable:
+        """Design-based linear (``gaussian``) or logistic (``binomial``) regression with an intercept.
+
+        Categorical covariates become treatment-coded dummies; rows with missing values are left
+        out of the fit but stay in the design (zero weight), as in a domain analysis.
+        """
+        X = pd.get_dummies(self.data[list(covariates)], drop_first=True, dtype=float)
+        X.insert(0, "(Intercept)", 1.0)
+        y = pd.to_numeric(self.data[outcome], errors="coerce")
+        complete = (y.notna() & X.notna().all(axis=1)).to_numpy()
+        stat = regression(list(X.columns), y.fillna(0).to_numpy(), X.fillna(0).to_numpy(), family)
+        design = self._masked(complete)
+        return design._estimate(stat)
+
+    def _masked(self, keep: np.ndarray) -> "SurveyDesign":
+        """The same design with weight zero outside ``keep`` (for complete-case regressions)."""
+        if keep.all():
+            return self
+        new = object.__new__(SurveyDesign)
+        new.__dict__.update(self.__dict__)
+        new._final = np.where(keep, self._final, 0.0)
+        return new
+
+    def replicate(self, method: str = "jk1", *, replicates: int = 200, seed: int | None = None):
+        """A replicate-weight design (``jk1``, ``jkn`` or ``bootstrap``) re-applying every weighting step."""
+        from .replicate import ReplicateDesign  # replicate.py builds on this module
+
+        return ReplicateDesign.from_design(self, method, replicates=replicates, seed=seed)
+
+    def __repr__(self) -> str:
+        parts = [f"{len(self.data)} units", f"{self.stages.n_psu} PSUs", f"{len(self.stages.stratum_labels)} strata"]
+        if self.steps:
+            parts.append("steps: " + ", ".join(type(s).__name__ for s in self.steps))
+        return f"SurveyDesign({'; '.join(parts)})"
