@@ -16,6 +16,7 @@ def _prepared(params, **tables) -> PreparedData:
         params=params,
         register=tables.get("register", empty),
         survey=tables.get("survey", empty),
+        designs={},
         institutions=tables.get("institutions", empty),
         visitors=tables.get("visitors", empty),
         dataset=None,

@@ -11,8 +11,8 @@ from evaluering.survey.nonresponse import age_band, weighting_class_weights
 
 def test_hand_calculation_and_collapsing():
     # Class a: 4 sampled (design weight 2), 2 respond -> factor 8/4 = 2, weights 4.
-    # Class b: 3 sampled (weight 1), 1 respondent -> too few at the fine level, collapses to the stratum:
-    # stratum total 11, respondents' design weight 5 -> factor 2.2.
+    # Class b: 3 sampled (weight 1), 1 respondent -> too few at the fine level, so it falls through to
+    # the stratum level, which holds only the units not yet classed (b's three): factor 3/1 = 3.
     sample = pd.DataFrame(
         {
             "stratum": ["s"] * 7,
@@ -22,9 +22,10 @@ def test_hand_calculation_and_collapsing():
         }
     )
     w = weighting_class_weights(sample, [["stratum", "cls"], ["stratum"]], min_respondents=2)
-    assert w.tolist() == pytest.approx([4, 4, 0, 0, 2.2, 0, 0])
-    # The weights of respondents in a class sum to the design weight of everyone sampled in it.
+    assert w.tolist() == pytest.approx([4, 4, 0, 0, 3, 0, 0])
+    # Respondents carry the design weight of everyone sampled: in each class and in total.
     assert w[:4].sum() == pytest.approx(8)
+    assert w.sum() == pytest.approx(sample["design_weight"].sum())
 
 
 def test_class_without_respondents_is_named():

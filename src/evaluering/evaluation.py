@@ -12,15 +12,20 @@ from dataclasses import dataclass
 import pandas as pd
 from tqdm import tqdm
 
-from .config import Indicator, VisitorMean
+from .config import Indicator, SurveyOutsideView, SurveyShare, VisitorMean
+from .did.survey_did import survey_did
 from .did.two_wave import DidEstimate, two_wave_did
 from .indicators.levels import weighted_levels
 from .indicators.prepare import COMPARISON, PreparedData
-from .indicators.units import unit_frame
+from .indicators.units import survey_outcome, unit_frame
+from .survey.balance import BALANCE_GROUP, balance_comparison
+from .survey.design import SurveyDesign
 
 __all__ = ["DistrictEvaluation", "evaluate_district", "verdict"]
 
 BETTER, NO_CHANGE, WORSE = "better", "no_change", "worse"
+# register characteristics the comparison group is balanced on, per wave
+BALANCE_COVARIATES = ("age_band", "sex", "origin", "education", "employed")
 
 
 def verdict(estimate: DidEstimate, indicator: Indicator) -> str:
@@ -49,6 +54,7 @@ class DistrictEvaluation:
     table: pd.DataFrame  # one row per indicator (see evaluate_district)
     levels: pd.DataFrame  # group x period levels for every indicator, baseline and follow-up
     estimates: tuple[DidEstimate, ...]
+    balanced: dict  # wave -> SurveyDesign with the comparison group balanced to the district
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -72,22 +78,40 @@ def _level(levels: pd.DataFrame, group: str, period: int, column: str = "value")
     return float(hit[column].iloc[0]) if len(hit) else float("nan")
 
 
+def balanced_designs(data: PreparedData, district: str, waves: list[int]) -> dict[int, SurveyDesign]:
+    """Each wave's design with the comparison group weighted to look like ``district``."""
+    return {w: balance_comparison(data.designs[w], "stratum", district, COMPARISON, BALANCE_COVARIATES)
+            for w in waves}
+
+
+def _estimate(data: PreparedData, ind: Indicator, district: str, baseline: int, followup: int,
+              balanced: dict[int, SurveyDesign]) -> tuple[DidEstimate, pd.DataFrame]:
+    """DiD and levels of one indicator: design-based for the survey, unit regression otherwise."""
+    if isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
+        outside = isinstance(ind.computation, SurveyOutsideView)
+        code = data.params.district(district).code
+        outcomes = {w: survey_outcome(balanced[w].data, ind, code) for w in (baseline, followup)}
+        return survey_did(balanced, outcomes, indicator=ind.key, district=district, baseline=baseline,
+                          followup=followup, group=None if outside else BALANCE_GROUP, comparison=COMPARISON)
+    units = unit_frame(data, ind, [baseline, followup])
+    units = units[units["group"].isin([district, COMPARISON])]
+    scale = "log" if isinstance(ind.computation, VisitorMean) else "difference"
+    est = two_wave_did(units, indicator=ind.key, district=district, baseline=baseline, followup=followup,
+                       scale=scale)
+    return est, weighted_levels(units)
+
+
 def evaluate_district(
     data: PreparedData, district: str, baseline: int, followup: int, *, progress: bool = False
 ) -> DistrictEvaluation:
     """Evaluate every indicator of ``district`` (a key) between two waves."""
     params = data.params
     district_obj = params.district(district)
+    balanced = balanced_designs(data, district_obj.key, [baseline, followup])
     rows, level_frames, estimates = [], [], []
-    indicators = params.indicators
-    for ind in tqdm(indicators, desc=district_obj.name, disable=not progress, leave=False):
-        units = unit_frame(data, ind, [baseline, followup])
-        units = units[units["group"].isin([district_obj.key, COMPARISON])]
-        levels = weighted_levels(units).assign(indicator=ind.key)
-        scale = "log" if isinstance(ind.computation, VisitorMean) else "difference"
-        est = two_wave_did(
-            units, indicator=ind.key, district=district_obj.key, baseline=baseline, followup=followup, scale=scale
-        )
+    for ind in tqdm(params.indicators, desc=district_obj.name, disable=not progress, leave=False):
+        est, levels = _estimate(data, ind, district_obj.key, baseline, followup, balanced)
+        levels = levels.assign(indicator=ind.key)
         goal, theme = params.theme_of(ind.key)
         target = params.ambition(district_obj.key, ind.key)
         followup_level = _level(levels, district_obj.key, followup)
@@ -127,4 +151,5 @@ def evaluate_district(
         table=pd.DataFrame(rows),
         levels=pd.concat(level_frames, ignore_index=True),
         estimates=tuple(estimates),
+        balanced=balanced,
     )

@@ -1,7 +1,8 @@
 """Prepare the input tables once for indicator computation: who belongs to which group, weights.
 
 Every person-row gets a ``group``: the key of the district whose small areas they live in, or
-``"comparison"`` for the rest of the municipality. Survey respondents get non-response weights.
+``"comparison"`` for the rest of the municipality. Each survey wave gets its calibrated design
+(non-response classes, then raking to the register's adults; see ``survey.waves``).
 """
 
 from __future__ import annotations
@@ -13,20 +14,13 @@ import pandas as pd
 
 from ..config import Params
 from ..data.dataset import Dataset
-from ..survey.nonresponse import age_band, weighting_class_weights
+from ..survey.design import SurveyDesign
+from ..survey.nonresponse import age_band
+from ..survey.waves import wave_design
 
 __all__ = ["COMPARISON", "PreparedData", "prepare"]
 
 COMPARISON = "comparison"
-
-# Weighting classes from finest to coarsest (stratum = district key or "comparison").
-WEIGHTING_CLASSES = (
-    ("stratum", "age_band", "sex", "origin"),
-    ("stratum", "age_band", "origin"),
-    ("stratum", "age_band"),
-    ("stratum",),
-)
-
 
 @dataclass(frozen=True)
 class PreparedData:
@@ -34,7 +28,8 @@ class PreparedData:
 
     params: Params
     register: pd.DataFrame  # + group
-    survey: pd.DataFrame  # whole sample + group, stratum, age_band, sex, origin, weight
+    survey: pd.DataFrame  # whole sample + group, stratum, background, weight (calibrated)
+    designs: dict[int, SurveyDesign]  # the calibrated design of each wave (rows as in ``survey``)
     institutions: pd.DataFrame  # + group (child's residence)
     visitors: pd.DataFrame  # + group (counter's area), year
     dataset: Dataset
@@ -57,26 +52,34 @@ def _with_group(frame: pd.DataFrame, group_of_area: pd.Series) -> pd.DataFrame:
     return frame.assign(group=frame["area_id"].map(group_of_area).astype(str))
 
 
-def _survey_with_weights(dataset: Dataset, group_of_area: pd.Series) -> pd.DataFrame:
-    """The survey sample joined to register background, with non-response weights per wave."""
-    background = dataset.register[["person_id", "year", "age", "sex", "origin"]].rename(
-        columns={"year": "wave"}
-    )
+BACKGROUND = ("age", "sex", "origin", "education", "employed")
+
+
+def _adults(register: pd.DataFrame, year: int) -> pd.DataFrame:
+    """The register's adults in a year, with stratum and age band (the raking population)."""
+    adults = register[(register["year"] == year) & (register["age"] >= 18)]
+    return adults.assign(stratum=adults["group"], age_band=age_band(adults["age"]))
+
+
+def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.Series):
+    """The survey sample with register background, and the calibrated design of every wave."""
+    background = dataset.register[["person_id", "year", *BACKGROUND]].rename(columns={"year": "wave"})
     sample = _with_group(dataset.survey, group_of_area).merge(
         background, on=["person_id", "wave"], how="left", validate="one_to_one"
     )
     # Sampled persons without a register row in the wave year (e.g. moved in after 1 January) have
     # unknown background: they get their own 'unknown' classes, which collapse when sparse.
-    for column in ("sex", "origin"):
+    for column in ("sex", "origin", "education"):
         sample[column] = sample[column].astype(object).where(sample[column].notna(), "unknown")
+    sample["employed"] = sample["employed"].astype(object).where(sample["employed"].notna(), "unknown").astype(str)
     sample["stratum"] = np.where(sample["sample_group"] == "comparison", COMPARISON, sample["group"])
     sample["age_band"] = age_band(sample["age"]).where(sample["age"].notna(), "unknown")
-    weights = [
-        weighting_class_weights(part, [list(c) for c in WEIGHTING_CLASSES])
-        for _, part in sample.groupby("wave", sort=True)
-    ]
-    sample["weight"] = pd.concat(weights).reindex(sample.index)
-    return sample
+    designs, parts = {}, []
+    for wave, part in sample.groupby("wave", sort=True):
+        design = wave_design(part, _adults(register, int(wave)))
+        designs[int(wave)] = design
+        parts.append(design.data.assign(weight=design.weights.to_numpy()))
+    return pd.concat(parts, ignore_index=True), designs
 
 
 def prepare(dataset: Dataset, params: Params) -> PreparedData:
@@ -87,10 +90,12 @@ def prepare(dataset: Dataset, params: Params) -> PreparedData:
     institutions = dataset.institutions.merge(residence, on=["person_id", "year"], how="inner")
     visitors = _with_group(dataset.visitors, group_of_area)
     visitors = visitors.assign(year=visitors["date"].dt.year)
+    survey, designs = _survey_designs(dataset, register, group_of_area)
     return PreparedData(
         params=params,
         register=register,
-        survey=_survey_with_weights(dataset, group_of_area),
+        survey=survey,
+        designs=designs,
         institutions=institutions,
         visitors=visitors,
         dataset=dataset,

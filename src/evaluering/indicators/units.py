@@ -35,7 +35,7 @@ from ..config import (
 )
 from .prepare import COMPARISON, PreparedData
 
-__all__ = ["unit_frame", "UNIT_COLUMNS"]
+__all__ = ["unit_frame", "survey_outcome", "UNIT_COLUMNS"]
 
 UNIT_COLUMNS = ["group", "period", "y", "weight", "cluster", "persons"]
 
@@ -170,3 +170,21 @@ def unit_frame(data: PreparedData, indicator: Indicator, periods: Iterable[int] 
     periods = None if periods is None else [int(p) for p in periods]
     builder = _BUILDERS[type(indicator.computation)]
     return builder(data, indicator.computation, periods)
+
+
+def survey_outcome(sample: pd.DataFrame, indicator: Indicator, district_code: str | None = None) -> np.ndarray:
+    """Each sampled person's 0/1 outcome for a survey indicator (NaN where there is no answer).
+
+    For the outside view the column is the one about ``district_code``.
+    """
+    comp = indicator.computation
+    if isinstance(comp, SurveyShare):
+        column, values = comp.question, comp.values
+    elif isinstance(comp, SurveyOutsideView):
+        column, values = f"{comp.question_prefix}{district_code}", comp.values
+    else:
+        raise ValueError(f"{indicator.key} is not a survey indicator")
+    answers = sample[column]
+    answered = answers.notna().to_numpy() & sample["responded"].astype(bool).to_numpy()
+    top = answers.astype("Float64").isin(values).to_numpy(dtype=bool, na_value=False)
+    return np.where(answered, top.astype(float), np.nan)

@@ -118,12 +118,19 @@ class SurveyDesign:
         return w, tuple(residualisers)
 
     def _with_step(self, step) -> "SurveyDesign":
-        new = object.__new__(SurveyDesign)
+        new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.steps = (*self.steps, step)
         w, residualise = step.apply(self.data, self._final)
         new._final = w
         new._residualisers = (*self._residualisers, residualise) if residualise is not None else self._residualisers
+        return new
+
+    def with_columns(self, **columns) -> "SurveyDesign":
+        """The same design with extra data columns (e.g. an outcome or a calibration variable)."""
+        new = object.__new__(type(self))
+        new.__dict__.update(self.__dict__)
+        new.data = self.data.assign(**{k: np.asarray(v) for k, v in columns.items()})
         return new
 
     def poststratify(self, variable: str, totals: Mapping) -> "SurveyDesign":
@@ -213,11 +220,14 @@ class SurveyDesign:
             stats.append(means(label, dummies, mask))
         return self._combine(stats)
 
-    def ratio(self, numerator: str, denominator: str) -> Estimate:
-        """Ratio of two population totals."""
+    def _ratio_table(self, numerator: str, denominator: str) -> EstimateTable:
         _, y = _columns(self.data, numerator)
         _, x = _columns(self.data, denominator)
-        return self._single(self._estimate(ratio(f"{numerator}/{denominator}", y[:, 0], x[:, 0])))
+        return self._estimate(ratio(f"{numerator}/{denominator}", y[:, 0], x[:, 0]))
+
+    def ratio(self, numerator: str, denominator: str) -> Estimate:
+        """Ratio of two population totals."""
+        return self._single(self._ratio_table(numerator, denominator))
 
     def regression(self, outcome: str, covariates: Sequence[str], family: str = "gaussian") -> EstimateTable:
         """Design-based linear (``gaussian``) or logistic (``binomial``) regression with an intercept.
@@ -237,16 +247,19 @@ class SurveyDesign:
         """The same design with weight zero outside ``keep`` (for complete-case regressions)."""
         if keep.all():
             return self
-        new = object.__new__(SurveyDesign)
+        new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new._final = np.where(keep, self._final, 0.0)
         return new
 
-    def replicate(self, method: str = "jk1", *, replicates: int = 200, seed: int | None = None):
-        """A replicate-weight design (``jk1``, ``jkn`` or ``bootstrap``) re-applying every weighting step."""
+    def replicate(self, method: str = "jk1", *, replicates: int = 200, seed: int | None = None, mse: bool = False):
+        """A replicate-weight design (``jk1``, ``jkn`` or ``bootstrap``) re-applying every weighting step.
+
+        ``mse=True`` centres the replicates on the full-sample estimate instead of their mean.
+        """
         from .replicate import ReplicateDesign  # replicate.py builds on this module
 
-        return ReplicateDesign.from_design(self, method, replicates=replicates, seed=seed)
+        return ReplicateDesign.from_design(self, method, replicates=replicates, seed=seed, mse=mse)
 
     def __repr__(self) -> str:
         parts = [f"{len(self.data)} units", f"{self.stages.n_psu} PSUs", f"{len(self.stages.stratum_labels)} strata"]

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["AGE_BANDS", "age_band", "weighting_class_weights"]
+__all__ = ["AGE_BANDS", "age_band", "collapse_classes", "weighting_class_weights"]
 
 AGE_BANDS = (18, 30, 50, 67)  # lower edges: 18-29, 30-49, 50-66, 67+
 AGE_BAND_LABELS = ("18-29", "30-49", "50-66", "67+")
@@ -25,6 +25,49 @@ def age_band(age: pd.Series) -> pd.Series:
     """Age bands used for weighting and reporting."""
     bins = [*AGE_BANDS, np.inf]
     return pd.cut(age, bins=bins, right=False, labels=list(AGE_BAND_LABELS)).astype(str)
+
+
+def collapse_classes(
+    sample: pd.DataFrame,
+    class_levels: Sequence[Sequence[str]],
+    *,
+    responded: str = "responded",
+    min_respondents: int = 20,
+) -> pd.Series:
+    """The weighting class of every sampled person, collapsed where respondents are few.
+
+    ``class_levels`` lists the class definitions from finest to coarsest, e.g.
+    ``[["stratum", "age_band", "sex", "origin"], ["stratum", "age_band", "origin"],
+    ["stratum", "age_band"], ["stratum"]]``. Each person gets the finest class in which at
+    least ``min_respondents`` respondents fall (any respondent at the coarsest level); a
+    coarsest class without respondents raises a ValueError naming it.
+    """
+    if not class_levels:
+        raise ValueError("class_levels must list at least one class definition")
+    resp = sample[responded].astype(bool).to_numpy()
+    label = np.full(len(sample), None, dtype=object)
+    for level, columns in enumerate(class_levels):
+        keys = _labels(sample, columns)
+        counts = pd.Series(resp).groupby(keys.to_numpy()).transform("sum").to_numpy()
+        last = level == len(class_levels) - 1
+        take = (label == None) & (counts >= (1 if last else min_respondents))  # noqa: E711
+        label[take] = f"{level}:" + keys.to_numpy()[take]
+        if last and (label == None).any():  # noqa: E711
+            bad = sorted(set(keys.to_numpy()[label == None]))  # noqa: E711
+            raise ValueError(
+                f"weighting classes {bad} (by {list(columns)}) have no respondents: "
+                "cannot weight non-response; merge these strata or check the 'responded' column"
+            )
+    return pd.Series(label, index=sample.index, name="weighting_class")
+
+
+def _labels(sample: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
+    """One text label per row for a combination of columns (vectorised, no row-wise Python)."""
+    parts = [sample[c].astype(str) for c in columns]
+    out = parts[0]
+    for part in parts[1:]:
+        out = out + "/" + part
+    return out
 
 
 def weighting_class_weights(
@@ -37,31 +80,13 @@ def weighting_class_weights(
 ) -> pd.Series:
     """Non-response adjusted weights for every sampled person (0 for non-respondents).
 
-    ``class_levels`` lists the class definitions from finest to coarsest, e.g.
-    ``[["stratum", "age_band", "sex", "origin"], ["stratum", "age_band", "origin"],
-    ["stratum", "age_band"], ["stratum"]]``. Each person gets the finest class in which at
-    least ``min_respondents`` respondents fall. The coarsest level must have respondents in
-    every class, else a ValueError names the empty class.
+    Within each (collapsed, see :func:`collapse_classes`) class the respondents' design weights
+    are scaled to the class's total design weight.
     """
-    if not class_levels:
-        raise ValueError("class_levels must list at least one class definition")
+    classes = collapse_classes(sample, class_levels, responded=responded, min_respondents=min_respondents)
     resp = sample[responded].astype(bool).to_numpy()
     d = sample[design_weight].astype(float).to_numpy()
-    factor = np.full(len(sample), np.nan)
-    for level, columns in enumerate(class_levels):
-        keys = sample.groupby(list(columns), sort=False, dropna=False).ngroup().to_numpy()
-        frame = pd.DataFrame({"key": keys, "d": d, "d_resp": d * resp, "resp": resp})
-        sums = frame.groupby("key", sort=False)[["d", "d_resp", "resp"]].transform("sum")
-        enough = sums["resp"].to_numpy() >= (min_respondents if level < len(class_levels) - 1 else 1)
-        empty = sums["resp"].to_numpy() == 0
-        take = np.isnan(factor) & enough
-        factor[take] = sums["d"].to_numpy()[take] / sums["d_resp"].to_numpy()[take]
-        if level == len(class_levels) - 1 and np.isnan(factor).any():
-            labels = sample[list(columns)].astype(str).agg("/".join, axis=1)
-            bad = sorted(set(labels[np.isnan(factor) & empty]))
-            raise ValueError(
-                f"weighting classes {bad} (by {list(columns)}) have no respondents: "
-                "cannot weight non-response; merge these strata or check the 'responded' column"
-            )
-    weights = np.where(resp, d * factor, 0.0)
+    frame = pd.DataFrame({"key": classes.to_numpy(), "d": d, "d_resp": d * resp})
+    sums = frame.groupby("key", sort=False)[["d", "d_resp"]].transform("sum")
+    weights = np.where(resp, d * sums["d"].to_numpy() / sums["d_resp"].to_numpy(), 0.0)
     return pd.Series(weights, index=sample.index, name="weight")
