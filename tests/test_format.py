@@ -24,3 +24,10 @@ def test_changes_carry_a_sign_that_matches_the_digits():
 def test_p_values():
     assert fmt.p_value(0.0004) == "< 0,001"
     assert fmt.p_value(0.0312) == "0,031"
+
+
+def test_no_negative_zero_and_covariate_labels():
+    assert fmt.number(-0.001, 2) == "0,00"
+    assert fmt.covariate_label("origin=non_western") == "Herkomst: ikke-vestlig"
+    assert fmt.covariate_label("age_band=30-49") == "Alder: 30-49 år"
+    assert fmt.covariate_label("employed") == "I beskæftigelse"

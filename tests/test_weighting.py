@@ -13,6 +13,7 @@ import statsmodels.api as sm
 from matplotlib.figure import Figure
 from scipy.optimize import minimize
 
+from evaluering.report.figures import love_plot
 from evaluering.weighting import (
     BalanceError,
     BalanceWarning,
@@ -22,7 +23,6 @@ from evaluering.weighting import (
     effective_sample_size,
     entropy_balance,
     ipw_weights,
-    love_plot,
     max_weight_share,
 )
 

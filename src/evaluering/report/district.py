@@ -20,13 +20,14 @@ from IPython.display import HTML
 from .. import __version__
 from ..config import Params, load_params
 from ..data.validate import load_dataset
-from ..evaluation import DistrictEvaluation, evaluate_district
+from ..evaluation import BALANCE_COVARIATES, DistrictEvaluation, evaluate_district
 from ..indicators.levels import indicator_levels
 from ..indicators.prepare import COMPARISON, PreparedData, prepare
 from . import format as fmt
 from .disclosure import suppress_estimates, suppress_levels
-from .figures import estimates_figure, trend_figure
-from .tables import goal_table, html_table, sample_table
+from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
+from .figures import estimates_figure, love_plot, trend_figure
+from .tables import balance_html, goal_table, html_table, sample_table
 
 __all__ = ["DistrictReport"]
 
@@ -124,6 +125,56 @@ class DistrictReport:
                 sections.append((heading, fig))
         return sections
 
+    def _balance(self, wave: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
+        """Balance table, respondent counts per covariate and weight summaries for one wave."""
+        design, balanced = self.data.designs[wave], self.evaluation.balanced[wave]
+        district = self.evaluation.district
+        w = design.weights.to_numpy()
+        rows = design.data["stratum"].isin([district, COMPARISON]).to_numpy() & (w > 0)
+        X = covariate_matrix(design.data[rows], BALANCE_COVARIATES)
+        treated = (design.data.loc[rows, "stratum"] == district).to_numpy()
+        after = balanced.weights.to_numpy()[rows][~treated]
+        table = balance_table(X, treated, w[rows], after)
+        counts = pd.DataFrame({"district": (X[treated] > 0).sum(), "comparison": (X[~treated] > 0).sum()})
+        before = w[rows][~treated]
+        summary = {
+            "n_district": int(treated.sum()), "n_comparison": int((~treated).sum()),
+            "ess_district": effective_sample_size(w[rows][treated]),
+            "ess_before": effective_sample_size(before), "ess_after": effective_sample_size(after),
+            "max_share_after": max_weight_share(after),
+        }
+        return table, counts, summary
+
+    def weighting(self) -> HTML:
+        """How the comparison group was weighted to look like the district, wave by wave."""
+        parts = ["<h3>Vægtning af sammenligningsgruppen</h3>"
+                 "<p>Sammenligningsgruppens svar er vægtet, så gruppen ligner bydelens besvarende på alder, køn, "
+                 "herkomst, højeste uddannelse og beskæftigelse (entropibalancering, Hainmueller 2012). Tabellen viser "
+                 "andelene før og efter vægtningen og den standardiserede forskel (under 0,1 regnes for god "
+                 "balance).</p>"]
+        for wave in (self.evaluation.baseline, self.evaluation.followup):
+            table, counts, summary = self._balance(wave)
+            share = summary["ess_after"] / summary["n_comparison"]
+            warning = ("<p class='maerke-daarligere'>Advarsel: vægtningen bygger på få effektive svar; "
+                       "sammenligningen er usikker.</p>") if share < 0.2 or summary["max_share_after"] > 0.05 else ""
+            parts.append(
+                f"<h4>Bølge {wave}</h4>"
+                + balance_html(table, counts, self.params.disclosure.min_cell)
+                + f"<p class='note'>Effektiv stikprøvestørrelse: bydelen {fmt.number(summary['ess_district'], 0)} "
+                f"(af {fmt.number(summary['n_district'], 0)} svar); sammenligningsgruppen "
+                f"{fmt.number(summary['ess_before'], 0)} før og {fmt.number(summary['ess_after'], 0)} efter "
+                f"vægtningen (af {fmt.number(summary['n_comparison'], 0)} svar). Største vægts andel: "
+                f"{fmt.share(summary['max_share_after'], 2)}.</p>" + warning
+            )
+        return HTML("".join(parts))
+
+    def love_plot(self) -> plt.Figure:
+        """Standardised differences before and after weighting, follow-up wave."""
+        table, counts, _ = self._balance(self.evaluation.followup)
+        small = (counts.min(axis=1) < self.params.disclosure.min_cell).reindex(table.index).to_numpy()
+        table = table[~small].rename(index=fmt.covariate_label)
+        return love_plot(table)
+
     def methods(self) -> HTML:
         ev = self.evaluation
         waves = [ev.baseline, ev.followup]
@@ -131,22 +182,27 @@ class DistrictReport:
         return HTML(
             "<h3>Spørgeskemaundersøgelsen</h3>"
             + sample_table(self.data, ev.district, waves)
-            + "<p>Svarene er vægtet, så de besvarende ligner alle udtrukne i hver bydel og i sammenligningsgruppen "
-            "på alder, køn og herkomst (vægtningsklasser fra registrene). Alle voksne beboere i bydelen er inviteret; "
-            "sammenligningsgruppen er en tilfældig stikprøve blandt voksne i resten af kommunen.</p>"
+            + "<p>Alle voksne beboere i bydelen er inviteret; sammenligningsgruppen er en tilfældig stikprøve blandt "
+            "voksne i resten af kommunen. Svarene er vægtet i to trin: først så de besvarende ligner alle udtrukne "
+            "på alder, køn og herkomst (bortfaldsvægtning), dernæst så de rammer registrenes antal voksne efter alder "
+            "og køn og efter herkomst (kalibrering). Usikkerheden for spørgeskemaindikatorerne tager højde for "
+            "vægtningen.</p>"
             "<h3>Sådan er udviklingen målt</h3>"
-            "<p>For hver indikator sammenlignes ændringen i bydelen med ændringen i resten af kommunen i samme periode "
-            "(forskel i forskelle). Er intervallet (95 % konfidensinterval) helt over eller helt under nul, markeres "
-            "udviklingen som bedre eller dårligere; ellers som ingen påviselig ændring. Retningen følger indikatoren: "
-            "for fx kriminalitet og ensomhed er et fald en forbedring. Omverdenens oplevelse af bydelen (indikator 16) "
-            "spørges kun i resten af kommunen og måles derfor som ændringen over tid. Brug af området (indikator 18) "
-            "måles med tællere og vises som procentvis ændring.</p>"
+            "<p>For hver indikator sammenlignes ændringen i bydelen med ændringen i sammenligningsgruppen i samme "
+            "periode (forskel i forskelle). For spørgeskemaindikatorerne er sammenligningsgruppen vægtet til at ligne "
+            "bydelens beboere (se nedenfor); for registerindikatorerne er den hele resten af kommunen. Er intervallet "
+            "(95 % konfidensinterval) helt over eller helt under nul, markeres udviklingen som bedre eller dårligere; "
+            "ellers som ingen påviselig ændring. Retningen følger indikatoren: for fx kriminalitet og ensomhed er et "
+            "fald en forbedring. Omverdenens oplevelse af bydelen (indikator 16) spørges kun i resten af kommunen og "
+            "måles derfor som ændringen over tid. Brug af området (indikator 18) måles med tællere og vises som "
+            "procentvis ændring.</p>"
             "<h3>Forbehold</h3><ul>"
-            "<li>Usikkerheden er beregnet, som om personerne er uafhængige. Der er kun tre bydele, og personer i samme "
-            "bydel påvirkes af de samme lokale forhold, så usikkerheden er sandsynligvis undervurderet.</li>"
+            "<li>Der er kun tre bydele, og personer i samme bydel påvirkes af de samme lokale forhold; usikkerheden "
+            "for registerindikatorerne er beregnet, som om personerne er uafhængige, og er sandsynligvis "
+            "undervurderet.</li>"
             "<li>Med 19 indikatorer vil nogle se ud til at ændre sig alene ved tilfældighed; p-værdierne er ikke "
             "korrigeret for mange test.</li>"
-            "<li>Sammenligningsgruppen er vægtet for bortfald, men ikke til at ligne bydelens beboere.</li>"
+            "<li>Vægtningen gør sammenligningsgruppen ens med bydelen på de nævnte forhold, men ikke på alt andet.</li>"
             "<li>Indikatorerne måler bydelens beboere, som de er på hvert tidspunkt; flytninger ændrer "
             "sammensætningen.</li></ul>"
             f"<p class='note'>Tal bygget på færre end {min_cell} personer vises ikke (–).</p>"

@@ -10,11 +10,14 @@ import seaborn as sns
 
 from ..config import Indicator
 from ..evaluation import DistrictEvaluation
+from ..weighting.diagnostics import SMD_THRESHOLD
 from . import format as fmt
 
-__all__ = ["trend_figure", "estimates_figure"]
+__all__ = ["trend_figure", "estimates_figure", "love_plot"]
 
 DISTRICT_COLOUR, COMPARISON_COLOUR = "#b34700", "#4d6b8a"
+BEFORE_COLOUR, AFTER_COLOUR = "#8c8c8c", "#b34700"
+
 
 
 def _danish_axis(ax, unit: str) -> None:
@@ -87,5 +90,29 @@ def estimates_figure(evaluation: DistrictEvaluation, table: pd.DataFrame | None 
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 0)))
     ax.grid(axis="x", color="#eeeeee")
     sns.despine(ax=ax)
+    fig.tight_layout()
+    return fig
+
+
+def love_plot(table: pd.DataFrame) -> plt.Figure:
+    """Standardised mean differences per covariate before and after weighting (a "Love plot"),
+    with dashed lines at ±0.1, the usual bound for good balance. Labels and numbers are Danish
+    (decimal comma); covariates keep their column names."""
+    n = len(table)
+    fig, ax = plt.subplots(figsize=(6.5, 1.2 + 0.28 * n))
+    y = np.arange(n)[::-1]
+    ax.plot(table["smd_before"], y, "o", mfc="white", color=BEFORE_COLOUR, ls="none", label="Før vægtning")
+    ax.plot(table["smd_after"], y, "o", color=AFTER_COLOUR, ls="none", label="Efter vægtning")
+    for x in (-SMD_THRESHOLD, SMD_THRESHOLD):
+        ax.axvline(x, color="#666666", lw=0.8, ls="--")
+    ax.axvline(0, color="#bbbbbb", lw=0.8)
+    ax.set_yticks(y, list(table.index))
+    ax.set_ylim(-0.7, n - 0.3)
+    ax.set_xlabel("Standardiseret forskel i gennemsnit")
+    ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 1)))
+    ax.grid(axis="y", color="#eeeeee")
+    ax.legend(loc="best", frameon=False)
+    for side in ("top", "right"):
+        ax.spines[side].set_visible(False)
     fig.tight_layout()
     return fig

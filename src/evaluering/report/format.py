@@ -31,6 +31,7 @@ def number(x: float | None, decimals: int = 1) -> str:
     """1234.5 -> '1.234,5' (Danish thousands dot, decimal comma)."""
     if _missing(x):
         return SUPPRESSED
+    x = round(float(x), decimals) + 0.0  # no "-0,00" for tiny negatives
     text = f"{x:,.{decimals}f}"
     return text.replace(",", "\u00a0").replace(".", ",").replace("\u00a0", ".")
 
@@ -64,3 +65,23 @@ def p_value(p: float | None) -> str:
     if _missing(p):
         return SUPPRESSED
     return "< 0,001" if p < 0.001 else number(p, 3)
+
+
+COVARIATE_NAMES = {"age_band": "Alder", "sex": "Køn", "origin": "Herkomst", "education": "Uddannelse",
+                   "employed": "I beskæftigelse"}
+COVARIATE_VALUES = {"female": "kvinde", "male": "mand", "danish": "dansk", "western": "vestlig",
+                    "non_western": "ikke-vestlig", "primary": "grundskole", "upper_secondary": "gymnasial",
+                    "vocational": "erhvervsfaglig", "higher": "videregående", "True": "ja", "False": "nej",
+                    "unknown": "ukendt", "67+": "67 år og derover"}
+
+
+def covariate_label(name: str) -> str:
+    """'origin=non_western' -> 'Herkomst: ikke-vestlig'; 'age_band=30-49' -> 'Alder: 30-49 år'."""
+    column, _, value = name.partition("=")
+    label = COVARIATE_NAMES.get(column, column)
+    if not value:
+        return label
+    text = COVARIATE_VALUES.get(value, value)
+    if column == "age_band" and value[:1].isdigit() and "+" not in value:
+        text = f"{value} år"
+    return f"{label}: {text}"

@@ -12,7 +12,7 @@ from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
 from .disclosure import suppress_estimates
 
-__all__ = ["goal_table", "sample_table", "html_table"]
+__all__ = ["goal_table", "sample_table", "balance_html", "html_table"]
 
 
 def html_table(header: list[str], rows: list[list[str]], text_columns: tuple[int, ...] = (0,)) -> str:
@@ -92,3 +92,21 @@ def sample_table(data: PreparedData, district: str, waves: list[int]) -> str:
             fmt.SUPPRESSED if small else fmt.share(c["answered"] / c["sampled"]),
         ])
     return html_table(["Gruppe", "Bølge", "Udtrukne", "Besvarelser", "Svarprocent"], rows)
+
+
+def balance_html(table: pd.DataFrame, counts: pd.DataFrame, min_cell: int) -> str:
+    """Covariate shares in the district and the comparison group before/after weighting, with SMDs.
+
+    A covariate category held by fewer than ``min_cell`` respondents in either group is not shown.
+    """
+    header = ["Kendetegn", "Bydel", "Sammenligning før", "Sammenligning efter", "Std. forskel før",
+              "Std. forskel efter"]
+    rows = []
+    for name, row in table.iterrows():
+        small = counts.loc[name].min() < min_cell
+        value = (lambda v: fmt.share(v)) if row["binary"] else (lambda v: fmt.number(v, 1))
+        cells = [row["mean_treated"], row["mean_control_before"], row["mean_control_after"]]
+        rows.append([escape(fmt.covariate_label(name))]
+                    + [fmt.SUPPRESSED if small else value(v) for v in cells]
+                    + [fmt.SUPPRESSED if small else fmt.number(v, 2) for v in (row["smd_before"], row["smd_after"])])
+    return html_table(header, rows)

@@ -14,20 +14,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..weighting.design_matrix import covariate_matrix
 from .design import SurveyDesign
 
-__all__ = ["BALANCE_GROUP", "covariate_dummies", "balance_comparison"]
+__all__ = ["BALANCE_GROUP", "balance_comparison"]
 
 BALANCE_GROUP = "balance_group"
-
-
-def covariate_dummies(data: pd.DataFrame, covariates: Sequence[str]) -> pd.DataFrame:
-    """0/1 columns for categorical covariates (first category dropped), numbers as they are."""
-    frame = data[list(covariates)].copy()
-    for column in frame:
-        if frame[column].dtype == bool or str(frame[column].dtype) == "boolean":
-            frame[column] = frame[column].astype(float)
-    return pd.get_dummies(frame, drop_first=True, dtype=float)
 
 
 def balance_comparison(design: SurveyDesign, group: str, district: str, comparison: str,
@@ -37,7 +29,7 @@ def balance_comparison(design: SurveyDesign, group: str, district: str, comparis
     Rows of other groups keep their weights. Adds the column ``balance_group`` (the district,
     the comparison group or "other") used by the calibration and by :func:`~did` estimates.
     """
-    X = covariate_dummies(design.data, covariates)
+    X = covariate_matrix(design.data, covariates)
     in_district = (design.data[group] == district).to_numpy()
     in_comparison = (design.data[group] == comparison).to_numpy()
     w = design.weights.to_numpy()

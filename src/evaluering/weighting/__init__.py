@@ -7,11 +7,11 @@ Typical use, with ``frame`` holding district and comparison respondents together
     target = X[district].mul(w[district], axis=0).sum() / w[district].sum()
     result = entropy_balance(X[~district], target, w[~district])   # or ipw_weights(X, district, w)
     table = balance_table(X, district, w, result.weights)
-    love_plot(table)
+    love_plot(table)   # in evaluering.report.figures
 """
 
 from .design_matrix import covariate_matrix
-from .diagnostics import balance_table, effective_sample_size, love_plot, max_weight_share
+from .diagnostics import balance_table, effective_sample_size, max_weight_share
 from .entropy import entropy_balance
 from .ipw import ipw_weights
 from .result import BalanceError, BalanceWarning, BalanceWeights
@@ -25,6 +25,5 @@ __all__ = [
     "effective_sample_size",
     "entropy_balance",
     "ipw_weights",
-    "love_plot",
     "max_weight_share",
 ]

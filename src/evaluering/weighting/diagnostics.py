@@ -19,18 +19,14 @@ Conventions follow R's cobalt for the ATT (the district is the "treated" group):
 
 from __future__ import annotations
 
-import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-from matplotlib.ticker import FuncFormatter
 
-from ..report import format as fmt
 from .design_matrix import as_base_weights, as_frame, as_vector
 
 __all__ = ["balance_table", "effective_sample_size", "love_plot", "max_weight_share"]
 
 SMD_THRESHOLD = 0.1
-BEFORE_COLOUR, AFTER_COLOUR = "#8c8c8c", "#b34700"
 
 
 def effective_sample_size(w) -> float:
@@ -96,27 +92,3 @@ def _weighted_mean_var(x: np.ndarray, w: np.ndarray, binary: np.ndarray) -> tupl
     with np.errstate(divide="ignore", invalid="ignore"):
         var = (p @ (x - mean) ** 2) / (1.0 - (p**2).sum())
     return mean, np.where(binary, mean * (1 - mean), var)
-
-
-def love_plot(table: pd.DataFrame) -> plt.Figure:
-    """Standardised mean differences per covariate before and after weighting (a "Love plot"),
-    with dashed lines at ±0.1, the usual bound for good balance. Labels and numbers are Danish
-    (decimal comma); covariates keep their column names."""
-    n = len(table)
-    fig, ax = plt.subplots(figsize=(6.5, 1.2 + 0.28 * n))
-    y = np.arange(n)[::-1]
-    ax.plot(table["smd_before"], y, "o", mfc="white", color=BEFORE_COLOUR, ls="none", label="Før vægtning")
-    ax.plot(table["smd_after"], y, "o", color=AFTER_COLOUR, ls="none", label="Efter vægtning")
-    for x in (-SMD_THRESHOLD, SMD_THRESHOLD):
-        ax.axvline(x, color="#666666", lw=0.8, ls="--")
-    ax.axvline(0, color="#bbbbbb", lw=0.8)
-    ax.set_yticks(y, list(table.index))
-    ax.set_ylim(-0.7, n - 0.3)
-    ax.set_xlabel("Standardiseret forskel i gennemsnit")
-    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _: fmt.number(v, 1)))
-    ax.grid(axis="y", color="#eeeeee")
-    ax.legend(loc="best", frameon=False)
-    for side in ("top", "right"):
-        ax.spines[side].set_visible(False)
-    fig.tight_layout()
-    return fig
