@@ -210,3 +210,13 @@ def test_intervals_cover_the_population_mean_at_the_nominal_rate(prepared):
         est = SurveyDesign(sample, weights="w", strata="group", fpc="N").mean("employed")
         covered += est.ci_low <= truth <= est.ci_high
     assert 0.93 <= covered / reps <= 0.97, f"coverage {covered / reps:.3f}"
+
+
+def test_stratified_jackknife_equals_linearisation_for_a_total():
+    """For a linear statistic JKn reproduces the stratified variance formula exactly (Wolter 2007, ch. 4)."""
+    data = pd.read_csv(DATA / "apistrat.csv")
+    for fpc in (None, "fpc"):
+        design = SurveyDesign(data, weights="pw", strata="stype", fpc=fpc)
+        assert design.replicate("jkn").total("enroll").se == pytest.approx(design.total("enroll").se, rel=1e-10)
+    with pytest.raises(SurveyError, match="JK1 is for unstratified designs"):
+        SurveyDesign(data, weights="pw", strata="stype").replicate("jk1")
