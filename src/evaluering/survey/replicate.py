@@ -18,6 +18,8 @@ from .variance import SurveyError
 
 __all__ = ["ReplicateDesign", "replicate_weights"]
 
+MAX_JACKKNIFE_CELLS = 50_000_000  # units x replicates (400 MB of weights)
+
 
 def _jackknife(stages, one_stratum: bool) -> tuple[np.ndarray, float, np.ndarray]:
     """Factors (units x replicates), scale and rscales for JK1 (one stratum) or JKn (stratified)."""
@@ -27,6 +29,9 @@ def _jackknife(stages, one_stratum: bool) -> tuple[np.ndarray, float, np.ndarray
         raise SurveyError("JK1 is for unstratified designs; use 'jkn' for a stratified design")
     if (n_h < 2).any():
         raise SurveyError("jackknife needs at least two PSUs in every stratum")
+    if n_units * stages.n_psu > MAX_JACKKNIFE_CELLS:
+        raise SurveyError(f"a jackknife with {stages.n_psu} PSUs needs {stages.n_psu} replicates of {n_units} "
+                          "weights; use method='bootstrap' or cluster the design")
     factors = np.ones((n_units, stages.n_psu))
     for r in range(stages.n_psu):
         h = stages.psu_stratum[r]
@@ -40,7 +45,10 @@ def _jackknife(stages, one_stratum: bool) -> tuple[np.ndarray, float, np.ndarray
 
 
 def _bootstrap(stages, replicates: int, rng: np.random.Generator) -> tuple[np.ndarray, float, np.ndarray]:
-    """Rao-Wu rescaling bootstrap: n_h - 1 PSUs drawn with replacement in each stratum."""
+    """Rao-Wu rescaling bootstrap: n_h - 1 PSUs drawn with replacement in each stratum.
+
+    As R's ``bootweights`` without ``fpc``: the finite population correction is not applied.
+    """
     n_h = np.bincount(stages.psu_stratum)
     if (n_h < 2).any():
         raise SurveyError("the bootstrap needs at least two PSUs in every stratum")
