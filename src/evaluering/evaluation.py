@@ -13,7 +13,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from .config import Indicator, SurveyOutsideView, SurveyShare, VisitorMean
-from .did.survey_did import survey_did
+from .did.design_did import design_did
 from .did.two_wave import DidEstimate, two_wave_did
 from .indicators.levels import weighted_levels
 from .indicators.prepare import COMPARISON, PreparedData
@@ -91,7 +91,7 @@ def _estimate(data: PreparedData, ind: Indicator, district: str, baseline: int, 
         outside = isinstance(ind.computation, SurveyOutsideView)
         code = data.params.district(district).code
         outcomes = {w: survey_outcome(balanced[w].data, ind, code) for w in (baseline, followup)}
-        return survey_did(balanced, outcomes, indicator=ind.key, district=district, baseline=baseline,
+        return design_did(balanced, outcomes, indicator=ind.key, district=district, baseline=baseline,
                           followup=followup, group=None if outside else BALANCE_GROUP, comparison=COMPARISON)
     units = unit_frame(data, ind, [baseline, followup])
     units = units[units["group"].isin([district, COMPARISON])]

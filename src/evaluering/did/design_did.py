@@ -16,7 +16,7 @@ from scipy import stats
 from ..survey.design import SurveyDesign
 from .two_wave import DidEstimate
 
-__all__ = ["survey_did"]
+__all__ = ["design_did"]
 
 
 def _wave_contrast(design: SurveyDesign, y: np.ndarray, group: str | None, district: str, comparison: str):
@@ -39,7 +39,7 @@ def _wave_contrast(design: SurveyDesign, y: np.ndarray, group: str | None, distr
     return estimate, float(contrast @ cov @ contrast), rows
 
 
-def survey_did(
+def design_did(
     designs: dict[int, SurveyDesign],
     outcomes: dict[int, np.ndarray],
     *,
