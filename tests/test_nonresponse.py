@@ -6,7 +6,15 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluering.survey.nonresponse import age_band, weighting_class_weights
+from evaluering.survey import SurveyDesign
+from evaluering.survey.nonresponse import age_band, collapse_classes
+
+
+def weighting_class_weights(sample, levels, min_respondents=20):
+    """Collapse the classes, then let the design's non-response step weight the respondents."""
+    classes = collapse_classes(sample, levels, min_respondents=min_respondents)
+    design = SurveyDesign(sample.assign(weighting_class=classes.to_numpy()), weights="design_weight")
+    return design.adjust_nonresponse("responded", classes=["weighting_class"]).weights
 
 
 def test_hand_calculation_and_collapsing():

@@ -21,6 +21,8 @@ from ..survey.waves import wave_design
 __all__ = ["COMPARISON", "PreparedData", "prepare"]
 
 COMPARISON = "comparison"
+BACKGROUND = ("age", "sex", "origin", "education", "employed")  # register columns joined to the survey
+
 
 @dataclass(frozen=True)
 class PreparedData:
@@ -50,9 +52,6 @@ def _group_of_area(dataset: Dataset) -> pd.Series:
 
 def _with_group(frame: pd.DataFrame, group_of_area: pd.Series) -> pd.DataFrame:
     return frame.assign(group=frame["area_id"].map(group_of_area).astype(str))
-
-
-BACKGROUND = ("age", "sex", "origin", "education", "employed")
 
 
 def _adults(register: pd.DataFrame, year: int) -> pd.DataFrame:

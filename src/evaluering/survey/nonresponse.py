@@ -5,7 +5,8 @@ weighting class the respondents' design weights are scaled up to carry the desig
 whole class: ``w_i = d_i * sum_{class} d_j / sum_{class, responded} d_j``. This removes
 non-response bias whenever response depends only on the class variables (missing at random given
 the classes; Kalton & Flores-Cervantes 2003). Classes with too few respondents are collapsed
-step by step to coarser classes, so no weight rests on a handful of answers.
+step by step to coarser classes, so no weight rests on a handful of answers. The adjustment
+itself is the design step ``survey.steps.NonresponseClasses``.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["AGE_BANDS", "age_band", "collapse_classes", "weighting_class_weights"]
+__all__ = ["AGE_BANDS", "age_band", "collapse_classes"]
 
 AGE_BANDS = (18, 30, 50, 67)  # lower edges: 18-29, 30-49, 50-66, 67+
 AGE_BAND_LABELS = ("18-29", "30-49", "50-66", "67+")
@@ -68,25 +69,3 @@ def _labels(sample: pd.DataFrame, columns: Sequence[str]) -> pd.Series:
     for part in parts[1:]:
         out = out + "/" + part
     return out
-
-
-def weighting_class_weights(
-    sample: pd.DataFrame,
-    class_levels: Sequence[Sequence[str]],
-    *,
-    design_weight: str = "design_weight",
-    responded: str = "responded",
-    min_respondents: int = 20,
-) -> pd.Series:
-    """Non-response adjusted weights for every sampled person (0 for non-respondents).
-
-    Within each (collapsed, see :func:`collapse_classes`) class the respondents' design weights
-    are scaled to the class's total design weight.
-    """
-    classes = collapse_classes(sample, class_levels, responded=responded, min_respondents=min_respondents)
-    resp = sample[responded].astype(bool).to_numpy()
-    d = sample[design_weight].astype(float).to_numpy()
-    frame = pd.DataFrame({"key": classes.to_numpy(), "d": d, "d_resp": d * resp})
-    sums = frame.groupby("key", sort=False)[["d", "d_resp"]].transform("sum")
-    weights = np.where(resp, d * sums["d"].to_numpy() / sums["d_resp"].to_numpy(), 0.0)
-    return pd.Series(weights, index=sample.index, name="weight")
