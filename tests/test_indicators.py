@@ -41,6 +41,7 @@ def test_isolation_index_by_hand(params):
             "institution_id": ["I1"] * 4 + ["I2"] * 3 + ["I3"],
             "disadvantaged_home": [True, True, True, False, True, False, False, True],
             "group": ["hoeje-gladsaxe"] * 3 + ["comparison"] + ["hoeje-gladsaxe"] + ["comparison"] * 3,
+            "area_id": ["A1"] * 8,
         }
     )
     units = unit_frame(_prepared(params, institutions=inst), params.indicator("mix-dagtilbud"))
@@ -51,7 +52,7 @@ def test_isolation_index_by_hand(params):
 
 def _register(rows):
     cols = ["person_id", "year", "group", "age", "education", "voted"]
-    return pd.DataFrame(rows, columns=cols)
+    return pd.DataFrame(rows, columns=cols).assign(area_id="A1")
 
 
 def test_inmovers_are_new_to_the_group(params):
@@ -95,6 +96,7 @@ def test_survey_share_uses_weights_and_top_box(params):
             "stratum": ["moerkhoej"] * 4,
             "responded": [True, True, True, False],
             "weight": [1.0, 3.0, 1.0, 0.0],
+            "area_id": "A1",
             "q_health": pd.array([5, 2, 4, pd.NA], dtype="Int64"),
         }
     )

@@ -85,7 +85,7 @@ def prepare(dataset: Dataset, params: Params) -> PreparedData:
     """Attach groups and weights to the tables of ``dataset`` (done once per analysis)."""
     group_of_area = _group_of_area(dataset)
     register = _with_group(dataset.register, group_of_area)
-    residence = register[["person_id", "year", "group"]]
+    residence = register[["person_id", "year", "group", "area_id"]]
     institutions = dataset.institutions.merge(residence, on=["person_id", "year"], how="inner")
     visitors = _with_group(dataset.visitors, group_of_area)
     visitors = visitors.assign(year=visitors["date"].dt.year)

@@ -9,6 +9,7 @@ y          the unit's outcome (0/1 for shares, a number for means)
 weight     analysis weight (non-response weight for the survey, 1 otherwise)
 cluster    unit of dependence for standard errors (person, institution or counter-week)
 persons    1 when the row is one person (used for disclosure control), 0 otherwise
+area       the small area the row belongs to (residence, or the counter's area)
 =========  ==================================================================================
 
 The indicator's value for a group and period is then the weighted mean of ``y`` and the
@@ -37,10 +38,10 @@ from .prepare import COMPARISON, PreparedData
 
 __all__ = ["unit_frame", "survey_outcome", "UNIT_COLUMNS"]
 
-UNIT_COLUMNS = ["group", "period", "y", "weight", "cluster", "persons"]
+UNIT_COLUMNS = ["group", "period", "y", "weight", "cluster", "persons", "area"]
 
 
-def _frame(group, period, y, weight, cluster, persons) -> pd.DataFrame:
+def _frame(group, period, y, weight, cluster, persons, area) -> pd.DataFrame:
     out = pd.DataFrame(
         {
             "group": np.asarray(group, dtype=object),
@@ -49,6 +50,7 @@ def _frame(group, period, y, weight, cluster, persons) -> pd.DataFrame:
             "weight": np.asarray(weight, dtype=float),
             "cluster": np.asarray(cluster, dtype=object),
             "persons": np.asarray(persons, dtype=np.int64),
+            "area": np.asarray(area, dtype=object),
         }
     )
     return out
@@ -84,7 +86,7 @@ def _register_units(data: PreparedData, comp: RegisterShare | RegisterMean, peri
         y = rows[comp.column].astype(object).isin(comp.values).to_numpy(dtype=float)
     else:
         y = rows[comp.column].astype(float).to_numpy()
-    return _frame(rows["group"], rows["year"].map(mapping), y, 1.0, rows["person_id"], 1)
+    return _frame(rows["group"], rows["year"].map(mapping), y, 1.0, rows["person_id"], 1, rows["area_id"])
 
 
 def _survey_units(data: PreparedData, comp: SurveyShare, periods) -> pd.DataFrame:
@@ -93,7 +95,7 @@ def _survey_units(data: PreparedData, comp: SurveyShare, periods) -> pd.DataFram
     if periods is not None:
         rows = rows[rows["wave"].isin(list(periods))]
     y = rows[comp.question].astype(int).isin(comp.values).to_numpy(dtype=float)
-    return _frame(rows["stratum"], rows["wave"], y, rows["weight"], rows["person_id"], 1)
+    return _frame(rows["stratum"], rows["wave"], y, rows["weight"], rows["person_id"], 1, rows["area_id"])
 
 
 def _outside_view_units(data: PreparedData, comp: SurveyOutsideView, periods) -> pd.DataFrame:
@@ -107,7 +109,7 @@ def _outside_view_units(data: PreparedData, comp: SurveyOutsideView, periods) ->
         column = f"{comp.question_prefix}{district.code}"
         rows = resp[resp[column].notna()]
         y = rows[column].astype(int).isin(comp.values).to_numpy(dtype=float)
-        parts.append(_frame(district.key, rows["wave"], y, rows["weight"], rows["person_id"], 1))
+        parts.append(_frame(district.key, rows["wave"], y, rows["weight"], rows["person_id"], 1, rows["area_id"]))
     return pd.concat(parts, ignore_index=True)
 
 
@@ -128,7 +130,7 @@ def _isolation_units(data: PreparedData, comp: InstitutionIsolation, periods) ->
     others_share = (n_dis[rows] - 1) / (size[rows] - 1)
     sel = inst[rows]
     cluster = sel["year"].astype(str) + ":" + sel["institution_id"].astype(str)
-    return _frame(sel["group"], sel["year"], others_share, 1.0, cluster, 1)
+    return _frame(sel["group"], sel["year"], others_share, 1.0, cluster, 1, sel["area_id"])
 
 
 def _visitor_units(data: PreparedData, comp: VisitorMean, periods) -> pd.DataFrame:
@@ -137,12 +139,12 @@ def _visitor_units(data: PreparedData, comp: VisitorMean, periods) -> pd.DataFra
         vis = vis[vis["year"].isin(list(periods))]
     week = vis["date"].dt.isocalendar()
     cluster = vis["counter_id"].astype(str) + ":" + week["year"].astype(str) + "-" + week["week"].astype(str)
-    return _frame(vis["group"], vis["year"], vis["count"], 1.0, cluster, 0)
+    return _frame(vis["group"], vis["year"], vis["count"], 1.0, cluster, 0, vis["area_id"])
 
 
 def _inmover_units(data: PreparedData, comp: InmoverShare, periods) -> pd.DataFrame:
     """Persons who live in a group's areas this year but did not last year (or were not here)."""
-    reg = data.register[["person_id", "year", "group", "age", comp.column]]
+    reg = data.register[["person_id", "year", "group", "area_id", "age", comp.column]]
     previous = reg[["person_id", "year", "group"]].assign(year=reg["year"] + 1)
     merged = reg.merge(previous, on=["person_id", "year"], how="left", suffixes=("", "_before"))
     first_year = reg["year"].min()
@@ -151,7 +153,7 @@ def _inmover_units(data: PreparedData, comp: InmoverShare, periods) -> pd.DataFr
     if periods is not None:
         rows = rows[rows["year"].isin(list(periods))]
     y = rows[comp.column].astype(object).isin(comp.values).to_numpy(dtype=float)
-    return _frame(rows["group"], rows["year"], y, 1.0, rows["person_id"], 1)
+    return _frame(rows["group"], rows["year"], y, 1.0, rows["person_id"], 1, rows["area_id"])
 
 
 _BUILDERS = {

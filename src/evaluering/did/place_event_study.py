@@ -1,0 +1,84 @@
+"""Event study of the *place* estimand: a district's residents each year against the comparison group.
+
+On repeated cross-sections (whoever lives in the district each year) the saturated event-study
+regression ``y = group + year + sum_k beta_k * district * 1[year = k]`` has the closed form
+
+    beta_k = (mean_district,k - mean_district,ref) - (mean_comparison,k - mean_comparison,ref),
+
+so the coefficients are computed from weighted cell means, and their covariance from the
+influence values summed within clusters (persons, who appear in several years), as
+``two_wave_did`` does for one pair of years. Leads (years before the start) test parallel trends.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..indicators.prepare import COMPARISON
+from .event_study import EventStudyResult, PretrendTest
+
+__all__ = ["place_event_study"]
+
+
+def _cell_influence(units: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
+    """Weighted cell means (group x period) and each row's influence on its own cell mean."""
+    cells = units.groupby(["group", "period"]).apply(
+        lambda g: pd.Series({"mean": np.average(g["y"], weights=g["weight"]), "w": g["weight"].sum(),
+                             "n": len(g)}), include_groups=False)
+    own = units.join(cells, on=["group", "period"])
+    return cells, (own["weight"] * (own["y"] - own["mean"]) / own["w"]).to_numpy()
+
+
+def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, reference: int | None = None,
+                      outcome: str = "y", confidence: float = 0.95) -> EventStudyResult:
+    """Event-time coefficients of ``district`` vs the comparison group from a unit-level frame.
+
+    ``units`` has columns group, period, y, weight, cluster (an indicator's unit frame). The
+    reference year is ``event_year - 1`` unless given; every other year with data in both groups
+    gets a coefficient.
+    """
+    reference = event_year - 1 if reference is None else reference
+    if reference >= event_year:
+        raise ValueError(f"the reference year {reference} must come before the start {event_year}")
+    units = units[units["group"].isin([district, COMPARISON]) & (units["weight"] > 0)]
+    both = units.groupby("period")["group"].nunique()
+    years = sorted(int(p) for p in both.index[both == 2])
+    if reference not in years:
+        raise ValueError(f"no data for both groups in the reference year {reference}")
+    units = units[units["period"].isin(years)].reset_index(drop=True)
+    cells, influence = _cell_influence(units)
+    event_years = [y for y in years if y != reference]
+    sign = np.where(units["group"].to_numpy() == district, 1.0, -1.0)
+    period = units["period"].to_numpy()
+    Z = np.zeros((len(units), len(event_years)))
+    for j, year in enumerate(event_years):
+        Z[:, j] = np.where(period == year, sign * influence, 0.0) - np.where(period == reference, sign * influence, 0.0)
+    clusters = pd.factorize(units["cluster"])[0]
+    G = clusters.max() + 1
+    sums = np.zeros((G, Z.shape[1]))
+    np.add.at(sums, clusters, Z)
+    covariance = sums.T @ sums * G / (G - 1)
+    means = cells["mean"]
+    estimates = np.array([(means[district, y] - means[district, reference])
+                          - (means[COMPARISON, y] - means[COMPARISON, reference]) for y in event_years])
+    se = np.sqrt(np.diag(covariance))
+    z = stats.norm.ppf(0.5 + confidence / 2)
+    table = pd.DataFrame({"year": event_years, "estimate": estimates, "se": se, "ci_low": estimates - z * se,
+                          "ci_high": estimates + z * se, "p_value": 2 * stats.norm.sf(np.abs(estimates / se)),
+                          "reference": False}, index=pd.Index([y - event_year for y in event_years], name="event_time"))
+    table.loc[reference - event_year] = [reference, 0.0, 0.0, 0.0, 0.0, np.nan, True]
+    table = table.sort_index()
+    leads = [j for j, y in enumerate(event_years) if y < reference]
+    if leads:
+        b, V = estimates[leads], covariance[np.ix_(leads, leads)]
+        statistic = float(b @ np.linalg.solve(V, b))
+        pretrend = PretrendTest(statistic, len(leads), float(stats.chi2.sf(statistic, len(leads))))
+    else:
+        pretrend = PretrendTest(0.0, 0, float("nan"))
+    return EventStudyResult(
+        outcome=outcome, event_year=event_year, reference=reference - event_year, coefficients=table,
+        covariance=covariance, pretrend=pretrend, n_units=int(G), n_treated_units=int((units["group"] == district).sum()),
+        n_obs=int(len(units)), n_clusters=int(G), confidence=confidence,
+    )
