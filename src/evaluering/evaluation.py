@@ -15,6 +15,9 @@ from tqdm import tqdm
 from .config import Indicator, SurveyOutsideView, SurveyShare, VisitorMean
 from .did.design_did import design_did
 from .did.two_wave import DidEstimate, two_wave_did
+from .district_analyses import (PEOPLE_KINDS, PLACEBO_KINDS, district_cohort, people_estimate, place_event_studies,
+                                placebo_inference)
+from .inference import benjamini_hochberg, holm
 from .indicators.levels import weighted_levels
 from .indicators.prepare import COMPARISON, PreparedData
 from .indicators.units import survey_outcome, unit_frame
@@ -28,13 +31,11 @@ BETTER, NO_CHANGE, WORSE = "better", "no_change", "worse"
 BALANCE_COVARIATES = ("age_band", "sex", "origin", "education", "employed")
 
 
-def verdict(estimate: DidEstimate, indicator: Indicator) -> str:
-    """'better' / 'worse' when the interval excludes zero, in the indicator's direction."""
-    if estimate.ci_low > 0:
-        return BETTER if indicator.sign > 0 else WORSE
-    if estimate.ci_high < 0:
-        return WORSE if indicator.sign > 0 else BETTER
-    return NO_CHANGE
+def verdict(estimate: float, p_value: float, indicator: Indicator, alpha: float = 0.05) -> str:
+    """'better' / 'worse' when the change is significant at ``alpha``, in the indicator's direction."""
+    if not p_value < alpha:
+        return NO_CHANGE
+    return BETTER if estimate * indicator.sign > 0 else WORSE
 
 
 def _ambition_met(level: float, target: float | None, indicator: Indicator) -> bool | None:
@@ -55,6 +56,7 @@ class DistrictEvaluation:
     levels: pd.DataFrame  # group x period levels for every indicator, baseline and follow-up
     estimates: tuple[DidEstimate, ...]
     balanced: dict  # wave -> SurveyDesign with the comparison group balanced to the district
+    event_studies: dict  # indicator key -> EventStudyResult (place, register indicators)
 
     def to_frame(self) -> pd.DataFrame:
         return self.table.copy()
@@ -85,20 +87,41 @@ def balanced_designs(data: PreparedData, district: str, waves: list[int]) -> dic
 
 
 def _estimate(data: PreparedData, ind: Indicator, district: str, baseline: int, followup: int,
-              balanced: dict[int, SurveyDesign]) -> tuple[DidEstimate, pd.DataFrame]:
-    """DiD and levels of one indicator: design-based for the survey, unit regression otherwise."""
+              balanced: dict[int, SurveyDesign]) -> tuple[DidEstimate, pd.DataFrame, pd.DataFrame | None]:
+    """DiD, levels and (for non-survey indicators) the unit frame of one indicator."""
     if isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
         outside = isinstance(ind.computation, SurveyOutsideView)
         code = data.params.district(district).code
         outcomes = {w: survey_outcome(balanced[w].data, ind, code) for w in (baseline, followup)}
-        return design_did(balanced, outcomes, indicator=ind.key, district=district, baseline=baseline,
-                          followup=followup, group=None if outside else BALANCE_GROUP, comparison=COMPARISON)
+        est, levels = design_did(balanced, outcomes, indicator=ind.key, district=district, baseline=baseline,
+                                 followup=followup, group=None if outside else BALANCE_GROUP, comparison=COMPARISON)
+        return est, levels, None
     units = unit_frame(data, ind, [baseline, followup])
     units = units[units["group"].isin([district, COMPARISON])]
     scale = "log" if isinstance(ind.computation, VisitorMean) else "difference"
     est = two_wave_did(units, indicator=ind.key, district=district, baseline=baseline, followup=followup,
                        scale=scale)
-    return est, weighted_levels(units)
+    return est, weighted_levels(units), units
+
+
+def _inference(data: PreparedData, ind: Indicator, est: DidEstimate, units, district: str, baseline: int,
+               followup: int) -> dict:
+    """Which p-value the verdict uses: placebo for register/institution indicators, else the model's."""
+    if isinstance(ind.computation, PLACEBO_KINDS):
+        placebo = placebo_inference(data, units, district, baseline, followup)
+        return {"inference": "placebo", "p_value": placebo.p_value, "p_model": est.p_value,
+                "placebo_ci_low": placebo.ci_low, "placebo_ci_high": placebo.ci_high}
+    kind = "design" if units is None else "cluster"
+    return {"inference": kind, "p_value": est.p_value, "p_model": est.p_value,
+            "placebo_ci_low": None, "placebo_ci_high": None}
+
+
+def _people(cohort: pd.DataFrame, ind: Indicator, baseline: int) -> dict:
+    if not isinstance(ind.computation, PEOPLE_KINDS):
+        return {"people_estimate": None, "people_ci_low": None, "people_ci_high": None, "people_n": None}
+    res = people_estimate(cohort, ind, baseline)
+    return {"people_estimate": res.estimate, "people_ci_low": res.ci_low, "people_ci_high": res.ci_high,
+            "people_n": res.n_units}
 
 
 def evaluate_district(
@@ -108,9 +131,11 @@ def evaluate_district(
     params = data.params
     district_obj = params.district(district)
     balanced = balanced_designs(data, district_obj.key, [baseline, followup])
+    cohort = district_cohort(data, district_obj.key, baseline, followup)
     rows, level_frames, estimates = [], [], []
     for ind in tqdm(params.indicators, desc=district_obj.name, disable=not progress, leave=False):
-        est, levels = _estimate(data, ind, district_obj.key, baseline, followup, balanced)
+        est, levels, units = _estimate(data, ind, district_obj.key, baseline, followup, balanced)
+        inference = _inference(data, ind, est, units, district_obj.key, baseline, followup)
         levels = levels.assign(indicator=ind.key)
         goal, theme = params.theme_of(ind.key)
         target = params.ambition(district_obj.key, ind.key)
@@ -133,23 +158,29 @@ def evaluate_district(
                 "se": est.se,
                 "ci_low": est.ci_low,
                 "ci_high": est.ci_high,
-                "p_value": est.p_value,
+                **inference,
                 "design": est.design,
                 "scale": est.scale,
-                "verdict": verdict(est, ind),
+                "verdict": verdict(est.estimate, inference["p_value"], ind),
+                **_people(cohort, ind, baseline),
                 "ambition": target,
                 "ambition_met": _ambition_met(followup_level, target, ind),
             }
         )
         level_frames.append(levels)
         estimates.append(est)
+    table = pd.DataFrame(rows)
+    # adjust for testing every indicator of the district at once
+    table["p_holm"] = holm(table["p_value"].to_numpy()).adjusted
+    table["p_bh"] = benjamini_hochberg(table["p_value"].to_numpy()).adjusted
     return DistrictEvaluation(
         district=district_obj.key,
         district_name=district_obj.name,
         baseline=baseline,
         followup=followup,
-        table=pd.DataFrame(rows),
+        table=table,
         levels=pd.concat(level_frames, ignore_index=True),
         estimates=tuple(estimates),
         balanced=balanced,
+        event_studies=place_event_studies(data, district_obj.key, baseline, followup),
     )

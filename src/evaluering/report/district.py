@@ -26,7 +26,7 @@ from ..indicators.prepare import COMPARISON, PreparedData, prepare
 from . import format as fmt
 from .disclosure import suppress_estimates, suppress_levels
 from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
-from .figures import estimates_figure, love_plot, trend_figure
+from .figures import estimates_figure, event_study_grid, love_plot, trend_figure
 from .tables import balance_html, goal_table, html_table, sample_table
 
 __all__ = ["DistrictReport"]
@@ -87,6 +87,7 @@ class DistrictReport:
             f"<p>Udviklingen i {escape(ev.district_name)} fra {ev.baseline} til {ev.followup} sammenlignet med "
             f"{escape(self.params.comparison_group.name.lower())}, {escape(self.params.municipality.name)}.</p>"
             f"<h3>Indhold</h3><ol>{goals}<li><a href='#temaer'>Udvikling pr. tema</a></li>"
+            "<li><a href='#foer-efter'>Før og efter strategien</a></li>"
             "<li><a href='#metode'>Metode og data</a></li></ol>"
         )
 
@@ -175,6 +176,18 @@ class DistrictReport:
         table = table[~small].rename(index=fmt.covariate_label)
         return love_plot(table)
 
+    def event_studies(self) -> tuple[HTML, plt.Figure]:
+        """Yearly difference to the comparison group around the start, register indicators."""
+        ev = self.evaluation
+        text = HTML(
+            "<p>Figurerne viser for hver registerindikator forskellen mellem bydelen og resten af kommunen år for "
+            f"år, målt i forhold til {ev.baseline} (0). Før {ev.baseline + 1} bør punkterne ligge omkring nul, hvis "
+            "bydelen og resten af kommunen udviklede sig ens før strategien; testen for ens udvikling før start "
+            "(p-værdien i overskriften) er lav, hvis de ikke gjorde. Så er forskellen i udvikling efter start "
+            "sværere at tolke som en virkning.</p>"
+        )
+        return text, event_study_grid(ev.event_studies, self.params.indicators)
+
     def methods(self) -> HTML:
         ev = self.evaluation
         waves = [ev.baseline, ev.followup]
@@ -196,12 +209,23 @@ class DistrictReport:
             "fald en forbedring. Omverdenens oplevelse af bydelen (indikator 16) spørges kun i resten af kommunen og "
             "måles derfor som ændringen over tid. Brug af området (indikator 18) måles med tællere og vises som "
             "procentvis ændring.</p>"
+            "<h3>Hvordan usikkerheden er vurderet</h3><ul>"
+            "<li><strong>Register- og institutionsindikatorer: placebotest.</strong> Der er kun tre bydele, og "
+            "beboere i samme område påvirkes af de samme lokale forhold, så almindelige standardfejl undervurderer "
+            "usikkerheden. Bydelens udvikling sammenlignes derfor med 999 »placebo-bydele« sat sammen af lige så "
+            "mange tilfældige småområder fra resten af kommunen. p-værdien er andelen af placebo-bydele, der ændrede "
+            "sig mindst lige så meget; intervallet bygger på samme fordeling.</li>"
+            "<li><strong>Spørgeskemaindikatorer: designbaseret.</strong> Usikkerheden tager højde for vægtningen "
+            "(bortfald, kalibrering og vægtning af sammenligningsgruppen).</li>"
+            "<li><strong>Brug af området: klyngerobust</strong> efter tæller og uge; der er få tællere, så "
+            "usikkerheden er sandsynligvis undervurderet.</li>"
+            "<li><strong>Mange indikatorer.</strong> Med 19 indikatorer vil nogle se ud til at ændre sig alene ved "
+            "tilfældighed. »Justeret p« er korrigeret efter Holms metode for alle bydelens indikatorer; under 0,05 "
+            "er en ændring, der holder, selv når der testes 19 ting på én gang.</li>"
+            "<li><strong>Samme beboere fulgt.</strong> Ud over bydelens beboere på hvert tidspunkt (sted) vises, for "
+            f"registerindikatorerne, udviklingen for dem, der boede i bydelen i {ev.baseline}, fulgt hvor de end "
+            "flytter hen (personer), sammenlignet med dem, der boede i resten af kommunen.</li></ul>"
             "<h3>Forbehold</h3><ul>"
-            "<li>Der er kun tre bydele, og personer i samme bydel påvirkes af de samme lokale forhold; usikkerheden "
-            "for registerindikatorerne er beregnet, som om personerne er uafhængige, og er sandsynligvis "
-            "undervurderet.</li>"
-            "<li>Med 19 indikatorer vil nogle se ud til at ændre sig alene ved tilfældighed; p-værdierne er ikke "
-            "korrigeret for mange test.</li>"
             "<li>Vægtningen gør sammenligningsgruppen ens med bydelen på de nævnte forhold, men ikke på alt andet.</li>"
             "<li>Indikatorerne måler bydelens beboere, som de er på hvert tidspunkt; flytninger ændrer "
             "sammensætningen.</li></ul>"

@@ -12,8 +12,9 @@ from ..config import Indicator
 from ..evaluation import DistrictEvaluation
 from ..weighting.diagnostics import SMD_THRESHOLD
 from . import format as fmt
+from .tables import shown_interval
 
-__all__ = ["trend_figure", "estimates_figure", "love_plot"]
+__all__ = ["trend_figure", "estimates_figure", "love_plot", "event_study_grid"]
 
 DISTRICT_COLOUR, COMPARISON_COLOUR = "#b34700", "#4d6b8a"
 BEFORE_COLOUR, AFTER_COLOUR = "#8c8c8c", "#b34700"
@@ -82,7 +83,8 @@ def estimates_figure(evaluation: DistrictEvaluation, table: pd.DataFrame | None 
     y = np.arange(len(rows))
     for yi, (_, row) in zip(y, rows.iterrows()):
         colour = colours.get(row["verdict"], "#8c959f")
-        ax.plot([100 * row["ci_low"], 100 * row["ci_high"]], [yi, yi], color=colour, lw=2)
+        low, high = shown_interval(row)
+        ax.plot([100 * low, 100 * high], [yi, yi], color=colour, lw=2)
         ax.plot(100 * row["estimate"], yi, "o", color=colour, ms=6)
     ax.axvline(0, color="#333333", lw=0.8)
     ax.set_yticks(y, [f"{r.number}. {r.indicator}" for r in rows.itertuples()], fontsize=9)
@@ -114,5 +116,25 @@ def love_plot(table: pd.DataFrame) -> plt.Figure:
     ax.legend(loc="best", frameon=False)
     for side in ("top", "right"):
         ax.spines[side].set_visible(False)
+    fig.tight_layout()
+    return fig
+
+
+def event_study_grid(results: dict, indicators: list[Indicator]) -> plt.Figure:
+    """One event-study panel per register indicator, titled with its pre-trend test."""
+    from ..did.event_study import event_study_figure
+
+    shown = [ind for ind in indicators if ind.key in results]
+    cols = 2
+    rows = int(np.ceil(len(shown) / cols))
+    fig, axes = plt.subplots(rows, cols, figsize=(5.4 * cols, 3.3 * rows), squeeze=False)
+    for ax, ind in zip(axes.flat, shown):
+        result = results[ind.key]
+        event_study_figure(result, ax=ax, title=f"{ind.number}. {ind.name}")
+        p = result.pretrend.p_value
+        ax.set_title(f"{ind.number}. {ind.name}\nTest for ens udvikling før start: p = {fmt.p_value(p)}",
+                     fontsize=9, loc="left")
+    for ax in list(axes.flat)[len(shown):]:
+        ax.set_visible(False)
     fig.tight_layout()
     return fig

@@ -12,7 +12,9 @@ from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
 from .disclosure import suppress_estimates
 
-__all__ = ["goal_table", "sample_table", "balance_html", "html_table"]
+__all__ = ["goal_table", "sample_table", "balance_html", "html_table", "shown_interval", "INFERENCE_LABELS"]
+
+INFERENCE_LABELS = {"placebo": "placebotest", "design": "designbaseret", "cluster": "klyngerobust"}
 
 
 def html_table(header: list[str], rows: list[list[str]], text_columns: tuple[int, ...] = (0,)) -> str:
@@ -33,13 +35,34 @@ def _mark(verdict: str) -> str:
     return f'<span class="{fmt.VERDICT_CSS[verdict]}">{fmt.VERDICT_MARKS[verdict]} {escape(label)}</span>'
 
 
-def _interval(row: pd.Series) -> str:
-    if pd.isna(row["estimate"]):
+def shown_interval(row: pd.Series) -> tuple[float, float]:
+    """The interval that matches the inference behind the verdict (placebo or model based)."""
+    if row.get("inference") == "placebo" and not pd.isna(row.get("placebo_ci_low")):
+        return row["placebo_ci_low"], row["placebo_ci_high"]
+    return row["ci_low"], row["ci_high"]
+
+
+def _with_interval(estimate, low, high, unit: str, scale: str) -> str:
+    if pd.isna(estimate):
         return fmt.SUPPRESSED
-    est = fmt.change(row["estimate"], row["unit"], row["scale"])
-    low = fmt.change(row["ci_low"], row["unit"], row["scale"], with_unit=False)
-    high = fmt.change(row["ci_high"], row["unit"], row["scale"], with_unit=False)
-    return f"{est}<br><span class='note'>({low} til {high})</span>"
+    text = fmt.change(estimate, unit, scale)
+    bounds = f"{fmt.change(low, unit, scale, with_unit=False)} til {fmt.change(high, unit, scale, with_unit=False)}"
+    return f"{text}<br><span class='note'>({bounds})</span>"
+
+
+def _interval(row: pd.Series) -> str:
+    return _with_interval(row["estimate"], *shown_interval(row), row["unit"], row["scale"])
+
+
+def _people(row: pd.Series) -> str:
+    if row.get("people_estimate") is None or pd.isna(row.get("people_estimate")):
+        return "<span class='note'>ikke relevant</span>"
+    return _with_interval(row["people_estimate"], row["people_ci_low"], row["people_ci_high"], row["unit"],
+                          "difference")
+
+
+def _levels(before: float, after: float, unit: str) -> str:
+    return f"{fmt.indicator_value(before, unit)} → {fmt.indicator_value(after, unit)}"
 
 
 def _ambition(row: pd.Series) -> str:
@@ -56,8 +79,8 @@ def goal_table(evaluation: DistrictEvaluation, params: Params, goal_key: str) ->
     table = suppress_estimates(evaluation.table, params.disclosure.min_cell)
     keys = [i.key for t in goal.themes for i in t.indicators]
     b, f = evaluation.baseline, evaluation.followup
-    header = ["Indikator", f"Bydel {b}", f"Bydel {f}", f"Sammenligning {b}", f"Sammenligning {f}",
-              "Forskel i udvikling (95 % KI)", "p-værdi", "Vurdering", "Ambition"]
+    header = ["Indikator", f"Bydel {b} → {f}", f"Sammenligning {b} → {f}", "Forskel i udvikling (95 % KI)",
+              "Samme beboere fulgt (95 % KI)", "p-værdi", "Justeret p (Holm)", "Vurdering", "Ambition"]
     rows = []
     for _, row in table[table["key"].isin(keys)].iterrows():
         unit = row["unit"]
@@ -65,12 +88,12 @@ def goal_table(evaluation: DistrictEvaluation, params: Params, goal_key: str) ->
         rows.append([
             f"{row['number']}. {escape(row['indicator'])}<br><span class='note'>"
             f"{escape(fmt.DIRECTION_LABELS[row['direction']])}</span>",
-            fmt.indicator_value(row["district_baseline"], unit),
-            fmt.indicator_value(row["district_followup"], unit),
-            "ikke relevant" if pre_post else fmt.indicator_value(row["comparison_baseline"], unit),
-            "ikke relevant" if pre_post else fmt.indicator_value(row["comparison_followup"], unit),
+            _levels(row["district_baseline"], row["district_followup"], unit),
+            "ikke relevant" if pre_post else _levels(row["comparison_baseline"], row["comparison_followup"], unit),
             _interval(row),
-            fmt.p_value(row["p_value"]),
+            _people(row),
+            fmt.p_value(row["p_value"]) + f"<br><span class='note'>{INFERENCE_LABELS[row['inference']]}</span>",
+            fmt.p_value(row["p_holm"]),
             _mark(row["verdict"]),
             _ambition(row),
         ])
