@@ -24,7 +24,7 @@ from .indicators.units import survey_outcome, unit_frame
 from .survey.balance import BALANCE_GROUP, balance_comparison
 from .survey.design import SurveyDesign
 
-__all__ = ["DistrictEvaluation", "evaluate_district", "verdict"]
+__all__ = ["DistrictEvaluation", "balanced_designs", "estimate_indicator", "evaluate_district", "verdict"]
 
 BETTER, NO_CHANGE, WORSE = "better", "no_change", "worse"
 # register characteristics the comparison group is balanced on, per wave
@@ -86,7 +86,7 @@ def balanced_designs(data: PreparedData, district: str, waves: list[int]) -> dic
             for w in waves}
 
 
-def _estimate(data: PreparedData, ind: Indicator, district: str, baseline: int, followup: int,
+def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseline: int, followup: int,
               balanced: dict[int, SurveyDesign]) -> tuple[DidEstimate, pd.DataFrame, pd.DataFrame | None]:
     """DiD, levels and (for non-survey indicators) the unit frame of one indicator."""
     if isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
@@ -134,7 +134,7 @@ def evaluate_district(
     cohort = district_cohort(data, district_obj.key, baseline, followup)
     rows, level_frames, estimates = [], [], []
     for ind in tqdm(params.indicators, desc=district_obj.name, disable=not progress, leave=False):
-        est, levels, units = _estimate(data, ind, district_obj.key, baseline, followup, balanced)
+        est, levels, units = estimate_indicator(data, ind, district_obj.key, baseline, followup, balanced)
         inference = _inference(data, ind, est, units, district_obj.key, baseline, followup)
         levels = levels.assign(indicator=ind.key)
         goal, theme = params.theme_of(ind.key)
