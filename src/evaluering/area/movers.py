@@ -38,51 +38,15 @@ import pandas as pd
 
 from ..did.panel import t_interval, twfe
 
+from .context import area_poverty
+
 __all__ = ["MoversResult", "area_poverty", "movers_figure", "movers_model"]
+
 
 DIRECTION_LABELS = {"higher": "Til område med mere fattigdom", "lower": "Til område med mindre fattigdom"}
 
 
 # --- the contextual variable ------------------------------------------------------------------------
-
-
-def area_poverty(
-    register: pd.DataFrame,
-    *,
-    area: str = "area_id",
-    time: str = "year",
-    income: str = "income",
-    age: str = "age",
-    adult_age: int = 18,
-    share_of_median: float = 0.5,
-    threshold: float = 0.20,
-) -> pd.DataFrame:
-    """The register with the area-year poverty context added.
-
-    Columns added: ``low_income`` (adult with income below ``share_of_median`` of the median
-    income of all adults that year; missing under ``adult_age``), ``poverty_share`` (the share of
-    adults with low income in the person's area that year) and ``poverty_above``
-    (``max(0, poverty_share - threshold)``, the Galster threshold form the generator plants).
-    """
-    missing = [c for c in (area, time, income, age) if c not in register.columns]
-    if missing:
-        raise ValueError(f"register has no column(s) {missing}")
-    adult = (register[age] >= adult_age).to_numpy()
-    inc = register[income].to_numpy(dtype=float)
-    years = register[time].to_numpy()
-    half = pd.Series(inc[adult]).groupby(years[adult]).median() * share_of_median
-    low = inc < pd.Series(years).map(half).to_numpy(dtype=float)
-    out = register.copy()
-    out["low_income"] = pd.array(np.where(adult, low, False), dtype="boolean")
-    out.loc[~adult, "low_income"] = pd.NA
-    keys = pd.MultiIndex.from_arrays([register[area].to_numpy(), years])
-    codes, uniques = pd.factorize(keys)
-    n = np.bincount(codes[adult], minlength=len(uniques))
-    share = np.bincount(codes[adult], weights=low[adult].astype(float), minlength=len(uniques)) / np.maximum(n, 1)
-    share = np.where(n > 0, share, np.nan)
-    out["poverty_share"] = share[codes]
-    out["poverty_above"] = np.maximum(0.0, out["poverty_share"] - threshold)
-    return out
 
 
 # --- the result -------------------------------------------------------------------------------------

@@ -62,6 +62,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from .context import poverty_share  # re-exported: the area context used with thresholds
+
 __all__ = [
     "ThresholdInputError",
     "PiecewiseResult",
@@ -609,21 +611,6 @@ def threshold_regression(
 # --------------------------------------------------------------------------------------------
 # Area-level helpers and the figure
 # --------------------------------------------------------------------------------------------
-
-
-def poverty_share(register: pd.DataFrame, *, area: str = "area_id", year: str = "year", income: str = "income",
-                  age: str = "age", min_age: int = 18, line: float = 0.5) -> pd.DataFrame:
-    """Share of adults (``age >= min_age``) per area and year with income below ``line`` times the
-    median income of all the municipality's adults that year (the relative poverty line of the
-    synthetic register's ``truth.json``). Returns columns area, year, ``poverty_share``, ``n_adults``."""
-    _check_columns(register, [area, year, age])
-    adults = register.loc[register[age] >= min_age, [area, year, income]]
-    if adults[income].isna().any():
-        raise ThresholdInputError(f"missing {income!r} for {int(adults[income].isna().sum())} adults")
-    cut = line * adults.groupby(year)[income].transform("median")
-    poor = (adults[income] < cut).astype(float)
-    out = poor.groupby([adults[area], adults[year]], observed=True).agg(["mean", "size"]).reset_index()
-    return out.rename(columns={"mean": "poverty_share", "size": "n_adults"})
 
 
 def area_means(df: pd.DataFrame, outcome: str, context: str, area: str, weights: str | None = None) -> pd.DataFrame:
