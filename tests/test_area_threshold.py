@@ -7,6 +7,7 @@ import pandas as pd
 import pytest
 import statsmodels.api as sm
 
+from evaluering.area.context import employment_context
 from evaluering.area.threshold import (
     PiecewiseResult,
     ThresholdInputError,
@@ -134,21 +135,8 @@ def test_lr_interval_too_narrow_with_area_effects_but_bootstrap_is_not():
 
 @pytest.fixture(scope="module")
 def employment_2024(prepared):
-    """30-64-year-olds in 2024 with their area's poverty share, built as the generator's truth.json
-    defines it: share of adults 18+ with income below 50 % of the municipal median (all adults) that
-    year. Individual poverty (the same line) is a control: the generator lowers employment of the
-    latent 'poor' (-0.20), which would otherwise load onto the area share (composition, not area
-    effect). In the generator the income of the poor does not depend on employment, so the observed
-    flag is a clean proxy here; with real data one would use a lagged income."""
-    reg = prepared.register
-    shares = poverty_share(reg)
-    d = reg[(reg["year"] == 2024) & reg["age"].between(30, 64)].merge(shares, on=["area_id", "year"])
-    median = reg.loc[(reg["year"] == 2024) & (reg["age"] >= 18), "income"].median()
-    return d.assign(
-        y=d["employed"].astype(float),
-        poor=(d["income"] < 0.5 * median).astype(float),
-        age_band=np.where(d["age"] >= 60, "60-64", "30-59"),
-    )
+    """30-64-year-olds in 2024 with their area's poverty share (see ``employment_context``)."""
+    return employment_context(prepared.register, 2024)
 
 
 INDIVIDUAL = ["age_band", "sex", "origin", "education", "poor"]

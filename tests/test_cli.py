@@ -128,3 +128,12 @@ def test_next_wave_is_accepted_once_delivered(tmp_path, params_file):
     data = tmp_path / "with-2027"
     assert _run("data", "synthetic", "--next-wave", "--out", str(data), "--params", str(params_file)) == 0
     assert _run("validate", str(data), "--params", str(params_file)) == 0  # exit 0: no errors
+
+
+def test_full_run_plans_the_area_effects_report(params, params_file, synthetic_dir, tmp_path):
+    from evaluering.runner import plan_area_run
+
+    spec = plan_area_run(params, params_file=params_file, data_dir=synthetic_dir, notebooks_dir=NOTEBOOKS,
+                         out_dir=tmp_path, wave=2024)
+    assert spec.notebook.exists() and spec.report == tmp_path / "2024" / "omraadeeffekter.html"
+    assert spec.parameters["year"] == 2024

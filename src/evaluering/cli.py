@@ -39,7 +39,7 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .data.synthetic import generate
     from .data.validate import validate_directory
-    from .runner import plan_district_runs, run_all, write_index
+    from .runner import plan_area_run, plan_district_runs, run_all, write_index
 
     params_file = Path(args.params)
     params = load_params(params_file)
@@ -67,6 +67,9 @@ def _cmd_run(args: argparse.Namespace) -> int:
             wave=wave,
             districts=args.district,
         )
+        if not args.district:  # the municipality-wide report belongs to a full run
+            specs.append(plan_area_run(params, params_file=params_file, data_dir=data_dir,
+                                       notebooks_dir=Path(args.notebooks), out_dir=Path(args.out), wave=wave))
     except (ValueError, ConfigError) as exc:
         return _fail(str(exc))
     results = run_all(specs, timeout=args.timeout)

@@ -21,10 +21,13 @@ from tqdm import tqdm
 
 from .config import Params
 
-__all__ = ["RunSpec", "RunResult", "plan_district_runs", "execute_run", "run_all", "write_index", "render_html"]
+__all__ = ["RunSpec", "RunResult", "plan_district_runs", "plan_area_run", "execute_run", "run_all", "write_index",
+           "render_html"]
 
 TEMPLATE_DIR = Path(__file__).parent / "report" / "templates"
 DISTRICT_NOTEBOOK = "district_evaluation.ipynb"
+AREA_NOTEBOOK = "area_effects.ipynb"
+AREA_REPORT = "omraadeeffekter"  # file name of the municipality-wide area-effects report
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,17 @@ def plan_district_runs(
         )
         for d in chosen
     ]
+
+
+def plan_area_run(params: Params, *, params_file: Path, data_dir: Path, notebooks_dir: Path, out_dir: Path,
+                  wave: int) -> RunSpec:
+    """The municipality-wide area-effects report for ``wave`` (register year = wave)."""
+    return RunSpec(
+        label=f"Områdeeffekter {wave}",
+        notebook=notebooks_dir / AREA_NOTEBOOK,
+        parameters={"year": wave, "params_file": str(params_file.resolve()), "data_dir": str(data_dir.resolve())},
+        report=out_dir / str(wave) / f"{AREA_REPORT}.html",
+    )
 
 
 def render_html(notebook: nbformat.NotebookNode) -> str:
@@ -148,7 +162,7 @@ def run_all(specs: list[RunSpec], *, timeout: int = 900, progress: bool = True) 
 
 def write_index(out_dir: Path, params: Params) -> Path:
     """reports/index.html: a link to every report of every wave found under ``out_dir``."""
-    names = {d.key: d.name for d in params.districts}
+    names = {d.key: d.name for d in params.districts} | {AREA_REPORT: "Områdeeffekter (hele kommunen)"}
     sections = []
     for wave_dir in sorted((p for p in out_dir.iterdir() if p.is_dir() and p.name.isdigit()), reverse=True):
         links = "".join(

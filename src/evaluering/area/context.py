@@ -10,7 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["area_poverty", "poverty_share"]
+__all__ = ["INDIVIDUAL_CONTROLS", "area_poverty", "employment_context", "poverty_share"]
+
+INDIVIDUAL_CONTROLS = ["age_band", "sex", "origin", "education", "poor"]
 
 
 def area_poverty(
@@ -60,3 +62,20 @@ def poverty_share(register: pd.DataFrame, *, area: str = "area_id", year: str = 
     adults = rows[rows[age] >= min_age]
     return (adults.groupby([area, year], observed=True)
             .agg(poverty_share=("poverty_share", "first"), n_adults=("poverty_share", "size")).reset_index())
+
+
+def employment_context(register: pd.DataFrame, year: int, *, ages: tuple[int, int] = (30, 64)) -> pd.DataFrame:
+    """Persons of working age in ``year`` with their employment (``y``) and their area's poverty share.
+
+    Adds the individual controls the area models use: ``poor`` (the person's own income below the
+    same poverty line), ``age_band`` (30-59 / 60-64). Controlling for a person's own poverty keeps
+    composition (poor people work less) out of the area effect.
+    """
+    shares = poverty_share(register)
+    rows = register[(register["year"] == year) & register["age"].between(*ages)].merge(shares, on=["area_id", "year"])
+    median = register.loc[(register["year"] == year) & (register["age"] >= 18), "income"].median()
+    return rows.assign(
+        y=rows["employed"].astype(float),
+        poor=(rows["income"] < 0.5 * median).astype(float),
+        age_band=np.where(rows["age"] >= 60, "60-64", "30-59"),
+    )

@@ -6,10 +6,7 @@ each returning an HTML object (or a figure) that Jupyter displays and nbconvert 
 
 from __future__ import annotations
 
-import hashlib
-import subprocess
 from dataclasses import dataclass
-from datetime import datetime, timezone
 from html import escape
 from pathlib import Path
 
@@ -17,7 +14,6 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML
 
-from .. import __version__
 from ..config import Params, load_params
 from ..data.validate import load_dataset
 from ..evaluation import BALANCE_COVARIATES, DistrictEvaluation, evaluate_district
@@ -27,30 +23,10 @@ from . import format as fmt
 from .disclosure import suppress_estimates, suppress_levels
 from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
 from .figures import estimates_figure, event_study_grid, love_plot, trend_figure
+from .provenance import provenance_table
 from .tables import balance_html, goal_table, html_table, sample_table
 
 __all__ = ["DistrictReport"]
-
-
-def _file_hash(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
-
-
-def _data_hash(directory: Path) -> str:
-    digest = hashlib.sha256()
-    for path in sorted(p for p in directory.iterdir() if p.suffix in {".parquet", ".csv", ".sav"}):
-        digest.update(path.name.encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()[:12]
-
-
-def _git_commit(directory: Path) -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=directory, capture_output=True,
-                             text=True, timeout=5)
-        return out.stdout.strip() or "ukendt"
-    except (OSError, subprocess.SubprocessError):
-        return "ukendt"
 
 
 @dataclass(frozen=True)
@@ -233,12 +209,5 @@ class DistrictReport:
         )
 
     def provenance(self) -> HTML:
-        repo = Path(__file__).resolve().parents[3]
-        rows = [
-            ["Parameterfil", escape(self.params_file.name), _file_hash(self.params_file)],
-            ["Data", escape(self.data_dir.name), _data_hash(self.data_dir)],
-            ["evaluering", __version__, _git_commit(repo)],
-            ["Bølge", f"{self.evaluation.baseline} → {self.evaluation.followup}", ""],
-            ["Kørt", datetime.now(timezone.utc).astimezone().strftime("%d-%m-%Y %H:%M"), ""],
-        ]
-        return HTML("<h3>Dokumentation af kørslen</h3>" + html_table(["", "", "Kontrolsum"], rows))
+        return provenance_table(self.params_file, self.data_dir,
+                                f"{self.evaluation.baseline} → {self.evaluation.followup}")
