@@ -1,8 +1,11 @@
 """The three-year evaluation of one district: every indicator's levels, change and verdict.
 
-Brings together the indicator levels (district and comparison group, baseline and follow-up
-wave), the two-wave difference-in-differences, a verdict that respects each indicator's
-direction, and the ambition level from the parameters.
+Brings together, per indicator: the levels (district and comparison group, baseline and
+follow-up wave); the place difference-in-differences (design-based against the balanced
+comparison group for the survey, unit regressions otherwise); the p-value behind the verdict
+(placebo inference for register and institution indicators, see ``district_analyses``); the
+people estimate for register indicators; Holm and Benjamini-Hochberg adjusted p-values across
+the district's indicators; a verdict in the indicator's direction; and the ambition level.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def balanced_designs(data: PreparedData, district: str, waves: list[int]) -> dic
 
 
 def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseline: int, followup: int,
-              balanced: dict[int, SurveyDesign]) -> tuple[DidEstimate, pd.DataFrame, pd.DataFrame | None]:
+                       balanced: dict[int, SurveyDesign]) -> tuple[DidEstimate, pd.DataFrame, pd.DataFrame | None]:
     """DiD, levels and (for non-survey indicators) the unit frame of one indicator."""
     if isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
         outside = isinstance(ind.computation, SurveyOutsideView)
