@@ -58,6 +58,7 @@ def test_intervals_cover_planted_effects_over_many_datasets():
     for (district, key, *_), hit in zip(results, covered):
         by_indicator.setdefault(key, []).append(hit)
     detail = {k: round(float(np.mean(v)), 3) for k, v in by_indicator.items()}
+    print(f"coverage {coverage:.4f} over {len(results)} intervals; by indicator {detail}")  # shown with -rP
     assert 0.93 <= coverage <= 0.97, f"coverage {coverage:.3f} over {len(results)} intervals; by indicator {detail}"
     # no single indicator may be far off (each has 600 intervals: binomial sd 0.9 %)
     assert min(detail.values()) >= 0.90, detail
