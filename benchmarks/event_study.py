@@ -18,15 +18,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import platform
 import subprocess
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from timing import best_of, report
 
 from evaluering.config import load_params
 from evaluering.data.validate import load_dataset
@@ -53,13 +52,6 @@ print(json.dumps({"seconds": seconds, "coef": fit.coef().to_dict(), "se": fit.se
 """
 
 
-def best_of(step: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def load_register() -> pd.DataFrame:
@@ -141,12 +133,7 @@ def main() -> None:
     args = parser.parse_args()
     register = load_register()
     timings, result = measure(register, args.repeat, args.linearmodels)
-    baseline = json.loads(BASELINE.read_text())["timings"] if BASELINE.exists() else {}
-    print(f"{'step':58s} {'seconds':>9s} {'baseline':>9s} {'ratio':>7s}")
-    for name, seconds in timings.items():
-        base = baseline.get(name)
-        print(f"{name:58s} {seconds:9.4f} {base if base else float('nan'):9.4f} "
-              f"{seconds / base if base else float('nan'):7.2f}")
+    report(timings, BASELINE)
     if args.pyfixest:
         fixest = run_pyfixest(args.pyfixest, full_panel(register))
         if fixest:
@@ -158,10 +145,7 @@ def main() -> None:
             print(f"  max |coefficient difference| = {diff:.2e}; se ratio (ours / pyfixest) "
                   f"{se_ratio.min():.6f} to {se_ratio.max():.6f}")
     if args.save:
-        BASELINE.write_text(json.dumps({"machine": f"{platform.machine()} {platform.python_version()}",
-                                        "timings": timings}, indent=2) + "\n")
-        print(f"baseline saved to {BASELINE}")
-
+        report(timings, BASELINE, save=True)
 
 if __name__ == "__main__":
     main()

@@ -11,12 +11,10 @@ summary on a shared machine. Ratios above 1 mean slower than the baseline.
 from __future__ import annotations
 
 import argparse
-import json
-import platform
 import tempfile
-import time
-from collections.abc import Callable
 from pathlib import Path
+
+from timing import best_of, report
 
 from evaluering.config import load_params
 from evaluering.data.synthetic import generate
@@ -28,13 +26,6 @@ ROOT = Path(__file__).resolve().parents[1]
 BASELINE = Path(__file__).with_name("baseline.json")
 
 
-def best_of(step: Callable[[], object], repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def measure(repeat: int, with_notebook: bool) -> dict[str, float]:
@@ -68,19 +59,7 @@ def main() -> None:
     parser.add_argument("--notebook", action="store_true", help="also time one rendered report")
     args = parser.parse_args()
 
-    timings = measure(args.repeat, args.notebook)
-    baseline = json.loads(BASELINE.read_text())["timings"] if BASELINE.exists() else {}
-    print(f"{'step':45s} {'seconds':>9s} {'baseline':>9s} {'ratio':>7s}")
-    for name, seconds in timings.items():
-        base = baseline.get(name)
-        ratio = f"{seconds / base:7.2f}" if base else "      –"
-        base_text = f"{base:9.2f}" if base else "        –"
-        print(f"{name:45s} {seconds:9.2f} {base_text} {ratio}")
-    if args.save:
-        record = {"machine": f"{platform.machine()} {platform.python_version()}", "timings": timings}
-        BASELINE.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"baseline saved to {BASELINE}")
-
+    report(measure(args.repeat, args.notebook), BASELINE, save=args.save)
 
 if __name__ == "__main__":
     main()

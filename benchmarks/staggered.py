@@ -16,11 +16,12 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 import warnings
 from pathlib import Path
 
 import pandas as pd
+
+from timing import best_of
 
 from evaluering.did.staggered import att_gt
 
@@ -53,13 +54,6 @@ print(json.dumps(out))
 """
 
 
-def best_of(step, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def ours(data: pd.DataFrame, repeat: int) -> dict[str, float]:

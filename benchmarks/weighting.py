@@ -10,13 +10,12 @@ Raking uses four margins (age band x sex, origin, education, district); entropy 
 from __future__ import annotations
 
 import argparse
-import json
-import platform
-import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
+
+from timing import best_of, report
 
 from evaluering.survey import SurveyDesign
 from evaluering.weighting import covariate_matrix, entropy_balance
@@ -47,13 +46,6 @@ def margins(frame: pd.DataFrame, rng: np.random.Generator) -> dict:
     return out
 
 
-def best_of(step, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        start = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - start)
-    return min(times)
 
 
 def measure(repeat: int) -> dict[str, float]:
@@ -77,18 +69,7 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--save", action="store_true")
     args = parser.parse_args()
-    timings = measure(args.repeat)
-    baseline = json.loads(BASELINE.read_text())["timings"] if BASELINE.exists() else {}
-    print(f"{'step':48s} {'seconds':>9s} {'baseline':>9s} {'ratio':>7s}")
-    for name, seconds in timings.items():
-        base = baseline.get(name)
-        print(f"{name:48s} {seconds:9.4f} {base if base else float('nan'):9.4f} "
-              f"{seconds / base if base else float('nan'):7.2f}")
-    if args.save:
-        BASELINE.write_text(json.dumps({"machine": f"{platform.machine()} {platform.python_version()}",
-                                        "timings": timings}, indent=2) + "\n")
-        print(f"baseline saved to {BASELINE}")
-
+    report(measure(args.repeat), BASELINE, save=args.save)
 
 if __name__ == "__main__":
     main()

@@ -29,7 +29,6 @@ in (beta, tau), as lme4's ``vcov`` (``use.hessian = TRUE``). Intervals are Wald 
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 from typing import Literal, Sequence
 

@@ -24,7 +24,7 @@ from .disclosure import suppress_estimates, suppress_levels
 from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
 from .figures import estimates_figure, event_study_grid, love_plot, trend_figure
 from .provenance import provenance_table
-from .tables import balance_html, goal_table, html_table, sample_table
+from .tables import balance_html, goal_table, sample_table
 
 __all__ = ["DistrictReport"]
 

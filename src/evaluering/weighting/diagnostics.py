@@ -24,7 +24,7 @@ import pandas as pd
 
 from .design_matrix import as_base_weights, as_frame, as_vector
 
-__all__ = ["balance_table", "effective_sample_size", "love_plot", "max_weight_share"]
+__all__ = ["balance_table", "effective_sample_size", "max_weight_share"]
 
 SMD_THRESHOLD = 0.1
 
