@@ -36,7 +36,7 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..did.panel import t_interval, twfe
+from ..did.panel import as_float, t_interval, twfe
 
 from .context import area_poverty
 
@@ -105,13 +105,6 @@ class MoversResult:
 # --- the estimator ----------------------------------------------------------------------------------
 
 
-def _float(column: pd.Series, name: str) -> np.ndarray:
-    try:
-        return column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"column '{name}' must be numeric or boolean") from err
-
-
 def movers_model(
     panel: pd.DataFrame,
     outcome: str,
@@ -158,9 +151,9 @@ def movers_model(
     if not 0 < confidence < 1:
         raise ValueError("confidence must be between 0 and 1")
 
-    y = _float(panel[outcome], outcome)
-    c = _float(panel[context], context)
-    X = np.column_stack([_float(panel[v], v) for v in covariates]) if covariates else np.empty((len(y), 0))
+    y = as_float(panel[outcome], outcome)
+    c = as_float(panel[context], context)
+    X = np.column_stack([as_float(panel[v], v) for v in covariates]) if covariates else np.empty((len(y), 0))
     ok = ~np.isnan(y) & ~np.isnan(c) & ~np.isnan(X).any(axis=1)
     if not ok.any():
         raise ValueError("no rows with the outcome, context and covariates all present")

@@ -117,7 +117,8 @@ class TwfeFit:
         return self.n_clusters - 1
 
 
-def _as_float(column: pd.Series, name: str) -> np.ndarray:
+def as_float(column: pd.Series, name: str) -> np.ndarray:
+    """A numeric or boolean column as floats (missing = NaN), or a clear error naming it."""
     try:
         return column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError) as err:
@@ -162,9 +163,9 @@ def load_panel(
         raise ValueError(f"treated must be constant within unit: '{treated}' changes within {varies.sum()} "
                          f"{unit}(s), e.g. {list(examples)}")
 
-    y = _as_float(panel[outcome], outcome)
-    X = np.column_stack([_as_float(panel[c], c) for c in covariates]) if covariates else np.empty((len(y), 0))
-    w = np.ones(len(y)) if weights is None else _as_float(panel[weights], weights)
+    y = as_float(panel[outcome], outcome)
+    X = np.column_stack([as_float(panel[c], c) for c in covariates]) if covariates else np.empty((len(y), 0))
+    w = np.ones(len(y)) if weights is None else as_float(panel[weights], weights)
     if (w < 0).any():
         raise ValueError(f"negative weights in '{weights}'")
     ok = ~np.isnan(y) & ~np.isnan(X).any(axis=1) & ~np.isnan(w) & (w > 0)

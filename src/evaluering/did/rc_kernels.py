@@ -237,14 +237,19 @@ def reg_did(y, d, post, X, w, trim_level) -> KernelResult:
     return KernelResult(att=float(att), influence=inf_treat - inf_cont)
 
 
-def std_ipw_did(y, d, post, X, w, trim_level) -> KernelResult:
-    """Standardised (Hajek) inverse probability weighting DiD (R: std_ipw_did_rc)."""
+def _trimmed_logit_pscore(d, X, w, trim_level) -> tuple[np.ndarray, np.ndarray]:
+    """Logit propensity score, overlap check, clipping, and DRDID's trimming of comparison units."""
     _, ps_raw, converged = logit_pscore(d, X, w)
     if not converged:
-        warnings.warn("propensity score estimation (logit) did not converge", RuntimeWarning, stacklevel=3)
+        warnings.warn("propensity score estimation (logit) did not converge", RuntimeWarning, stacklevel=4)
     _check_overlap(ps_raw, d)
     ps = np.minimum(ps_raw, PS_CLIP)
-    trim = np.where(d == 0, ps < trim_level, True)
+    return ps, np.where(d == 0, ps < trim_level, True)
+
+
+def std_ipw_did(y, d, post, X, w, trim_level) -> KernelResult:
+    """Standardised (Hajek) inverse probability weighting DiD (R: std_ipw_did_rc)."""
+    ps, trim = _trimmed_logit_pscore(d, X, w, trim_level)
     w_treat_pre = trim * w * d * (1 - post)
     w_treat_post = trim * w * d * post
     odds = w * ps * (1 - d) / (1 - ps)
@@ -340,12 +345,7 @@ def dr_improved(y, d, post, X, w, trim_level) -> KernelResult:
 
 def dr_traditional(y, d, post, X, w, trim_level) -> KernelResult:
     """Locally efficient DR DiD with logit propensity score and OLS (R: drdid_rc)."""
-    _, ps_raw, converged = logit_pscore(d, X, w)
-    if not converged:
-        warnings.warn("propensity score estimation (logit) did not converge", RuntimeWarning, stacklevel=3)
-    _check_overlap(ps_raw, d)
-    ps = np.minimum(ps_raw, PS_CLIP)
-    trim = np.where(d == 0, ps < trim_level, True)
+    ps, trim = _trimmed_logit_pscore(d, X, w, trim_level)
     cells = {(t, q): (d == t) & (post == q) for t in (0, 1) for q in (0, 1)}  # (treated, post) -> rows
     fitted = {key: X @ _wls(y, X, w, rows) for key, rows in cells.items()}
     att, a, i, wt = _dr_parts(y, d, post, w, ps, trim, fitted[0, 0], fitted[0, 1], fitted[1, 0], fitted[1, 1])
