@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -39,11 +40,10 @@ def _cmd_validate(args: argparse.Namespace) -> int:
 def _cmd_run(args: argparse.Namespace) -> int:
     from .data.synthetic import generate
     from .data.validate import validate_directory
-    from .runner import plan_area_run, plan_district_runs, run_all, write_index
+    from .runner import RunContext, plan_wave, run_all, update_status, write_index
 
-    params_file = Path(args.params)
+    params_file, data_dir, out_dir = Path(args.params), Path(args.data), Path(args.out)
     params = load_params(params_file)
-    data_dir = Path(args.data)
     if not any(data_dir.glob("register.*")):
         if data_dir.resolve() != DEFAULT_DATA.resolve():
             return _fail(f"{data_dir}: no input data found (expected register, survey, ... files)")
@@ -58,30 +58,24 @@ def _cmd_run(args: argparse.Namespace) -> int:
     if wave not in delivered:
         return _fail(f"{data_dir}: the survey table has no wave {wave} (waves present: {delivered})")
     try:
-        specs = plan_district_runs(
-            params,
-            params_file=params_file,
-            data_dir=data_dir,
-            notebooks_dir=Path(args.notebooks),
-            out_dir=Path(args.out),
-            wave=wave,
-            districts=args.district,
-        )
-        if not args.district:  # the municipality-wide report belongs to a full run
-            specs.append(plan_area_run(params, params_file=params_file, data_dir=data_dir,
-                                       notebooks_dir=Path(args.notebooks), out_dir=Path(args.out), wave=wave))
+        specs = plan_wave(params, params_file=params_file, data_dir=data_dir, notebooks_dir=Path(args.notebooks),
+                          out_dir=out_dir, wave=wave, districts=args.district)
     except (ValueError, ConfigError) as exc:
         return _fail(str(exc))
-    results = run_all(specs, timeout=args.timeout)
-    out_dir = Path(args.out)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    jobs = args.jobs or os.cpu_count() or 1
+    context = RunContext.for_data(params, data_dir, timeout=args.timeout, force=args.force,
+                                  threads_per_run=max(1, (os.cpu_count() or 1) // min(jobs, len(specs))))
+    results = run_all(specs, context, jobs=jobs)
+    update_status(results)
     index = write_index(out_dir, params)
-    failed = [r for r in results if not r.ok]
     for result in results:
         print(result.describe())
     print(f"Index: {index}")
+    failed = [r for r in results if not r.ok]
     if failed:
-        print(f"{len(failed)} of {len(results)} runs failed; their previous reports were kept.", file=sys.stderr)
+        print(f"{len(failed)} of {len(results)} runs failed; their previous reports were kept:", file=sys.stderr)
+        for result in failed:
+            print(f"  {result.describe()}", file=sys.stderr)
         return 1
     return 0
 
@@ -98,7 +92,9 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--district", nargs="+", help="district keys or names (default: all)")
     run.add_argument("--out", default="reports", help="report directory (default: %(default)s)")
     run.add_argument("--notebooks", default="notebooks", help="notebook directory (default: %(default)s)")
-    run.add_argument("--timeout", type=int, default=900, help="seconds per notebook cell (default: %(default)s)")
+    run.add_argument("--jobs", type=int, help="notebooks run at the same time (default: the number of cores)")
+    run.add_argument("--force", action="store_true", help="re-render reports whose inputs did not change")
+    run.add_argument("--timeout", type=int, default=1800, help="seconds allowed per report (default: %(default)s)")
     run.set_defaults(func=_cmd_run)
 
     validate = sub.add_parser("validate", help="check an input directory against the input contract")

@@ -29,11 +29,22 @@ from . import format as fmt
 from .provenance import provenance_table
 from .tables import html_table
 
-__all__ = ["AreaReport"]
+__all__ = ["AreaReport", "published_area_means"]
 
 SEED = 2021
 N_BOOT = 199  # threshold bootstrap (cheap: per-area sums)
 N_BOOT_DECOMPOSITION = 99  # refits on every person: 99 draws give the SE to about 7 %
+
+
+def published_area_means(frame: pd.DataFrame, min_cell: int) -> tuple[pd.DataFrame, int]:
+    """Small-area employment means for the threshold figure, without areas of too few persons.
+
+    Returns the means of areas with at least ``min_cell`` persons and how many areas were left
+    out. The figure publishes no municipal total, so no other area needs to go with them.
+    """
+    means = area_means(frame, "y", "poverty_share", "area_id")
+    keep = means["n"] >= min_cell
+    return means[keep].reset_index(drop=True), int((~keep).sum())
 
 
 @dataclass(frozen=True)
@@ -69,10 +80,11 @@ class AreaReport:
         low, high = full.conf_int().loc["poverty_share"]
         rows = [["Uden forklarende variable", fmt.share(empty.icc, 1)],
                 ["Med beboernes egne kendetegn og områdets andel fattige", fmt.share(full.icc, 1)]]
+        persons = [[None, len(self.frame)]] * len(rows)  # both models use every 30-64-year-old
         return HTML(
             "<h2>Hvor meget afhænger af området?</h2>"
             "<p>Andelen af forskellene i beskæftigelse, der ligger mellem småområder (intraklassekorrelation):</p>"
-            + html_table(["Model", "Andel mellem områder"], rows)
+            + html_table(["Model", "Andel mellem områder"], rows, persons)
             + f"<p>Når beboernes egne kendetegn holdes fast, hænger 10 procentpoint flere fattige i området sammen med "
             f"{fmt.change(coef * 0.10, 'share')} i beskæftigelse (95 % KI {fmt.change(low * 0.10, 'share')} til "
             f"{fmt.change(high * 0.10, 'share')}).</p>"
@@ -84,33 +96,45 @@ class AreaReport:
                                    n_boot=N_BOOT, seed=SEED)
         low, high = res.gamma_ci_bootstrap
         s_low, s_high = res.slope_above_ci_bootstrap
+        min_cell = self.params.disclosure.min_cell
+        means, dropped = published_area_means(self.frame, min_cell)
+        left_out = (f" Småområder med færre end {min_cell} beboere på 30-64 år vises ikke i figuren "
+                    f"({dropped} af {len(means) + dropped}).")
         text = HTML(
             "<h2>Er der en tærskel?</h2>"
             f"<p>Beskæftigelsen falder først, når andelen fattige i området overstiger omkring "
             f"{fmt.share(res.gamma_hat, 0)} (95 % KI {fmt.share(low, 0)} til {fmt.share(high, 0)}). Over tærsklen "
             f"hænger 10 procentpoint flere fattige sammen med {fmt.change(res.slope_above * 0.10, 'share')} i "
             f"beskæftigelse (95 % KI {fmt.change(s_low * 0.10, 'share')} til {fmt.change(s_high * 0.10, 'share')}); "
-            f"under tærsklen {fmt.change(res.slope_below * 0.10, 'share')}. Punkterne er småområder.</p>"
+            f"under tærsklen {fmt.change(res.slope_below * 0.10, 'share')}. Punkterne er småområder.{left_out}</p>"
         )
-        return text, threshold_figure(res, area_means(self.frame, "y", "poverty_share", "area_id"))
+        return text, threshold_figure(res, means)
 
     def decomposition(self) -> tuple[HTML, plt.Figure]:
         """Each district's employment gap to the rest: composition and area effect."""
         frame = self.frame.assign(group=self.frame["group"].astype(str))
-        rows, results = [], []
+        rows, persons, results, shown = [], [], [], []
+        min_cell = self.params.disclosure.min_cell
         for district in self.params.districts:
             part = frame[frame["group"].isin([district.key, COMPARISON])]
+            n = int(part["group"].value_counts().reindex([district.key, COMPARISON], fill_value=0).min())
             for method in (oaxaca_blinder, dfl_reweighting):
-                res = method(part, "y", "group", district.key, INDIVIDUAL_CONTROLS, rest=[COMPARISON], n_boot=N_BOOT_DECOMPOSITION,
-                             seed=SEED)
+                label = [escape(district.name), "Oaxaca-Blinder" if method is oaxaca_blinder else "Omvægtning"]
+                persons.append([None, None, n, n, n])
+                if n < min_cell:  # too few persons: neither table nor figure shows the district
+                    rows.append(label + [fmt.SUPPRESSED] * 3)
+                    continue
+                res = method(part, "y", "group", district.key, INDIVIDUAL_CONTROLS, rest=[COMPARISON],
+                             n_boot=N_BOOT_DECOMPOSITION, seed=SEED)
                 results.append(res)
-                rows.append([escape(district.name), "Oaxaca-Blinder" if method is oaxaca_blinder else "Omvægtning",
-                             fmt.change(res.gap, "share"), fmt.change(res.composition, "share"),
-                             f"{fmt.change(res.area, 'share')} (± {fmt.number(196 * res.se_area, 1)})"])
+                rows.append(label + [fmt.change(res.gap, "share"), fmt.change(res.composition, "share"),
+                                     f"{fmt.change(res.area, 'share')} (± {fmt.number(196 * res.se_area, 1)})"])
+            if n >= min_cell:
+                shown.append(district.name)
         fig = decomposition_figure([r for r in results if r.method == results[0].method],
                                    title="Forskel i beskæftigelse til resten af kommunen (Oaxaca-Blinder)")
         ax = fig.axes[0]  # one bar per district: name them, and show percentage points
-        ax.legend(ax.get_legend_handles_labels()[0], [d.name for d in self.params.districts], frameon=False)
+        ax.legend(ax.get_legend_handles_labels()[0], shown, frameon=False)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(100 * v, 0)))
         ax.set_ylabel("Procentpoint")
         return HTML(
@@ -119,7 +143,7 @@ class AreaReport:
             "herkomst, uddannelse og egen indkomst) og <em>områdeeffekt</em> (det, der er tilbage). To metoder: "
             "regression (Oaxaca-Blinder) og omvægtning af resten af kommunen (DiNardo-Fortin-Lemieux).</p>"
             + html_table(["Bydel", "Metode", "Forskel i alt", "Sammensætning", "Områdeeffekt (95 % KI)"], rows,
-                         text_columns=(0, 1))
+                         persons, text_columns=(0, 1))
         ), fig
 
     def movers(self) -> HTML:
@@ -130,6 +154,10 @@ class AreaReport:
         panel = panel.assign(y=panel["employed"].astype(float), age60=(panel["age"] >= 60).astype(float))
         res = movers_model(panel, "y", "person_id", "year", "area_id", "poverty_above", covariates=["age60"],
                            event_profile=False)
+        min_cell = self.params.disclosure.min_cell
+        if res.n_movers < min_cell:
+            return HTML("<h2>Flyttere: områdeeffekt eller selvselektion?</h2>"
+                        f"<p>Der er færre end {min_cell} flyttere; resultatet vises ikke.</p>")
         return HTML(
             "<h2>Flyttere: områdeeffekt eller selvselektion?</h2>"
             "<p>Folk vælger selv, hvor de bor. Ved at følge de samme personer, når de flytter mellem områder med "

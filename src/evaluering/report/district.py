@@ -24,9 +24,14 @@ from .disclosure import suppress_estimates, suppress_levels
 from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
 from .figures import estimates_figure, event_study_grid, love_plot, trend_figure
 from .provenance import provenance_table
-from .tables import balance_html, goal_table, sample_table
+from .tables import balance_hidden, balance_html, goal_table, sample_table
 
 __all__ = ["DistrictReport"]
+
+
+def _totals(summary: dict) -> dict[str, int]:
+    """Respondents per group of the balance table, the totals its shares add up to."""
+    return {"district": summary["n_district"], "comparison": summary["n_comparison"]}
 
 
 @dataclass(frozen=True)
@@ -136,7 +141,7 @@ class DistrictReport:
                        "sammenligningen er usikker.</p>") if share < 0.2 or summary["max_share_after"] > 0.05 else ""
             parts.append(
                 f"<h4>Bølge {wave}</h4>"
-                + balance_html(table, counts, self.params.disclosure.min_cell)
+                + balance_html(table, counts, _totals(summary), self.params.disclosure.min_cell)
                 + f"<p class='note'>Effektiv stikprøvestørrelse: bydelen {fmt.number(summary['ess_district'], 0)} "
                 f"(af {fmt.number(summary['n_district'], 0)} svar); sammenligningsgruppen "
                 f"{fmt.number(summary['ess_before'], 0)} før og {fmt.number(summary['ess_after'], 0)} efter "
@@ -146,10 +151,10 @@ class DistrictReport:
         return HTML("".join(parts))
 
     def love_plot(self) -> plt.Figure:
-        """Standardised differences before and after weighting, follow-up wave."""
-        table, counts, _ = self._balance(self.evaluation.followup)
-        small = (counts.min(axis=1) < self.params.disclosure.min_cell).reindex(table.index).to_numpy()
-        table = table[~small].rename(index=fmt.covariate_label)
+        """Standardised differences before and after weighting, follow-up wave (hidden categories left out)."""
+        table, counts, summary = self._balance(self.evaluation.followup)
+        hidden = balance_hidden(counts, _totals(summary), self.params.disclosure.min_cell)
+        table = table[~hidden.reindex(table.index).to_numpy()].rename(index=fmt.covariate_label)
         return love_plot(table)
 
     def event_studies(self) -> tuple[HTML, plt.Figure]:

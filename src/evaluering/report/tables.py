@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from html import escape
 
 import pandas as pd
@@ -10,27 +11,36 @@ from ..config import Params
 from ..evaluation import DistrictEvaluation
 from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
-from .disclosure import suppress_estimates
+from .disclosure import NOT_PERSONS, data_n, suppress_estimates, suppress_group
 
-__all__ = ["goal_table", "sample_table", "balance_html", "html_table", "shown_interval", "INFERENCE_LABELS"]
+__all__ = ["goal_table", "sample_table", "balance_html", "balance_hidden", "html_table", "shown_interval",
+           "verdict_mark", "INFERENCE_LABELS"]
 
 INFERENCE_LABELS = {"placebo": "placebotest", "design": "designbaseret", "cluster": "klyngerobust"}
 
 
-def html_table(header: list[str], rows: list[list[str]], text_columns: tuple[int, ...] = (0,)) -> str:
-    """A plain HTML table; cells are escaped unless they are pre-built marks."""
+def html_table(header: list[str], rows: list[list[str]], persons: list[list] | None = None,
+               text_columns: tuple[int, ...] = (0,)) -> str:
+    """A plain HTML table; cells are escaped unless they are pre-built marks.
+
+    ``persons`` runs parallel to ``rows``: per cell the number of persons behind it,
+    :data:`~.disclosure.NOT_PERSONS` ("-") for a number not built from persons, or None for no
+    mark (text cells); it becomes the cell's ``data-n`` attribute (see ``disclosure``).
+    """
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
+    persons = persons if persons is not None else [[None] * len(row) for row in rows]
     body = []
-    for row in rows:
+    for row, counts in zip(rows, persons, strict=True):
         cells = []
-        for i, cell in enumerate(row):
+        for i, (cell, n) in enumerate(zip(row, counts, strict=True)):
             css = ' class="tekst"' if i in text_columns else ""
-            cells.append(f"<td{css}>{cell}</td>")
+            cells.append(f"<td{css}{data_n(n)}>{cell}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
 
-def _mark(verdict: str) -> str:
+def verdict_mark(verdict: str) -> str:
+    """The coloured mark and label of a verdict (better, no change, worse, suppressed)."""
     label = fmt.VERDICT_LABELS[verdict]
     return f'<span class="{fmt.VERDICT_CSS[verdict]}">{fmt.VERDICT_MARKS[verdict]} {escape(label)}</span>'
 
@@ -55,6 +65,8 @@ def _interval(row: pd.Series) -> str:
 
 
 def _people(row: pd.Series) -> str:
+    if row.get("suppressed"):
+        return fmt.SUPPRESSED
     if row.get("people_estimate") is None or pd.isna(row.get("people_estimate")):
         return "<span class='note'>ikke relevant</span>"
     return _with_interval(row["people_estimate"], row["people_ci_low"], row["people_ci_high"], row["unit"],
@@ -69,19 +81,47 @@ def _ambition(row: pd.Series) -> str:
     if row["ambition"] is None or pd.isna(row["ambition"]):
         return "Ingen"
     target = fmt.indicator_value(row["ambition"], row["unit"])
-    status = {True: "nået", False: "ikke nået endnu", None: fmt.SUPPRESSED}[row["ambition_met"]]
+    met = row["ambition_met"]
+    status = fmt.SUPPRESSED if pd.isna(met) else ("nået" if met else "ikke nået endnu")
     return f"{target} ({status})"
 
 
+def _level_persons(evaluation: DistrictEvaluation, key: str, group: str) -> float:
+    """Fewest persons behind a group's levels of one indicator (baseline and follow-up); NaN if none."""
+    lv = evaluation.levels
+    hit = lv[(lv["indicator"] == key) & (lv["group"] == group)
+             & lv["period"].isin([evaluation.baseline, evaluation.followup])]
+    return float(hit["n_persons"].min()) if len(hit) else float("nan")
+
+
+def _goal_persons(evaluation: DistrictEvaluation, row: pd.Series) -> list:
+    """``data-n`` per cell of a goal-table row: the row's ``min_persons``, the levels their own counts.
+
+    Visitor counts (``min_persons`` missing) are not built from persons.
+    """
+    n = row["min_persons"]
+    if pd.isna(n):
+        return [None] + [NOT_PERSONS] * 6 + [None, NOT_PERSONS]
+    own = [_level_persons(evaluation, row["key"], g) for g in (evaluation.district, COMPARISON)]
+    district, comparison = (n if pd.isna(k) else k for k in own)
+    pre_post = row["design"] == "pre_post"
+    people = n if row.get("suppressed") or not pd.isna(row.get("people_estimate")) else None
+    return [None, district, None if pre_post else comparison, n, people, n, n, None, NOT_PERSONS]
+
+
 def goal_table(evaluation: DistrictEvaluation, params: Params, goal_key: str) -> str:
-    """The summary table of one effect goal: levels, change, verdict and ambition per indicator."""
+    """The summary table of one effect goal: levels, change, verdict and ambition per indicator.
+
+    Every number cell carries the persons behind it (``data-n``); rows built on too few persons are
+    suppressed as a whole (:func:`~.disclosure.suppress_estimates`).
+    """
     goal = next(g for g in params.effect_goals if g.key == goal_key)
     table = suppress_estimates(evaluation.table, params.disclosure.min_cell)
     keys = [i.key for t in goal.themes for i in t.indicators]
     b, f = evaluation.baseline, evaluation.followup
     header = ["Indikator", f"Bydel {b} → {f}", f"Sammenligning {b} → {f}", "Forskel i udvikling (95 % KI)",
               "Samme beboere fulgt (95 % KI)", "p-værdi", "Justeret p (Holm)", "Vurdering", "Ambition"]
-    rows = []
+    rows, persons = [], []
     for _, row in table[table["key"].isin(keys)].iterrows():
         unit = row["unit"]
         pre_post = row["design"] == "pre_post"
@@ -94,42 +134,79 @@ def goal_table(evaluation: DistrictEvaluation, params: Params, goal_key: str) ->
             _people(row),
             fmt.p_value(row["p_value"]) + f"<br><span class='note'>{INFERENCE_LABELS[row['inference']]}</span>",
             fmt.p_value(row["p_holm"]),
-            _mark(row["verdict"]),
+            verdict_mark(row["verdict"]),
             _ambition(row),
         ])
-    return html_table(header, rows, text_columns=(0, 7, 8))
+        persons.append(_goal_persons(evaluation, row))
+    return html_table(header, rows, persons, text_columns=(0, 7, 8))
 
 
 def sample_table(data: PreparedData, district: str, waves: list[int]) -> str:
-    """Survey sample sizes, respondents and response rates, district and comparison group."""
+    """Survey sample sizes, respondents and response rates, district and comparison group.
+
+    Respondents and non-respondents add up to the published sample, so they are a group for
+    :func:`~.disclosure.suppress_group`: a handful of non-respondents hides the respondents too.
+    """
     survey = data.survey[data.survey["wave"].isin(waves) & data.survey["stratum"].isin([district, COMPARISON])]
     counts = survey.groupby(["stratum", "wave"]).agg(sampled=("responded", "size"), answered=("responded", "sum"))
     min_cell = data.params.disclosure.min_cell
     label = {district: data.params.district(district).name, COMPARISON: data.params.comparison_group.name}
-    rows = []
+    rows, persons = [], []
     for (stratum, wave), c in counts.iterrows():
-        small = c["answered"] < min_cell
+        sampled, answered = int(c["sampled"]), int(c["answered"])
+        hide_sampled = sampled < min_cell
+        hide_answered = hide_sampled or suppress_group([answered, sampled - answered], min_cell,
+                                                       shown=[True, False])[0]
         rows.append([
-            escape(label[stratum]), str(wave), fmt.number(c["sampled"], 0),
-            fmt.SUPPRESSED if small else fmt.number(c["answered"], 0),
-            fmt.SUPPRESSED if small else fmt.share(c["answered"] / c["sampled"]),
+            escape(label[stratum]), str(wave),
+            fmt.SUPPRESSED if hide_sampled else fmt.number(sampled, 0),
+            fmt.SUPPRESSED if hide_answered else fmt.number(answered, 0),
+            fmt.SUPPRESSED if hide_answered else fmt.share(answered / sampled),
         ])
-    return html_table(["Gruppe", "Bølge", "Udtrukne", "Besvarelser", "Svarprocent"], rows)
+        persons.append([None, NOT_PERSONS, sampled, answered, answered])
+    return html_table(["Gruppe", "Bølge", "Udtrukne", "Besvarelser", "Svarprocent"], rows, persons)
 
 
-def balance_html(table: pd.DataFrame, counts: pd.DataFrame, min_cell: int) -> str:
+def balance_hidden(counts: pd.DataFrame, totals: Mapping[str, int], min_cell: int) -> pd.Series:
+    """Which covariate categories of the balance table to hide (True), primary and secondary.
+
+    ``counts`` has one row per shown category (``"origin=western"``) and one column per group of
+    respondents (district, comparison) with the respondents in the category; ``totals`` holds the
+    respondents per group. The shares of a covariate's categories add up to 1 together with its
+    reference category, which the table leaves out but a reader can recover (total minus the
+    rest); so the reference category is an unpublished cell of the group in
+    :func:`~.disclosure.suppress_group`. A category is hidden if it must go in either group.
+    """
+    hidden = pd.Series(False, index=counts.index)
+    covariate = pd.Series([name.partition("=")[0] for name in counts.index], index=counts.index)
+    for names in covariate.groupby(covariate).groups.values():
+        for column in counts.columns:
+            cells = counts.loc[names, column].tolist()
+            group = cells + [totals[column] - sum(cells)]
+            hide = suppress_group(group, min_cell, shown=[True] * len(cells) + [False])[:-1]
+            hidden.loc[names] = hidden.loc[names].to_numpy() | hide
+    return hidden
+
+
+def balance_html(table: pd.DataFrame, counts: pd.DataFrame, totals: Mapping[str, int], min_cell: int) -> str:
     """Covariate shares in the district and the comparison group before/after weighting, with SMDs.
 
-    A covariate category held by fewer than ``min_cell`` respondents in either group is not shown.
+    A covariate category held by fewer than ``min_cell`` respondents in either group is not shown,
+    nor is a category whose hiding would otherwise be undone by the shares adding up to 1
+    (:func:`balance_hidden`). ``counts`` has the columns ``district`` and ``comparison``.
     """
     header = ["Kendetegn", "Bydel", "Sammenligning før", "Sammenligning efter", "Std. forskel før",
               "Std. forskel efter"]
-    rows = []
+    hidden = balance_hidden(counts.loc[table.index], totals, min_cell)
+    rows, persons = [], []
     for name, row in table.iterrows():
-        small = counts.loc[name].min() < min_cell
+        small = hidden[name]
         value = (lambda v: fmt.share(v)) if row["binary"] else (lambda v: fmt.number(v, 1))
         cells = [row["mean_treated"], row["mean_control_before"], row["mean_control_after"]]
         rows.append([escape(fmt.covariate_label(name))]
                     + [fmt.SUPPRESSED if small else value(v) for v in cells]
                     + [fmt.SUPPRESSED if small else fmt.number(v, 2) for v in (row["smd_before"], row["smd_after"])])
-    return html_table(header, rows)
+        district, comparison = int(counts.loc[name, "district"]), int(counts.loc[name, "comparison"])
+        both = min(district, comparison)
+        persons.append([None, district, comparison, comparison, both, both])
+    return html_table(header, rows, persons)

@@ -1,0 +1,84 @@
+"""What a wave run consists of: one notebook execution per district, the overview and the area report."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..config import Params
+
+__all__ = ["RunSpec", "plan_district_runs", "plan_overview_run", "plan_area_run", "plan_wave",
+           "DISTRICT_NOTEBOOK", "OVERVIEW_NOTEBOOK", "AREA_NOTEBOOK", "OVERVIEW_REPORT", "AREA_REPORT"]
+
+DISTRICT_NOTEBOOK = "district_evaluation.ipynb"
+OVERVIEW_NOTEBOOK = "overview.ipynb"
+AREA_NOTEBOOK = "area_effects.ipynb"
+OVERVIEW_REPORT = "oversigt"  # file name of the municipality overview of a wave
+AREA_REPORT = "omraadeeffekter"  # file name of the municipality-wide area-effects report
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One notebook execution: which notebook, with which parameters, into which report."""
+
+    label: str
+    notebook: Path
+    parameters: dict
+    report: Path
+
+
+def _check_wave(params: Params, wave: int) -> None:
+    if wave not in params.survey.known_waves:
+        raise ValueError(f"wave {wave} is not a survey wave in {params.source_file} ({params.survey.known_waves})")
+    if wave == params.survey.baseline_wave:
+        raise ValueError(f"wave {wave} is the baseline wave: there is no change to evaluate yet")
+
+
+def _common(params: Params, params_file: Path, data_dir: Path, wave: int) -> dict:
+    return {"wave": wave, "baseline_wave": params.survey.baseline_wave,
+            "params_file": str(params_file.resolve()), "data_dir": str(data_dir.resolve())}
+
+
+def plan_district_runs(params: Params, *, params_file: Path, data_dir: Path, notebooks_dir: Path, out_dir: Path,
+                       wave: int, districts: list[str] | None = None) -> list[RunSpec]:
+    """One run of the district notebook per selected district (default: all) for ``wave``."""
+    _check_wave(params, wave)
+    chosen = [params.district(d) for d in districts] if districts else list(params.districts)
+    return [
+        RunSpec(label=f"{d.name} {wave}", notebook=notebooks_dir / DISTRICT_NOTEBOOK,
+                parameters={"district": d.key, **_common(params, params_file, data_dir, wave)},
+                report=out_dir / str(wave) / f"{d.key}.html")
+        for d in chosen
+    ]
+
+
+def plan_overview_run(params: Params, *, params_file: Path, data_dir: Path, notebooks_dir: Path, out_dir: Path,
+                      wave: int) -> RunSpec:
+    """The municipality overview: every district side by side for ``wave``."""
+    _check_wave(params, wave)
+    return RunSpec(label=f"Oversigt {wave}", notebook=notebooks_dir / OVERVIEW_NOTEBOOK,
+                   parameters=_common(params, params_file, data_dir, wave),
+                   report=out_dir / str(wave) / f"{OVERVIEW_REPORT}.html")
+
+
+def plan_area_run(params: Params, *, params_file: Path, data_dir: Path, notebooks_dir: Path, out_dir: Path,
+                  wave: int) -> RunSpec:
+    """The municipality-wide area-effects report for ``wave`` (register year = wave)."""
+    return RunSpec(label=f"Områdeeffekter {wave}", notebook=notebooks_dir / AREA_NOTEBOOK,
+                   parameters={"year": wave, "params_file": str(params_file.resolve()),
+                               "data_dir": str(data_dir.resolve())},
+                   report=out_dir / str(wave) / f"{AREA_REPORT}.html")
+
+
+def plan_wave(params: Params, *, params_file: Path, data_dir: Path, notebooks_dir: Path, out_dir: Path,
+              wave: int, districts: list[str] | None = None) -> list[RunSpec]:
+    """Every run of a wave: the district reports, then (for a full run) the overview and area report.
+
+    A run restricted to some districts leaves the municipality-wide reports alone: they would
+    otherwise mix districts evaluated at different times.
+    """
+    where = dict(params_file=params_file, data_dir=data_dir, notebooks_dir=notebooks_dir, out_dir=out_dir, wave=wave)
+    specs = plan_district_runs(params, districts=districts, **where)
+    if not districts:
+        specs += [plan_overview_run(params, **where), plan_area_run(params, **where)]
+    return specs

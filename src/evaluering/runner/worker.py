@@ -1,0 +1,101 @@
+"""Execute one notebook and render it, in a process of its own.
+
+The parent (:mod:`evaluering.runner.execute`) starts ``python -m evaluering.runner.worker JOB``
+with a job file and a wall-clock timeout, so a run that hangs or crashes can be killed without
+touching the others. The worker writes only into the job's own folder:
+
+- ``executed.ipynb``: the executed notebook (scanned for disclosure by the parent, then deleted),
+- ``report.html``: the rendered report,
+- ``error.json``: on failure, the error and the failing cell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import threading
+import time
+from pathlib import Path
+
+import nbformat
+import papermill
+from nbconvert import HTMLExporter
+
+__all__ = ["render_html", "run_job", "TEMPLATE_DIR"]
+
+TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "report" / "templates"
+
+
+def render_html(notebook: nbformat.NotebookNode, title: str | None = None) -> str:
+    """Render an executed notebook as self-contained Danish HTML without code."""
+    if title:
+        notebook.metadata["title"] = title
+    exporter = HTMLExporter(
+        language_code="da",
+        template_name="rapport",
+        extra_template_basedirs=[str(TEMPLATE_DIR)],
+        exclude_input=True,
+        exclude_input_prompt=True,
+        exclude_output_prompt=True,
+        embed_images=True,
+    )
+    body, _ = exporter.from_notebook_node(notebook)
+    return body
+
+
+def run_job(job: dict, folder: Path) -> bool:
+    """Execute ``job['notebook']`` with ``job['parameters']`` into ``folder``; False on failure."""
+    executed = folder / "executed.ipynb"
+    try:
+        papermill.execute_notebook(
+            job["notebook"], str(executed), parameters=job["parameters"], cwd=str(Path(job["notebook"]).parent),
+            progress_bar=False, execution_timeout=job["cell_timeout"], kernel_name="python3",
+        )
+        html = render_html(nbformat.read(executed, as_version=4), job.get("title"))
+    except papermill.PapermillExecutionError as exc:
+        _write_error(folder, f"{exc.ename}: {exc.evalue}", _failing_cell(executed))
+        return False
+    except Exception as exc:  # kernel died, cell timeout, missing notebook: report, do not crash
+        _write_error(folder, f"{type(exc).__name__}: {exc}", None)
+        return False
+    (folder / "report.html").write_text(html, encoding="utf-8")
+    return True
+
+
+def _failing_cell(executed: Path) -> int | None:
+    """Number (1-based, as in the notebook on disk) of the cell papermill marked as failed."""
+    try:
+        cells = nbformat.read(executed, as_version=4).cells
+    except (OSError, ValueError):
+        return None
+    added = {"injected-parameters", "papermill-error-cell-tag"}  # cells papermill inserts
+    own = [c for c in cells if not added & set(c.metadata.get("tags", []))]
+    return next((i for i, c in enumerate(own, 1) if c.metadata.get("papermill", {}).get("status") == "failed"), None)
+
+
+def _write_error(folder: Path, message: str, cell: int | None) -> None:
+    (folder / "error.json").write_text(json.dumps({"error": message, "cell": cell}), encoding="utf-8")
+
+
+def _exit_with_parent() -> None:
+    """Stop when the parent run dies (killed or interrupted): nobody would install our report."""
+    parent = os.getppid()
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(1)
+        os._exit(3)
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def main(argv: list[str]) -> int:
+    job_file = Path(argv[0])
+    _exit_with_parent()
+    ok = run_job(json.loads(job_file.read_text(encoding="utf-8")), job_file.parent)
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

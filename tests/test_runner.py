@@ -1,0 +1,153 @@
+"""The runner: parallel runs, timeouts, atomic installs, skipping unchanged reports, killed runs.
+
+These tests use tiny notebooks (a kernel start each, ~2 s) so that failure modes can be planted;
+the real notebooks are run end to end in test_cli.py.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from evaluering.runner import RunContext, RunSpec, execute_run, run_all, update_status, write_index
+from evaluering.runner.fingerprint import read_fingerprint
+
+
+def _notebook(folder: Path, name: str, *cells: str) -> Path:
+    """A notebook with a parameters cell (``label``) followed by ``cells``."""
+    nb = nbformat.v4.new_notebook()
+    parameters = nbformat.v4.new_code_cell('label = "prøve"')
+    parameters.metadata["tags"] = ["parameters"]
+    nb.cells = [parameters] + [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
+    path = folder / name
+    nbformat.write(nb, path)
+    return path
+
+
+GOOD = "from IPython.display import HTML\nHTML(f'<h1>Rapport {label}</h1><p>Alt i orden.</p>')"
+
+
+def _spec(notebook: Path, report: Path, params_file: Path, label: str = "A") -> RunSpec:
+    return RunSpec(label=f"Rapport {label}", notebook=notebook, report=report,
+                   parameters={"label": label, "params_file": str(params_file)})
+
+
+@pytest.fixture()
+def context() -> RunContext:
+    return RunContext(min_cell=5, identifiers=frozenset({"P0000042"}), data_digest="d" * 64, timeout=120)
+
+
+def test_good_run_installs_a_stamped_report_and_skips_when_unchanged(tmp_path, params_file, context):
+    notebook = _notebook(tmp_path, "good.ipynb", GOOD)
+    report = tmp_path / "out" / "2024" / "a.html"
+    spec = _spec(notebook, report, params_file)
+    first = execute_run(spec, context)
+    assert first.ok and not first.skipped, first.describe()
+    html = report.read_text(encoding="utf-8")
+    assert "Rapport A" in html and "<script" not in html and '<html lang="da">' in html
+    stamp = read_fingerprint(report)
+    assert stamp is not None
+    assert execute_run(spec, context).skipped  # same inputs: nothing to do
+    assert not execute_run(spec, RunContext(**{**context.__dict__, "force": True})).skipped
+    changed = _spec(notebook, report, params_file, label="B")  # new parameters: rebuilt
+    assert not execute_run(changed, context).skipped
+    assert read_fingerprint(report) != stamp
+    assert not execute_run(spec, RunContext(**{**context.__dict__, "data_digest": "e" * 64})).skipped
+
+
+def test_failing_run_keeps_the_previous_report_and_names_the_cell(tmp_path, params_file, context):
+    notebook = _notebook(tmp_path, "bad.ipynb", GOOD, "raise ValueError('plantet fejl')")
+    report = tmp_path / "a.html"
+    report.write_text("tidligere rapport", encoding="utf-8")
+    result = execute_run(_spec(notebook, report, params_file), context)
+    assert not result.ok
+    assert "ValueError: plantet fejl" in result.error and result.failing_cell == 3
+    assert report.read_text(encoding="utf-8") == "tidligere rapport"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.html", "bad.ipynb"]  # no temporary files
+
+
+def test_a_run_over_its_time_is_stopped_and_changes_nothing(tmp_path, params_file, context):
+    notebook = _notebook(tmp_path, "slow.ipynb", "import time\ntime.sleep(120)")
+    report = tmp_path / "a.html"
+    report.write_text("tidligere rapport", encoding="utf-8")
+    start = time.perf_counter()
+    result = execute_run(_spec(notebook, report, params_file), RunContext(**{**context.__dict__, "timeout": 8}))
+    assert time.perf_counter() - start < 30
+    assert not result.ok and "timed out after 8 s" in result.error
+    assert report.read_text(encoding="utf-8") == "tidligere rapport"
+
+
+def test_disclosure_scan_refuses_a_report_with_an_identifier(tmp_path, params_file, context):
+    leak = "from IPython.display import HTML\nHTML('<p>Borger P0000042 svarede ja</p>')"
+    report = tmp_path / "a.html"
+    result = execute_run(_spec(_notebook(tmp_path, "leak.ipynb", leak), report, params_file), context)
+    assert not result.ok and "disclosure" in result.error and "P0000042" not in result.error
+    assert not report.exists()
+
+
+def test_parallel_runs_return_results_in_plan_order(tmp_path, params_file, context):
+    good = _notebook(tmp_path, "good.ipynb", GOOD)
+    bad = _notebook(tmp_path, "bad.ipynb", "1 / 0")
+    specs = [_spec(good, tmp_path / "2024" / "a.html", params_file, "A"),
+             _spec(bad, tmp_path / "2024" / "b.html", params_file, "B"),
+             _spec(good, tmp_path / "2024" / "c.html", params_file, "C")]
+    results = run_all(specs, context, jobs=2, progress=False)
+    assert [r.spec.label for r in results] == ["Rapport A", "Rapport B", "Rapport C"]
+    assert [r.ok for r in results] == [True, False, True]
+    assert "ZeroDivisionError" in results[1].error
+
+
+def test_index_flags_a_report_kept_after_a_failed_run(tmp_path, params_file, params, context):
+    good = _notebook(tmp_path, "good.ipynb", GOOD)
+    report = tmp_path / "reports" / "2024" / "moerkhoej.html"
+    update_status([execute_run(_spec(good, report, params_file), context)])
+    bad = _notebook(tmp_path, "bad.ipynb", "1 / 0")
+    update_status([execute_run(_spec(bad, report, params_file), context)])
+    index = write_index(tmp_path / "reports", params).read_text(encoding="utf-8")
+    assert 'href="2024/moerkhoej.html">Mørkhøj</a>' in index
+    assert "fejlede; rapporten er fra en tidligere kørsel" in index
+
+
+def _worker_pids() -> set[int]:
+    out = subprocess.run(["pgrep", "-f", "evaluering.runner.worker"], capture_output=True, text=True)
+    return {int(p) for p in out.stdout.split()}
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="uses pgrep and POSIX signals")
+def test_killing_a_run_midway_leaves_the_previous_reports_intact(tmp_path, params_file, synthetic_dir):
+    notebooks = tmp_path / "notebooks"
+    notebooks.mkdir()
+    for name in ("district_evaluation.ipynb", "overview.ipynb", "area_effects.ipynb"):
+        _notebook(notebooks, name, "import time\ntime.sleep(300)")
+    out = tmp_path / "reports"
+    (out / "2024").mkdir(parents=True)
+    previous = {name: f"tidligere {name}" for name in ("moerkhoej.html", "oversigt.html")}
+    for name, text in previous.items():
+        (out / "2024" / name).write_text(text, encoding="utf-8")
+    before = _worker_pids()
+    run = subprocess.Popen([sys.executable, "-m", "evaluering.cli", "run", "--params", str(params_file),
+                            "--data", str(synthetic_dir), "--out", str(out), "--notebooks", str(notebooks),
+                            "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 60
+    while not (_worker_pids() - before) and time.time() < deadline:
+        time.sleep(0.5)
+    assert _worker_pids() - before, "no worker started"
+    time.sleep(2)
+    run.send_signal(signal.SIGKILL)
+    run.wait()
+    for name, text in previous.items():
+        assert (out / "2024" / name).read_text(encoding="utf-8") == text
+    assert not [p for p in (out / "2024").iterdir() if p.name.startswith(".")]  # nothing half-written
+    deadline = time.time() + 15  # orphaned workers notice their parent is gone and stop
+    while (_worker_pids() - before) and time.time() < deadline:
+        time.sleep(0.5)
+    assert not (_worker_pids() - before)
+    os.sync()
