@@ -21,16 +21,8 @@ def _run(*args: str) -> int:
     return main(list(args))
 
 
-@pytest.fixture(scope="module")
-def rendered(tmp_path_factory, synthetic_dir, params_file):
-    out = tmp_path_factory.mktemp("reports")
-    code = _run("run", "--params", str(params_file), "--data", str(synthetic_dir), "--out", str(out),
-                "--notebooks", str(NOTEBOOKS), "--district", "Mørkhøj")
-    return code, out
-
-
-def test_run_renders_a_self_contained_danish_report(rendered):
-    code, out = rendered
+def test_run_renders_a_self_contained_danish_report(rendered_reports):
+    code, out = rendered_reports
     assert code == 0
     report = out / "2024" / "moerkhoej.html"
     html = report.read_text(encoding="utf-8")
@@ -43,8 +35,8 @@ def test_run_renders_a_self_contained_danish_report(rendered):
     assert 'href="2024/moerkhoej.html"' in index
 
 
-def test_reports_hold_no_identifiers(rendered, synthetic_dir):
-    _, out = rendered
+def test_reports_hold_no_identifiers(rendered_reports, synthetic_dir):
+    _, out = rendered_reports
     html = (out / "2024" / "moerkhoej.html").read_text(encoding="utf-8")
     ids = set(pd.read_parquet(synthetic_dir / "survey.parquet", columns=["person_id"])["person_id"])
     found = set(re.findall(r"P\d{7}", html)) & ids

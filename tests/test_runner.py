@@ -116,12 +116,21 @@ def test_index_flags_a_report_kept_after_a_failed_run(tmp_path, params_file, par
     assert "fejlede; rapporten er fra en tidligere kørsel" in index
 
 
-def _worker_pids() -> set[int]:
-    out = subprocess.run(["pgrep", "-f", "evaluering.runner.worker"], capture_output=True, text=True)
+def _children(pid: int) -> set[int]:
+    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
     return {int(p) for p in out.stdout.split()}
 
 
-@pytest.mark.skipif(sys.platform != "linux", reason="uses pgrep and POSIX signals")
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    stat = Path(f"/proc/{pid}/stat")
+    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")  # a zombie is gone
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="uses pgrep, /proc and POSIX signals")
 def test_killing_a_run_midway_leaves_the_previous_reports_intact(tmp_path, params_file, synthetic_dir):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
@@ -132,22 +141,41 @@ def test_killing_a_run_midway_leaves_the_previous_reports_intact(tmp_path, param
     previous = {name: f"tidligere {name}" for name in ("moerkhoej.html", "oversigt.html")}
     for name, text in previous.items():
         (out / "2024" / name).write_text(text, encoding="utf-8")
-    before = _worker_pids()
     run = subprocess.Popen([sys.executable, "-m", "evaluering.cli", "run", "--params", str(params_file),
                             "--data", str(synthetic_dir), "--out", str(out), "--notebooks", str(notebooks),
                             "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 60
-    while not (_worker_pids() - before) and time.time() < deadline:
+    deadline = time.time() + 90
+    workers: set[int] = set()
+    while len(workers) < 2 and time.time() < deadline:  # both workers started, with their kernels
         time.sleep(0.5)
-    assert _worker_pids() - before, "no worker started"
-    time.sleep(2)
+        workers = _children(run.pid)
+    assert len(workers) == 2, "the workers did not start"
+    time.sleep(3)
+    kernels = set().union(*(_children(w) for w in workers))
     run.send_signal(signal.SIGKILL)
     run.wait()
     for name, text in previous.items():
         assert (out / "2024" / name).read_text(encoding="utf-8") == text
     assert not [p for p in (out / "2024").iterdir() if p.name.startswith(".")]  # nothing half-written
-    deadline = time.time() + 15  # orphaned workers notice their parent is gone and stop
-    while (_worker_pids() - before) and time.time() < deadline:
+    deadline = time.time() + 20  # orphaned workers notice their parent is gone and stop, then their kernels
+    while any(_alive(p) for p in workers | kernels) and time.time() < deadline:
         time.sleep(0.5)
-    assert not (_worker_pids() - before)
-    os.sync()
+    assert not [p for p in workers | kernels if _alive(p)]
+
+
+@pytest.mark.slow
+def test_the_2027_wave_runs_once_it_is_in_the_data(tmp_path, params_file):
+    """The whole wave (districts, overview, area report) for 2027 on data with the next wave."""
+    from evaluering.cli import main
+
+    data = tmp_path / "with-2027"
+    assert main(["data", "synthetic", "--next-wave", "--out", str(data), "--params", str(params_file)]) == 0
+    out = tmp_path / "reports"
+    notebooks = Path(__file__).resolve().parents[1] / "notebooks"
+    assert main(["run", "--wave", "2027", "--data", str(data), "--params", str(params_file), "--out", str(out),
+                 "--notebooks", str(notebooks), "--jobs", "2"]) == 0
+    names = sorted(p.name for p in (out / "2027").glob("*.html"))
+    assert names == ["hoeje-gladsaxe.html", "moerkhoej.html", "omraadeeffekter.html", "oversigt.html",
+                     "vaerebro-park.html"]
+    assert "Social balance 2027" in (out / "2027" / "moerkhoej.html").read_text(encoding="utf-8")
+    assert 'href="2027/oversigt.html"' in (out / "index.html").read_text(encoding="utf-8")

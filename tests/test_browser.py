@@ -1,0 +1,175 @@
+"""The rendered reports in a real browser (headless Chromium through Playwright): they show without
+errors, load every image, ask nothing of the network, and print to a sane PDF.
+
+Needs the ``playwright`` package (dev extra) and Debian's ``chromium``; no Playwright browser download.
+Without them the tests skip, except on CI (``CI`` set), where they fail.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import re
+import shutil
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+
+# Debian's chromium; set CHROMIUM to use another binary.
+CHROMIUM = os.environ.get("CHROMIUM") or shutil.which("chromium") or "/usr/bin/chromium"
+DISTRICT_TITLE = "Mørkhøj: Social balance 2024"
+INDEX_TITLE = "Social balance – Gladsaxe Kommune"
+
+
+def _missing() -> str | None:
+    """Why the browser tests cannot run here, or None."""
+    if importlib.util.find_spec("playwright") is None:
+        return "the playwright package is missing (pip install -e '.[dev]')"
+    if not Path(CHROMIUM).exists():
+        return f"Chromium is missing at {CHROMIUM} (apt-get install chromium)"
+    return None
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """Headless Debian Chromium; skips without it, fails on CI."""
+    reason = _missing()
+    if reason:
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}: CI must run the browser tests")
+        pytest.skip(reason)
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=CHROMIUM)
+        yield chromium
+        chromium.close()
+
+
+class Visit:
+    """A fresh page that records errors and blocks (and records) every request off this machine."""
+
+    def __init__(self, browser):
+        self.context = browser.new_context()
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(30_000)
+        self.errors: list[str] = []
+        self.network: list[str] = []
+        self.context.route("**/*", self._route)
+        self.page.on("request", lambda request: self._record(request.url))
+        self.page.on("websocket", lambda socket: self._record(socket.url))
+        self.page.on("console", lambda msg: msg.type == "error" and self.errors.append(f"console: {msg.text}"))
+        self.page.on("pageerror", lambda exc: self.errors.append(f"page error: {exc}"))
+
+    @staticmethod
+    def _local(url: str) -> bool:
+        return url.startswith(("file:", "data:"))
+
+    def _record(self, url: str) -> None:
+        if not self._local(url) and url not in self.network:
+            self.network.append(url)
+
+    def _route(self, route) -> None:
+        if self._local(route.request.url):
+            route.continue_()
+        else:
+            self._record(route.request.url)
+            route.abort()
+
+    def open(self, path: Path):
+        self.page.goto(path.as_uri(), wait_until="load")
+        return self.page
+
+    def assert_clean(self) -> None:
+        assert not self.network, f"the page asked for the network: {self.network}"
+        assert not self.errors, "\n".join(self.errors)
+
+    def close(self) -> None:
+        self.context.close()
+
+
+@pytest.fixture
+def visit(browser):
+    v = Visit(browser)
+    yield v
+    v.close()
+
+
+@pytest.fixture(scope="session")
+def reports(browser, rendered_reports) -> Path:
+    """The output folder of the shared render (``browser`` first, so a skip costs no render)."""
+    code, out = rendered_reports
+    assert code == 0, "evaluering run failed"
+    return out
+
+
+def _images(page) -> list[dict]:
+    return page.eval_on_selector_all(
+        "img", "els => els.map(e => ({src: e.src.slice(0, 60), ok: e.complete && e.naturalWidth > 0}))")
+
+
+def _broken_anchors(page) -> list[str]:
+    """In-page links (table of contents, heading anchors) whose target is not in the document.
+
+    As browsers do, a fragment matches an id as written or percent-decoded (nbconvert writes both forms)."""
+    return page.eval_on_selector_all(
+        'a[href^="#"]',
+        "els => els.map(e => e.getAttribute('href'))"
+        ".filter(h => h.length > 1 && !document.getElementById(h.slice(1))"
+        "         && !document.getElementById(decodeURIComponent(h.slice(1))))")
+
+
+WAVE_REPORTS = {  # every report of the 2024 wave and its heading
+    "hoeje-gladsaxe.html": "Høje Gladsaxe: Social balance 2024",
+    "vaerebro-park.html": "Værebro Park: Social balance 2024",
+    "moerkhoej.html": DISTRICT_TITLE,
+    "oversigt.html": "Social balance 2024: bydelene side om side",
+    "omraadeeffekter.html": "Områdeeffekter i Gladsaxe Kommune 2024",
+}
+
+
+@pytest.mark.parametrize("name", list(WAVE_REPORTS))
+def test_every_report_renders_offline_without_errors(reports, visit, name):
+    page = visit.open(reports / "2024" / name)
+    assert page.inner_text("h1").strip() == WAVE_REPORTS[name]
+    assert page.title()
+    images = _images(page)
+    assert images, "the report shows no figures"
+    assert all(image["ok"] for image in images), [image["src"] for image in images if not image["ok"]]
+    assert not _broken_anchors(page)
+    visit.assert_clean()
+
+
+def test_index_links_open_the_reports(reports, visit):
+    page = visit.open(reports / "index.html")
+    assert page.inner_text("h1").strip() == INDEX_TITLE
+    hrefs = page.eval_on_selector_all("a[href]", "els => els.map(e => e.getAttribute('href'))")
+    assert "2024/moerkhoej.html" in hrefs
+    missing = [h for h in hrefs if not h.startswith("#") and not (reports / h).is_file()]
+    assert not missing, f"the index links to missing files: {missing}"
+    with page.expect_navigation(wait_until="load"):
+        page.click('a[href="2024/moerkhoej.html"]')
+    assert page.url == (reports / "2024" / "moerkhoej.html").as_uri()
+    assert page.inner_text("h1").strip() == DISTRICT_TITLE
+    visit.assert_clean()
+
+
+def test_district_report_prints(reports, visit):
+    page = visit.open(reports / "2024" / "moerkhoej.html")
+    pdf = page.pdf(format="A4", print_background=True)
+    pages = len(re.findall(rb"/Type\s*/Page\b", pdf))
+    assert 3 <= pages <= 60, f"{pages} printed pages"
+    visit.assert_clean()
+
+
+def test_requests_off_the_machine_are_blocked_and_recorded(browser, visit, tmp_path):
+    """The guard itself: a page that reaches for the network is caught, and nothing gets through."""
+    page_file = tmp_path / "online.html"
+    page_file.write_text('<img src="https://example.invalid/x.png"><link rel="stylesheet" href="http://127.0.0.1:9/a.css">',
+                         encoding="utf-8")
+    visit.open(page_file)
+    assert set(visit.network) == {"https://example.invalid/x.png", "http://127.0.0.1:9/a.css"}
+    with pytest.raises(AssertionError, match="asked for the network"):
+        visit.assert_clean()
