@@ -18,6 +18,7 @@ __all__ = [
     "Params",
     "Indicator",
     "District",
+    "Monitoring",
     "load_params",
 ]
 
@@ -209,6 +210,20 @@ class Disclosure(_Strict):
     min_cell: int = Field(ge=1, description="smallest number of persons a published cell may rest on")
 
 
+class Monitoring(_Strict):
+    """Geographic monitoring of all small areas and the statutory deprived-area criteria
+    (almenboligloven §§ 61 a-b): the national and regional reference values the criteria compare
+    with, for ``reference_year``."""
+
+    national_conviction_rate: float = Field(
+        gt=0, lt=1, description="national share of residents 15+ convicted (criminal code, weapons, drugs)")
+    regional_income: float = Field(
+        gt=0, description="regional mean gross income (DKK) of 15-64-year-olds excluding students")
+    reference_year: int = Field(ge=1980, description="year the reference values refer to")
+    min_residents: int = Field(default=1000, ge=0, description="the law's population threshold of an area")
+    trend_years: int = Field(default=3, ge=1, description="monitoring window: change over the last k years")
+
+
 class Params(_Strict):
     """All parameters of one municipality's evaluation."""
 
@@ -219,7 +234,9 @@ class Params(_Strict):
     survey: Survey
     register_data: Register = Field(alias="register")
     disclosure: Disclosure
+    monitoring: Monitoring | None = None  # optional: without it, pass reference values explicitly
     effect_goals: list[EffectGoal] = Field(min_length=1)
+    ambition_target_year: int = Field(description="year the ambition levels are to be reached")
     ambitions: dict[str, dict[str, float]]
     source_file: str = ""
 
@@ -231,6 +248,14 @@ class Params(_Strict):
         if dupes:
             raise ValueError(f"district keys repeat: {dupes}")
         return districts
+
+    @field_validator("ambition_target_year")
+    @classmethod
+    def _target_after_baseline(cls, year: int, info) -> int:
+        survey = info.data.get("survey")  # validated before this field (absent if it was invalid)
+        if survey is not None and year <= survey.baseline_wave:
+            raise ValueError(f"{year} must come after the survey's baseline_wave {survey.baseline_wave}")
+        return year
 
     @model_validator(mode="after")
     def _cross_checks(self) -> "Params":

@@ -1,0 +1,28 @@
+"""Which areas need attention? Geographic monitoring of every small area and district.
+
+- :func:`deprived_area_criteria` (``criteria``): the statutory criteria for deprived housing
+  areas and prevention areas (almenboligloven §§ 61 a and 61 b) per area;
+  :func:`statutory_criteria` computes them from a prepared dataset with the parameter file's
+  reference values.
+- :func:`monitor_areas` (``trends``): every area and district on the register indicators, year
+  by year, with the change over the last years and a flag for areas whose change departs from
+  the rest of the municipality's.
+"""
+
+from .criteria import CRITERIA_LABELS, DEPRIVED, PREVENTION, Thresholds, deprived_area_criteria, statutory_criteria
+from .errors import MonitoringError
+from .trends import TREND_LABELS, AreaMonitoring, monitor_areas, register_indicators
+
+__all__ = [
+    "AreaMonitoring",
+    "CRITERIA_LABELS",
+    "DEPRIVED",
+    "PREVENTION",
+    "MonitoringError",
+    "TREND_LABELS",
+    "Thresholds",
+    "deprived_area_criteria",
+    "monitor_areas",
+    "register_indicators",
+    "statutory_criteria",
+]

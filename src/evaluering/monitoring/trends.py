@@ -1,0 +1,262 @@
+"""Every small area and district on the register indicators, year by year, and which depart.
+
+Like Aalborg's geographic monitoring, this looks at *all* areas of the municipality, not only the
+three districts, so that an area heading the wrong way is seen early. The indicator values come
+from :func:`evaluering.indicators.unit_frame` (one row per person and year), grouped by small
+area and by district instead of by district and comparison group, so the monitoring can never
+disagree with the evaluation's own indicator definitions.
+
+For each unit (area or district) and indicator over the window ``start`` to ``end`` (per
+indicator: ``end`` is the latest year with data, ``start`` the latest year with data at least k
+years earlier, since turnout exists only in election years):
+
+- ``change``: the level at the end minus the level at the start, and ``slope``: the
+  least-squares slope of the yearly levels in the window (per year; descriptive);
+- ``difference``: the unit's change minus the change in the *rest* of the municipality (all
+  persons not in the unit), so that the two sides share no person-year;
+- ``se``: its standard error, clustered by person (the unit of dependence: the same person is
+  counted in several years and may move between the unit and the rest). It is the sandwich
+  variance of the difference of four weighted means, sum over persons of the squared summed
+  influence of their rows, times G / (G - 1); for a 0/1 outcome with nobody counted twice it is
+  the binomial sqrt(sum p (1 - p) / n) of the four means;
+- ``p_value``: two-sided, normal approximation; ``p_adjusted``: Benjamini-Hochberg across the
+  areas (and separately across the districts) of each indicator; ``flagged`` when
+  ``p_adjusted < alpha``; ``development``: "better" or "worse" than the rest, after the
+  indicator's direction (``indicator.sign``).
+
+Caveat: person-clustered errors treat an area's persons as its only source of noise. Shocks that
+hit a whole area in one year (a closed workplace, one large case) are not in them, so with real
+data more areas will be flagged than the false discovery rate promises; read the flags as a
+screening list, not as evidence of an effect.
+
+Person counts are kept (``persons`` in the levels, ``persons_start``/``persons_end`` in the
+trends) so that a report can suppress cells under ``params.disclosure.min_cell``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import stats
+
+from ..config import Indicator, RegisterMean, RegisterShare
+from ..indicators import PreparedData, unit_frame, weighted_levels
+from ..inference import benjamini_hochberg
+from .errors import MonitoringError
+
+__all__ = ["AreaMonitoring", "TREND_LABELS", "monitor_areas", "register_indicators"]
+
+AREA, DISTRICT, MUNICIPALITY = "area", "district", "municipality"
+
+# Danish labels of the output columns and values, for reports.
+TREND_LABELS = {
+    "indicator": "Indikator",
+    "level": "Niveau",
+    "unit": "Område",
+    "district": "Bydel",
+    "year": "År",
+    "value": "Værdi",
+    "persons": "Personer",
+    "start_year": "Fra år",
+    "end_year": "Til år",
+    "change": "Ændring",
+    "slope": "Ændring pr. år",
+    "rest_change": "Ændring i resten af kommunen",
+    "difference": "Forskel til resten af kommunen",
+    "se": "Standardfejl",
+    "p_value": "p-værdi",
+    "p_adjusted": "Justeret p-værdi (Benjamini-Hochberg)",
+    "flagged": "Afviger fra kommunen",
+    AREA: "Småområde",
+    DISTRICT: "Bydel",
+    MUNICIPALITY: "Hele kommunen",
+    "better": "Bedre end resten af kommunen",
+    "worse": "Dårligere end resten af kommunen",
+}
+
+
+def register_indicators(params) -> list[Indicator]:
+    """The indicators computed from the register for every resident (register shares and means)."""
+    return [i for i in params.indicators if isinstance(i.computation, (RegisterShare, RegisterMean))]
+
+
+@dataclass(frozen=True)
+class AreaMonitoring:
+    """Levels per unit x indicator x year, and the change of each unit over the window."""
+
+    levels: pd.DataFrame  # indicator, level, unit, district, year, value, se, persons
+    trends: pd.DataFrame  # indicator, level, unit, district, start_year, end_year, change, ..., flagged
+    years: int  # the window: change over the last ``years`` years
+    alpha: float
+
+    def flagged(self, level: str | None = None) -> pd.DataFrame:
+        """The units whose change departs from the rest of the municipality (optionally one level)."""
+        rows = self.trends[self.trends["flagged"]]
+        return rows if level is None else rows[rows["level"] == level]
+
+
+# --- levels -------------------------------------------------------------------------------------
+
+
+def _weighted_levels(units: pd.DataFrame, by: str) -> pd.DataFrame:
+    """Weighted mean of ``y``, its person-clustered se and the person count per ``by`` x period
+    (the indicators' own :func:`weighted_levels`, grouped by ``by`` instead of by district)."""
+    levels = weighted_levels(units.assign(group=units[by]))
+    return levels.rename(columns={"group": by, "n_persons": "persons"})[[by, "period", "value", "se", "persons"]]
+
+
+def _indicator_levels(units: pd.DataFrame, indicator: Indicator, municipality: str,
+                      districts: list[str]) -> pd.DataFrame:
+    district_of_area = units.groupby("area")["group"].first()
+    by_area = _weighted_levels(units, "area").rename(columns={"area": "unit"})
+    by_area.insert(0, "level", AREA)
+    by_area.insert(2, "district", by_area["unit"].map(district_of_area))
+    by_district = _weighted_levels(units[units["group"].isin(districts)], "group").rename(columns={"group": "unit"})
+    by_district.insert(0, "level", DISTRICT)
+    by_district.insert(2, "district", by_district["unit"])
+    whole = _weighted_levels(units.assign(unit=municipality), "unit")
+    whole.insert(0, "level", MUNICIPALITY)
+    whole.insert(2, "district", None)
+    frame = pd.concat([by_area, by_district, whole], ignore_index=True).rename(columns={"period": "year"})
+    frame.insert(0, "indicator", indicator.key)
+    return frame
+
+
+# --- departure from the rest of the municipality --------------------------------------------------
+
+
+def _change_against_rest(inside: np.ndarray, at_end: np.ndarray, y: np.ndarray, w: np.ndarray,
+                         cluster: np.ndarray, n_clusters: int) -> tuple[float, float, float]:
+    """(change inside, change in the rest, cluster-robust se of their difference).
+
+    The difference is a signed sum of four weighted means (inside/rest x end/start); a row's
+    influence on it is sign * w * (y - mean) / sum(w) of its cell, and the variance is the sum over
+    clusters of the squared summed influence, times G / (G - 1).
+    """
+    influence = np.zeros(len(y))
+    changes = {True: 0.0, False: 0.0}
+    for member in (True, False):
+        for end in (True, False):
+            rows = (inside == member) & (at_end == end)
+            total = w[rows].sum()
+            if total <= 0:
+                return np.nan, np.nan, np.nan
+            mean = float((w[rows] * y[rows]).sum() / total)
+            sign = (1.0 if end else -1.0) * (1.0 if member else -1.0)
+            changes[member] += (1.0 if end else -1.0) * mean
+            influence[rows] = sign * w[rows] * (y[rows] - mean) / total
+    by_cluster = np.bincount(cluster, weights=influence, minlength=n_clusters)
+    variance = n_clusters / max(n_clusters - 1, 1) * float((by_cluster**2).sum())
+    return changes[True], changes[False], float(np.sqrt(variance))
+
+
+def _window(years: np.ndarray, end_year: int | None, k: int, key: str) -> tuple[int, int]:
+    """The indicator's end year (latest with data at or before ``end_year``) and start (``k`` before)."""
+    years = np.sort(years)
+    end_candidates = years if end_year is None else years[years <= end_year]
+    if end_candidates.size == 0:
+        raise MonitoringError(f"indicator '{key}' has no data in or before {end_year}")
+    end = int(end_candidates[-1])
+    start_candidates = years[years <= end - k]
+    if start_candidates.size == 0:
+        raise MonitoringError(f"indicator '{key}' has no data {k} years before {end} (first year {int(years[0])})")
+    return int(start_candidates[-1]), end
+
+
+def _slope(levels: pd.DataFrame) -> pd.Series:
+    """Least-squares slope of value on year per unit (NaN with fewer than two years)."""
+    def fit(part: pd.DataFrame) -> float:
+        if len(part) < 2:
+            return np.nan
+        return float(np.polyfit(part["year"].to_numpy(float), part["value"].to_numpy(float), 1)[0])
+    return levels.groupby(["level", "unit"]).apply(fit, include_groups=False)
+
+
+def _indicator_trends(units: pd.DataFrame, levels: pd.DataFrame, indicator: Indicator, start: int, end: int,
+                      alpha: float) -> pd.DataFrame:
+    window_levels = levels[levels["year"].between(start, end)]
+    at = {yr: levels[levels["year"] == yr].set_index(["level", "unit"]) for yr in (start, end)}
+    units_now = at[end][["district"]].join(at[end][["value", "persons"]].add_suffix("_end"))
+    trends = units_now.join(at[start][["value", "persons"]].add_suffix("_start"), how="inner")
+    trends["change"] = trends["value_end"] - trends["value_start"]
+    trends["slope"] = _slope(window_levels)
+
+    rows = units[units["period"].isin([start, end])]
+    y, w = rows["y"].to_numpy(float), rows["weight"].to_numpy(float)
+    at_end = (rows["period"] == end).to_numpy()
+    cluster, names = pd.factorize(rows["cluster"])
+    members = {AREA: rows["area"].to_numpy(), DISTRICT: rows["group"].to_numpy()}
+    tests = []
+    for level, unit in trends.index:
+        if level in members:
+            change, rest_change, se = _change_against_rest(members[level] == unit, at_end, y, w, cluster, len(names))
+            tests.append((level, unit, rest_change, change - rest_change, se))
+    tested = pd.DataFrame(tests, columns=["level", "unit", "rest_change", "difference", "se"])
+    tested = tested.set_index(["level", "unit"])
+    trends = trends.join(tested)
+    z = trends["difference"] / trends["se"]
+    trends["p_value"] = np.where(trends["se"] > 0, 2 * stats.norm.sf(np.abs(z)), np.nan)
+    trends["p_adjusted"] = np.nan
+    for level in (AREA, DISTRICT):
+        p = trends["p_value"].loc[trends.index.get_level_values(0) == level].dropna()
+        if len(p):
+            trends.loc[p.index, "p_adjusted"] = benjamini_hochberg(p.to_numpy(), alpha=alpha).adjusted
+    trends["flagged"] = (trends["p_adjusted"] < alpha).fillna(False).astype(bool)
+    better = indicator.sign * trends["difference"]
+    trends["development"] = np.select([better > 0, better < 0], ["better", "worse"], default=None)
+    trends = trends.reset_index()
+    trends.insert(0, "indicator", indicator.key)
+    trends.insert(4, "start_year", start)
+    trends.insert(5, "end_year", end)
+    return trends[
+        ["indicator", "level", "unit", "district", "start_year", "end_year", "value_start", "value_end",
+         "persons_start", "persons_end", "change", "slope", "rest_change", "difference", "se", "p_value",
+         "p_adjusted", "flagged", "development"]
+    ]
+
+
+def _indicator(params, indicator: Indicator | str) -> Indicator:
+    if not isinstance(indicator, str):
+        return indicator
+    try:
+        return params.indicator(indicator)
+    except KeyError:
+        raise MonitoringError(f"indicators: unknown indicator '{indicator}'") from None
+
+
+def monitor_areas(data: PreparedData, *, years: int | None = None, end_year: int | None = None,
+                  indicators: Iterable[Indicator | str] | None = None, alpha: float = 0.05) -> AreaMonitoring:
+    """Levels and trends of every small area, district and the whole municipality.
+
+    ``years`` is the window k (default ``monitoring.trend_years`` of the parameter file, else 3);
+    ``end_year`` the last year (default: the latest with data for each indicator); ``indicators``
+    the register indicators to monitor (default: all register shares and means of the parameter
+    file). Areas outside the districts have ``district`` "comparison".
+    """
+    params = data.params
+    k = years if years is not None else (params.monitoring.trend_years if params.monitoring else 3)
+    if int(k) < 1:
+        raise MonitoringError(f"years must be at least 1, got {k!r}")
+    chosen = register_indicators(params) if indicators is None else [_indicator(params, i) for i in indicators]
+    for ind in chosen:
+        if not isinstance(ind.computation, (RegisterShare, RegisterMean)):
+            raise MonitoringError(
+                f"indicator '{ind.key}' is not a register share or mean; only those are monitored by area")
+    districts = [d.key for d in params.districts]
+    all_levels, all_trends = [], []
+    for ind in chosen:
+        units = unit_frame(data, ind)
+        levels = _indicator_levels(units, ind, params.municipality.key, districts)
+        start, end = _window(units["period"].unique(), end_year, int(k), ind.key)
+        all_levels.append(levels)
+        all_trends.append(_indicator_trends(units, levels, ind, start, end, alpha))
+    return AreaMonitoring(
+        levels=pd.concat(all_levels, ignore_index=True),
+        trends=pd.concat(all_trends, ignore_index=True),
+        years=int(k),
+        alpha=alpha,
+    )
+
