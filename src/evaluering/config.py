@@ -236,7 +236,6 @@ class Params(_Strict):
     disclosure: Disclosure
     monitoring: Monitoring | None = None  # optional: without it, pass reference values explicitly
     effect_goals: list[EffectGoal] = Field(min_length=1)
-    ambition_target_year: int = Field(description="year the ambition levels are to be reached")
     ambitions: dict[str, dict[str, float]]
     source_file: str = ""
 
@@ -249,16 +248,11 @@ class Params(_Strict):
             raise ValueError(f"district keys repeat: {dupes}")
         return districts
 
-    @field_validator("ambition_target_year")
-    @classmethod
-    def _target_after_baseline(cls, year: int, info) -> int:
-        survey = info.data.get("survey")  # validated before this field (absent if it was invalid)
-        if survey is not None and year <= survey.baseline_wave:
-            raise ValueError(f"{year} must come after the survey's baseline_wave {survey.baseline_wave}")
-        return year
-
     @model_validator(mode="after")
     def _cross_checks(self) -> "Params":
+        if self.strategy.target_year <= self.survey.baseline_wave:  # the year the ambitions are to be met
+            raise ValueError(f"strategy.target_year {self.strategy.target_year} must come after "
+                             f"survey.baseline_wave {self.survey.baseline_wave}")
         keys = [i.key for i in self.indicators]
         numbers = [i.number for i in self.indicators]
         for label, values in (("indicator keys", keys), ("indicator numbers", numbers)):
