@@ -126,6 +126,7 @@ WAVE_REPORTS = {  # every report of the 2024 wave and its heading
     "vaerebro-park.html": "Værebro Park: Social balance 2024",
     "moerkhoej.html": DISTRICT_TITLE,
     "oversigt.html": "Social balance 2024: bydelene side om side",
+    "overvaagning.html": "Overvågning af områderne i Gladsaxe Kommune 2024",
     "omraadeeffekter.html": "Områdeeffekter i Gladsaxe Kommune 2024",
 }
 

@@ -225,14 +225,14 @@ def test_data_identifiers_cover_persons_institutions_and_counters(identifiers, s
         assert set(column) <= identifiers
 
 
-@pytest.mark.parametrize("name", ["district_evaluation.ipynb", "overview.ipynb", "area_effects.ipynb"])
+@pytest.mark.parametrize("name", ["district_evaluation.ipynb", "overview.ipynb", "monitoring.ipynb", "area_effects.ipynb"])
 def test_stored_notebooks_pass_the_scan(name, identifiers):
     nb = nbformat.read(NOTEBOOKS / name, as_version=4)
     assert scan_notebook(nb, min_cell=MIN_CELL, identifiers=identifiers, source=name) == []
 
 
 REPORTS_2024 = ["hoeje-gladsaxe.html", "vaerebro-park.html", "moerkhoej.html", "oversigt.html",
-                "omraadeeffekter.html"]
+                "overvaagning.html", "omraadeeffekter.html"]
 
 
 @pytest.mark.parametrize("name", REPORTS_2024)

@@ -134,7 +134,7 @@ def _alive(pid: int) -> bool:
 def test_killing_a_run_midway_leaves_the_previous_reports_intact(tmp_path, params_file, synthetic_dir):
     notebooks = tmp_path / "notebooks"
     notebooks.mkdir()
-    for name in ("district_evaluation.ipynb", "overview.ipynb", "area_effects.ipynb"):
+    for name in ("district_evaluation.ipynb", "overview.ipynb", "monitoring.ipynb", "area_effects.ipynb"):
         _notebook(notebooks, name, "import time\ntime.sleep(300)")
     out = tmp_path / "reports"
     (out / "2024").mkdir(parents=True)
@@ -176,6 +176,6 @@ def test_the_2027_wave_runs_once_it_is_in_the_data(tmp_path, params_file):
                  "--notebooks", str(notebooks), "--jobs", "2"]) == 0
     names = sorted(p.name for p in (out / "2027").glob("*.html"))
     assert names == ["hoeje-gladsaxe.html", "moerkhoej.html", "omraadeeffekter.html", "oversigt.html",
-                     "vaerebro-park.html"]
+                     "overvaagning.html", "vaerebro-park.html"]
     assert "Social balance 2027" in (out / "2027" / "moerkhoej.html").read_text(encoding="utf-8")
     assert 'href="2027/oversigt.html"' in (out / "index.html").read_text(encoding="utf-8")

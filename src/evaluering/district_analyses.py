@@ -54,14 +54,16 @@ def placebo_inference(data: PreparedData, units: pd.DataFrame, district: str, ba
 
 def district_cohort(data: PreparedData, district: str, baseline: int, followup: int) -> pd.DataFrame:
     """Baseline residents of the district and of the comparison group, followed to ``followup``."""
-    cohort = baseline_cohort(data.register, baseline, district=district)
-    return cohort[cohort["year"].between(baseline, followup)]
+    register = data.register
+    # only the years kept: the cohort is then built from a fraction of the register
+    return baseline_cohort(register[register["year"].between(baseline, followup)], baseline, district=district)
 
 
 def people_estimate(cohort: pd.DataFrame, indicator: Indicator, baseline: int) -> PanelDidResult:
     """Intention-to-treat DiD for the people in the indicator's age band at baseline."""
     comp = indicator.computation
-    rows = cohort[cohort["baseline_age"].between(*comp.age) & cohort[comp.column].notna()]
+    keep = cohort["baseline_age"].between(*comp.age) & cohort[comp.column].notna()
+    rows = cohort.loc[keep, ["person_id", "year", "treated", comp.column]]  # what the estimate needs
     if isinstance(comp, RegisterShare):
         y = rows[comp.column].astype(object).isin(comp.values).to_numpy(dtype=float)
     else:

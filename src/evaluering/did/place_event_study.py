@@ -22,13 +22,29 @@ from .event_study import EventStudyResult, PretrendTest
 __all__ = ["place_event_study"]
 
 
-def _cell_influence(units: pd.DataFrame) -> tuple[pd.DataFrame, np.ndarray]:
-    """Weighted cell means (group x period) and each row's influence on its own cell mean."""
-    cells = units.groupby(["group", "period"]).apply(
-        lambda g: pd.Series({"mean": np.average(g["y"], weights=g["weight"]), "w": g["weight"].sum(),
-                             "n": len(g)}), include_groups=False)
-    own = units.join(cells, on=["group", "period"])
-    return cells, (own["weight"] * (own["y"] - own["mean"]) / own["w"]).to_numpy()
+def _cell_influence(treated: np.ndarray, period: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[dict, np.ndarray]:
+    """Weighted mean of each (treated, period) cell and each row's influence on its own cell mean."""
+    means, influence = {}, np.empty(len(y))
+    for cell, rows in pd.Series(y).groupby([treated, period]).indices.items():
+        mean = np.average(y[rows], weights=w[rows])
+        influence[rows] = w[rows] * (y[rows] - mean) / w[rows].sum()
+        means[cell] = mean
+    return means, influence
+
+
+def _cluster_sums(clusters: np.ndarray, period: np.ndarray, signed: np.ndarray, event_years: list[int],
+                  reference: int) -> np.ndarray:
+    """Each cluster's summed influence on each coefficient (clusters x event years).
+
+    A coefficient's influence values are the signed values of its year's rows and minus those of
+    the reference year's rows; other rows add zero and are skipped.
+    """
+    sums = np.zeros((clusters.max() + 1, len(event_years)))
+    for j, year in enumerate(event_years):
+        rows = (period == year) | (period == reference)
+        z = np.where(period[rows] == year, signed[rows], -signed[rows])
+        sums[:, j] = np.bincount(clusters[rows], weights=z, minlength=len(sums))
+    return sums
 
 
 def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, reference: int | None = None,
@@ -42,27 +58,25 @@ def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, re
     reference = event_year - 1 if reference is None else reference
     if reference >= event_year:
         raise ValueError(f"the reference year {reference} must come before the start {event_year}")
-    units = units[units["group"].isin([district, COMPARISON]) & (units["weight"] > 0)]
-    both = units.groupby("period")["group"].nunique()
-    years = sorted(int(p) for p in both.index[both == 2])
+    kept = units["group"].isin([district, COMPARISON]) & (units["weight"] > 0)
+    units = units.loc[kept, ["group", "period", "y", "weight", "cluster"]]  # the columns used below
+    in_district = units["group"] == district
+    years = sorted({int(p) for p in units.loc[in_district, "period"].unique()}
+                   & {int(p) for p in units.loc[~in_district, "period"].unique()})  # with data in both groups
     if reference not in years:
         raise ValueError(f"no data for both groups in the reference year {reference}")
     units = units[units["period"].isin(years)].reset_index(drop=True)
-    cells, influence = _cell_influence(units)
+    treated, period = (units["group"] == district).to_numpy(), units["period"].to_numpy()
+    means, influence = _cell_influence(treated, period, units["y"].to_numpy(dtype=float),
+                                       units["weight"].to_numpy(dtype=float))
     event_years = [y for y in years if y != reference]
-    sign = np.where(units["group"].to_numpy() == district, 1.0, -1.0)
-    period = units["period"].to_numpy()
-    Z = np.zeros((len(units), len(event_years)))
-    for j, year in enumerate(event_years):
-        Z[:, j] = np.where(period == year, sign * influence, 0.0) - np.where(period == reference, sign * influence, 0.0)
+    signed = np.where(treated, 1.0, -1.0) * influence
     clusters = pd.factorize(units["cluster"])[0]
     G = clusters.max() + 1
-    sums = np.zeros((G, Z.shape[1]))
-    np.add.at(sums, clusters, Z)
+    sums = _cluster_sums(clusters, period, signed, event_years, reference)
     covariance = sums.T @ sums * G / (G - 1)
-    means = cells["mean"]
-    estimates = np.array([(means[district, y] - means[district, reference])
-                          - (means[COMPARISON, y] - means[COMPARISON, reference]) for y in event_years])
+    estimates = np.array([(means[True, y] - means[True, reference]) - (means[False, y] - means[False, reference])
+                          for y in event_years])
     se = np.sqrt(np.diag(covariance))
     z = stats.norm.ppf(0.5 + confidence / 2)
     table = pd.DataFrame({"year": event_years, "estimate": estimates, "se": se, "ci_low": estimates - z * se,
@@ -79,6 +93,6 @@ def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, re
         pretrend = PretrendTest(0.0, 0, float("nan"))
     return EventStudyResult(
         outcome=outcome, event_year=event_year, reference=reference - event_year, coefficients=table,
-        covariance=covariance, pretrend=pretrend, n_units=int(G), n_treated_units=int((units["group"] == district).sum()),
+        covariance=covariance, pretrend=pretrend, n_units=int(G), n_treated_units=int(treated.sum()),
         n_obs=int(len(units)), n_clusters=int(G), confidence=confidence,
     )

@@ -22,15 +22,17 @@ def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
     (the with-replacement approximation used by R's ``survey`` for a one-stage design).
     """
     u = units.assign(wy=units["weight"] * units["y"])
-    keys = ["group", "period"]
-    totals = u.groupby(keys, sort=True).agg(
+    cells = u.groupby(["group", "period"], sort=True)  # grouped once, for agg, transform and ngroup below
+    totals = cells.agg(
         sum_w=("weight", "sum"), sum_wy=("wy", "sum"), n_units=("y", "size"), n_persons=("persons", "sum")
     )
     totals["value"] = totals["sum_wy"] / totals["sum_w"]
-    u = u.join(totals[["value", "sum_w"]], on=keys)
-    u["z"] = u["weight"] * (u["y"] - u["value"]) / u["sum_w"]
-    per_cluster = u.groupby([*keys, "cluster"], sort=False)["z"].sum()
-    sq = (per_cluster**2).groupby(level=keys).agg(["sum", "size"])
+    sum_w = cells["weight"].transform("sum")
+    z = u["weight"] * (u["y"] - cells["wy"].transform("sum") / sum_w) / sum_w
+    # cells by their position in ``totals`` (NaN for rows without a group, which are left out)
+    per_cluster = z.groupby([cells.ngroup(), u["cluster"]], sort=False).sum()
+    sq = (per_cluster**2).groupby(level=0).agg(["sum", "size"]).reindex(range(len(totals)))
+    sq.index = totals.index
     g = sq["size"]
     totals["se"] = np.sqrt(sq["sum"] * g / (g - 1).where(g > 1))
     totals["n_clusters"] = g

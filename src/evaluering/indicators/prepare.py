@@ -7,7 +7,7 @@ Every person-row gets a ``group``: the key of the district whose small areas the
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
@@ -35,6 +35,9 @@ class PreparedData:
     institutions: pd.DataFrame  # + group (child's residence)
     visitors: pd.DataFrame  # + group (counter's area), year
     dataset: Dataset
+    # unit frames already built, by computation and periods (filled by ``units.unit_frame``), so
+    # the tables above must not be changed in place
+    _unit_frames: dict = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def respondents(self) -> pd.DataFrame:

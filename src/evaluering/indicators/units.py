@@ -41,19 +41,39 @@ __all__ = ["unit_frame", "survey_outcome", "UNIT_COLUMNS"]
 UNIT_COLUMNS = ["group", "period", "y", "weight", "cluster", "persons", "area"]
 
 
+def _text(values):
+    """Values for a text column (``str``, or object when empty, as pandas infers from Python objects).
+
+    Pandas strings are cast as they are: a detour through Python objects would cost more than the
+    rest of the frame on a million register rows.
+    """
+    if isinstance(getattr(values, "dtype", None), pd.StringDtype) and len(values):
+        return pd.array(values).astype("str")
+    return np.asarray(values, dtype=object)
+
+
 def _frame(group, period, y, weight, cluster, persons, area) -> pd.DataFrame:
-    out = pd.DataFrame(
+    return pd.DataFrame(
         {
-            "group": np.asarray(group, dtype=object),
+            "group": _text(group),
             "period": np.asarray(period, dtype=np.int64),
             "y": np.asarray(y, dtype=float),
             "weight": np.asarray(weight, dtype=float),
-            "cluster": np.asarray(cluster, dtype=object),
+            "cluster": _text(cluster),
             "persons": np.asarray(persons, dtype=np.int64),
-            "area": np.asarray(area, dtype=object),
+            "area": _text(area),
         }
     )
-    return out
+
+
+def _is_one_of(column: pd.Series, values: list) -> np.ndarray:
+    """1.0 where ``column`` takes one of ``values`` (compared as Python objects), else 0.0.
+
+    Strings compared with strings need no conversion to objects, which is slow for pandas strings.
+    """
+    if isinstance(column.dtype, pd.StringDtype) and all(isinstance(v, str) for v in values):
+        return column.isin(values).to_numpy(dtype=float)
+    return column.astype(object).isin(values).to_numpy(dtype=float)
 
 
 def _in_age(frame: pd.DataFrame, age: tuple[int, int]) -> pd.Series:
@@ -78,12 +98,14 @@ def _period_map(available: Iterable[int], periods: Iterable[int] | None, latest:
 
 def _register_units(data: PreparedData, comp: RegisterShare | RegisterMean, periods) -> pd.DataFrame:
     reg = data.register
-    rows = reg[_in_age(reg, comp.age) & reg[comp.column].notna()]
+    usable = _in_age(reg, comp.age) & reg[comp.column].notna()
     latest = getattr(comp, "latest_non_missing", False)
-    mapping = _period_map(rows["year"].unique(), periods, latest)
-    rows = rows[rows["year"].isin(list(mapping))]
+    mapping = _period_map(reg.loc[usable, "year"].unique(), periods, latest)
+    # only the columns the frame needs: every column taken costs time on a million rows
+    columns = ["group", "year", "person_id", "area_id", comp.column]
+    rows = reg[columns][usable & reg["year"].isin(list(mapping))]
     if isinstance(comp, RegisterShare):
-        y = rows[comp.column].astype(object).isin(comp.values).to_numpy(dtype=float)
+        y = _is_one_of(rows[comp.column], comp.values)
     else:
         y = rows[comp.column].astype(float).to_numpy()
     return _frame(rows["group"], rows["year"].map(mapping), y, 1.0, rows["person_id"], 1, rows["area_id"])
@@ -142,17 +164,29 @@ def _visitor_units(data: PreparedData, comp: VisitorMean, periods) -> pd.DataFra
     return _frame(vis["group"], vis["year"], vis["count"], 1.0, cluster, 0, vis["area_id"])
 
 
+def _moved_in(register: pd.DataFrame) -> np.ndarray:
+    """Whether each register row's person lived in another group the year before, or had no row then.
+
+    Looked up in a person x year table of group codes, which is much faster than merging the
+    register with itself on (person_id, year), the register's key.
+    """
+    person = pd.factorize(register["person_id"])[0]
+    group = pd.factorize(register["group"], use_na_sentinel=False)[0]
+    year = (register["year"] - register["year"].min()).to_numpy()
+    # group_before[p, t]: person p's group code in year t - 1 (-1: no register row then)
+    group_before = np.full((person.max() + 1, year.max() + 2), -1)
+    group_before[person, year + 1] = group
+    return group_before[person, year] != group
+
+
 def _inmover_units(data: PreparedData, comp: InmoverShare, periods) -> pd.DataFrame:
     """Persons who live in a group's areas this year but did not last year (or were not here)."""
-    reg = data.register[["person_id", "year", "group", "area_id", "age", comp.column]]
-    previous = reg[["person_id", "year", "group"]].assign(year=reg["year"] + 1)
-    merged = reg.merge(previous, on=["person_id", "year"], how="left", suffixes=("", "_before"))
-    first_year = reg["year"].min()
-    moved_in = (merged["year"] > first_year) & (merged["group"] != merged["group_before"])
-    rows = merged[moved_in & _in_age(merged, comp.age) & merged[comp.column].notna()]
+    reg = data.register
+    keep = (reg["year"] > reg["year"].min()) & _in_age(reg, comp.age) & reg[comp.column].notna() & _moved_in(reg)
     if periods is not None:
-        rows = rows[rows["year"].isin(list(periods))]
-    y = rows[comp.column].astype(object).isin(comp.values).to_numpy(dtype=float)
+        keep &= reg["year"].isin(list(periods))
+    rows = reg[["person_id", "year", "group", "area_id", comp.column]][keep]
+    y = _is_one_of(rows[comp.column], comp.values)
     return _frame(rows["group"], rows["year"], y, 1.0, rows["person_id"], 1, rows["area_id"])
 
 
@@ -168,10 +202,18 @@ _BUILDERS = {
 
 
 def unit_frame(data: PreparedData, indicator: Indicator, periods: Iterable[int] | None = None) -> pd.DataFrame:
-    """The unit-level frame of ``indicator`` for all groups (optionally only some periods)."""
-    periods = None if periods is None else [int(p) for p in periods]
-    builder = _BUILDERS[type(indicator.computation)]
-    return builder(data, indicator.computation, periods)
+    """The unit-level frame of ``indicator`` for all groups (optionally only some periods).
+
+    A district evaluation and its report ask for the same frames several times, so each is built
+    once per computation and periods and kept on ``data``. The caller gets a shallow copy: with
+    copy-on-write, changing it never changes the kept frame.
+    """
+    periods = None if periods is None else sorted({int(p) for p in periods})
+    key = (repr(indicator.computation), None if periods is None else tuple(periods))
+    if key not in data._unit_frames:
+        builder = _BUILDERS[type(indicator.computation)]
+        data._unit_frames[key] = builder(data, indicator.computation, periods)
+    return data._unit_frames[key].copy(deep=False)
 
 
 def survey_outcome(sample: pd.DataFrame, indicator: Indicator, district_code: str | None = None) -> np.ndarray:

@@ -67,6 +67,8 @@ class DistrictReport:
             f"<h1>{escape(ev.district_name)}: Social balance {ev.followup}</h1>"
             f"<p>Udviklingen i {escape(ev.district_name)} fra {ev.baseline} til {ev.followup} sammenlignet med "
             f"{escape(self.params.comparison_group.name.lower())}, {escape(self.params.municipality.name)}.</p>"
+            "<p class='note'><a href='oversigt.html'>Alle bydele side om side</a> · "
+            "<a href='../index.html'>Alle rapporter</a></p>"
             f"<h3>Indhold</h3><ol>{goals}<li><a href='#temaer'>Udvikling pr. tema</a></li>"
             "<li><a href='#foer-efter'>Før og efter strategien</a></li>"
             "<li><a href='#metode'>Metode og data</a></li></ol>"

@@ -1,6 +1,6 @@
 """Run the parameterised notebooks with papermill and render self-contained HTML reports.
 
-- :mod:`.plan`: which notebooks a wave consists of (districts, overview, area effects);
+- :mod:`.plan`: which notebooks a wave consists of (districts, overview, monitoring, area effects);
 - :mod:`.worker`: executes and renders one notebook in its own process;
 - :mod:`.execute`: runs them in parallel with timeouts, scans and installs the reports;
 - :mod:`.fingerprint`: skips runs whose inputs did not change;
@@ -10,10 +10,10 @@
 from .execute import RunContext, RunResult, execute_run, run_all
 from .files import write_atomic
 from .index import update_status, write_index
-from .plan import (AREA_REPORT, OVERVIEW_REPORT, RunSpec, plan_area_run, plan_district_runs, plan_overview_run,
-                   plan_wave)
+from .plan import (AREA_REPORT, MONITORING_REPORT, OVERVIEW_REPORT, RunSpec, plan_area_run, plan_district_runs,
+                   plan_monitoring_run, plan_overview_run, plan_wave)
 from .worker import render_html
 
 __all__ = ["RunSpec", "RunResult", "RunContext", "plan_district_runs", "plan_overview_run", "plan_area_run",
-           "plan_wave", "execute_run", "run_all", "update_status", "write_index", "write_atomic", "render_html",
-           "AREA_REPORT", "OVERVIEW_REPORT"]
+           "plan_monitoring_run", "plan_wave", "execute_run", "run_all", "update_status", "write_index",
+           "write_atomic", "render_html", "AREA_REPORT", "OVERVIEW_REPORT", "MONITORING_REPORT"]

@@ -28,6 +28,7 @@ from .files import write_atomic
 from ..hashing import data_hash
 from .fingerprint import read_fingerprint, run_fingerprint, stamp_fingerprint
 from .plan import RunSpec
+from .worker import PARENT_VARIABLE
 
 __all__ = ["RunResult", "RunContext", "execute_run", "run_all"]
 
@@ -74,8 +75,9 @@ class RunContext:
 
 
 def _worker_env(threads: int) -> dict[str, str]:
-    """Keep parallel runs from oversubscribing the cores with BLAS threads."""
-    env = dict(os.environ)
+    """Keep parallel runs from oversubscribing the cores with BLAS threads; tell the worker who
+    its parent is, so that it stops when this run dies."""
+    env = dict(os.environ, **{PARENT_VARIABLE: str(os.getpid())})
     for name in THREAD_VARIABLES:
         env.setdefault(name, str(threads))
     return env

@@ -14,7 +14,7 @@ from pathlib import Path
 from ..config import Params
 from .execute import RunResult
 from .files import write_atomic
-from .plan import AREA_REPORT, OVERVIEW_REPORT
+from .plan import AREA_REPORT, MONITORING_REPORT, OVERVIEW_REPORT
 
 __all__ = ["update_status", "read_status", "write_index"]
 
@@ -56,7 +56,8 @@ def _report_names(params: Params) -> dict[str, str]:
     """Report file stem -> Danish link text, in the order the index lists them."""
     return ({OVERVIEW_REPORT: "Oversigt: alle bydele side om side"}
             | {d.key: d.name for d in params.districts}
-            | {AREA_REPORT: "Områdeeffekter (hele kommunen)"})
+            | {MONITORING_REPORT: "Overvågning af alle områder, lovens kriterier, ambitioner og planlægning",
+               AREA_REPORT: "Områdeeffekter (hele kommunen)"})
 
 
 def _wave_section(wave_dir: Path, names: dict[str, str]) -> str:

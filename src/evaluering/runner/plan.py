@@ -7,14 +7,17 @@ from pathlib import Path
 
 from ..config import Params
 
-__all__ = ["RunSpec", "plan_district_runs", "plan_overview_run", "plan_area_run", "plan_wave",
-           "DISTRICT_NOTEBOOK", "OVERVIEW_NOTEBOOK", "AREA_NOTEBOOK", "OVERVIEW_REPORT", "AREA_REPORT"]
+__all__ = ["RunSpec", "plan_district_runs", "plan_overview_run", "plan_area_run", "plan_monitoring_run", "plan_wave",
+           "DISTRICT_NOTEBOOK", "OVERVIEW_NOTEBOOK", "AREA_NOTEBOOK", "MONITORING_NOTEBOOK", "OVERVIEW_REPORT",
+           "AREA_REPORT", "MONITORING_REPORT"]
 
 DISTRICT_NOTEBOOK = "district_evaluation.ipynb"
 OVERVIEW_NOTEBOOK = "overview.ipynb"
 AREA_NOTEBOOK = "area_effects.ipynb"
+MONITORING_NOTEBOOK = "monitoring.ipynb"
 OVERVIEW_REPORT = "oversigt"  # file name of the municipality overview of a wave
 AREA_REPORT = "omraadeeffekter"  # file name of the municipality-wide area-effects report
+MONITORING_REPORT = "overvaagning"  # file name of the monitoring report (all areas, criteria, planning)
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,19 @@ def plan_area_run(params: Params, *, params_file: Path, data_dir: Path, notebook
                    report=out_dir / str(wave) / f"{AREA_REPORT}.html")
 
 
+def plan_monitoring_run(params: Params, *, params_file: Path, data_dir: Path, notebooks_dir: Path, out_dir: Path,
+                        wave: int) -> RunSpec:
+    """Monitoring of every area, the statutory criteria, ambitions and planning of the next wave."""
+    return RunSpec(label=f"Overvågning {wave}", notebook=notebooks_dir / MONITORING_NOTEBOOK,
+                   parameters={"wave": wave, "params_file": str(params_file.resolve()),
+                               "data_dir": str(data_dir.resolve())},
+                   report=out_dir / str(wave) / f"{MONITORING_REPORT}.html")
+
+
 def plan_wave(params: Params, *, params_file: Path, data_dir: Path, notebooks_dir: Path, out_dir: Path,
               wave: int, districts: list[str] | None = None) -> list[RunSpec]:
-    """Every run of a wave: the district reports, then (for a full run) the overview and area report.
+    """Every run of a wave: the district reports, then (for a full run) the overview, the monitoring
+    and the area-effects reports.
 
     A run restricted to some districts leaves the municipality-wide reports alone: they would
     otherwise mix districts evaluated at different times.
@@ -80,5 +93,6 @@ def plan_wave(params: Params, *, params_file: Path, data_dir: Path, notebooks_di
     where = dict(params_file=params_file, data_dir=data_dir, notebooks_dir=notebooks_dir, out_dir=out_dir, wave=wave)
     specs = plan_district_runs(params, districts=districts, **where)
     if not districts:
-        specs += [plan_overview_run(params, **where), plan_area_run(params, **where)]
+        specs += [plan_overview_run(params, **where), plan_monitoring_run(params, **where),
+                  plan_area_run(params, **where)]
     return specs

@@ -20,9 +20,12 @@ from pathlib import Path
 
 import nbformat
 import papermill
+import psutil
 from nbconvert import HTMLExporter
 
-__all__ = ["render_html", "run_job", "TEMPLATE_DIR"]
+__all__ = ["render_html", "run_job", "TEMPLATE_DIR", "PARENT_VARIABLE"]
+
+PARENT_VARIABLE = "EVALUERING_RUN_PARENT_PID"  # set by the parent run to its own pid
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "report" / "templates"
 
@@ -79,12 +82,21 @@ def _write_error(folder: Path, message: str, cell: int | None) -> None:
 
 
 def _exit_with_parent() -> None:
-    """Stop when the parent run dies (killed or interrupted): nobody would install our report."""
-    parent = os.getppid()
+    """Stop, and stop our kernel, when the parent run dies: nobody would install our report.
+
+    The parent passes its pid in ``PARENT_VARIABLE``: if it died while this process was still
+    importing, ``os.getppid()`` would already name the process that adopted us.
+    """
+    parent = int(os.environ.get(PARENT_VARIABLE) or os.getppid())
 
     def watch() -> None:
         while os.getppid() == parent:
-            time.sleep(1)
+            time.sleep(0.5)
+        for child in psutil.Process().children(recursive=True):  # the kernel runs in a session of its own
+            try:
+                child.kill()
+            except psutil.NoSuchProcess:
+                pass
         os._exit(3)
 
     threading.Thread(target=watch, daemon=True).start()

@@ -1,0 +1,251 @@
+"""The monitoring report: which areas need attention, are the districts on track, can 2027 detect it?
+
+Everything the ``monitoring`` notebook shows, from the tested functions in
+``evaluering.monitoring`` (statutory criteria, area trends), ``evaluering.ambitions`` and
+``evaluering.power``. Every cell carries the persons behind it (``data-n``) and cells on fewer
+than ``disclosure.min_cell`` persons are shown as "–".
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from html import escape
+from pathlib import Path
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import seaborn as sns
+from IPython.display import HTML
+
+from ..ambitions import track_ambitions
+from ..config import Params, load_params
+from ..data.validate import load_dataset
+from ..indicators.levels import indicator_levels
+from ..indicators.prepare import PreparedData, prepare
+from ..monitoring import monitor_areas, statutory_criteria
+from ..power import survey_plan
+from . import format as fmt
+from .disclosure import NOT_PERSONS
+from .provenance import provenance_table
+from .tables import html_table
+
+__all__ = ["MonitoringReport"]
+
+STATUS_CSS = {"met": "maerke-bedre", "on_track": "maerke-uaendret", "off_track": "maerke-daarligere"}
+
+
+@dataclass(frozen=True)
+class MonitoringReport:
+    params: Params
+    data: PreparedData
+    year: int  # register year
+    wave: int  # latest survey wave
+    planned_wave: int
+    params_file: Path
+    data_dir: Path
+
+    @classmethod
+    def build(cls, params_file: str | Path, data_dir: str | Path, wave: int) -> "MonitoringReport":
+        params_file, data_dir = Path(params_file), Path(data_dir)
+        params = load_params(params_file)
+        data = prepare(load_dataset(data_dir, params), params)
+        later = [w for w in params.survey.known_waves if w > int(wave)]
+        planned = later[0] if later else int(wave) + 3
+        return cls(params, data, int(wave), int(wave), planned, params_file, data_dir)
+
+    @property
+    def min_cell(self) -> int:
+        return self.params.disclosure.min_cell
+
+    def _shown(self, value: float, persons: float, text: str) -> str:
+        return fmt.SUPPRESSED if pd.isna(value) or persons < self.min_cell else text
+
+    def title(self) -> HTML:
+        return HTML(
+            f"<h1>Overvågning af områderne i {escape(self.params.municipality.name)} {self.year}</h1>"
+            "<p>Hvilke områder kræver opmærksomhed, er bydelene på vej mod ambitionerne, og kan næste "
+            "spørgeskemabølge måle de ændringer, der betyder noget?</p>"
+            "<p class='note'><a href='oversigt.html'>Alle bydele side om side</a> · "
+            "<a href='../index.html'>Alle rapporter</a></p>"
+            "<h3>Indhold</h3><ol><li><a href='#kriterier'>De lovbestemte kriterier</a></li>"
+            "<li><a href='#omraader'>Udviklingen i alle områder</a></li>"
+            "<li><a href='#ambitioner'>Ambitionerne</a></li>"
+            f"<li><a href='#planlaegning'>Planlægning af bølge {self.planned_wave}</a></li></ol>"
+        )
+
+    # --- statutory criteria ------------------------------------------------------------------
+
+    def _criteria_rows(self, table: pd.DataFrame, names: dict[str, str]) -> tuple[list, list]:
+        rows, persons = [], []
+        for _, r in table.iterrows():
+            cells = [
+                (r["residents"], fmt.number(r["residents"], 0)),
+                (r["persons_18_64"], fmt.share(r["outside_work_education_share"])),
+                (r["persons_15_plus"], f"{fmt.number(r['conviction_ratio'], 2)} ×"),
+                (r["persons_30_59"], fmt.share(r["primary_only_share"])),
+                (r["persons_income"], fmt.share(r["income_ratio"], 0)),
+            ]
+            shown = [self._shown(v, n, text) for (n, text), v in zip(cells, [r["residents"], r["outside_work_education_share"], r["conviction_ratio"], r["primary_only_share"], r["income_ratio"]])]
+            small = any(n < self.min_cell for n, _ in cells)
+            verdict = fmt.SUPPRESSED if small else (
+                f"{int(r['n_criteria'])} af 4" + (" – <strong>udsat område</strong>" if r["deprived"] else ""))
+            prevention = fmt.SUPPRESSED if small else (
+                f"{int(r['n_prevention_criteria'])} af 4" + (" – <strong>forebyggelsesområde</strong>"
+                                                             if r["prevention_area"] else ""))
+            size = " (under 1.000 beboere)" if r["below_population_threshold"] else ""
+            rows.append([escape(names.get(r["area"], r["area"])) + f"<span class='note'>{size}</span>",
+                         *shown, verdict, prevention])
+            n_row = min(n for n, _ in cells)
+            persons.append([None, *(n for n, _ in cells), n_row, n_row])
+        return rows, persons
+
+    def criteria(self) -> HTML:
+        """§ 61 a and § 61 b criteria for the districts and every small area meeting at least one."""
+        settings = self.params.monitoring
+        header = ["Område", "Beboere", "Uden for arbejde og uddannelse (18-64 år)",
+                  "Dømte (× landsgennemsnit)", "Kun grundskole (30-59 år)", "Indkomst (% af regionen)",
+                  "Kriterier § 61 a", "Kriterier § 61 b"]
+        districts = statutory_criteria(self.data, self.year, by="district")
+        names = {d.key: d.name for d in self.params.districts}
+        rows, persons = self._criteria_rows(districts, names)
+        areas = statutory_criteria(self.data, self.year, by="area")
+        attention = areas[(areas["n_prevention_criteria"] > 0) & (areas["residents"] >= self.min_cell)]
+        area_names = self.data.dataset.areas.set_index("area_id")["area_name"].to_dict()
+        area_rows, area_persons = self._criteria_rows(attention, area_names)
+        intro = (
+            "<h2 id='kriterier'>De lovbestemte kriterier</h2>"
+            "<p>Almenboligloven § 61 a: et område er et <em>udsat boligområde</em>, når mindst 2 af 4 kriterier er "
+            "opfyldt: over 40 % af de 18-64-årige uden for arbejde og uddannelse; andelen af dømte mindst 3 gange "
+            "landsgennemsnittet; over 60 % af de 30-59-årige med kun grundskole; gennemsnitlig bruttoindkomst for "
+            "15-64-årige (uden uddannelsessøgende) under 55 % af regionens. § 61 b (forebyggelsesområde) bruger 30 % "
+            "/ 2 gange / 60 % / 65 % og kræver desuden over 30 % indvandrere og efterkommere fra ikke-vestlige lande. "
+            "De to første kriterier er gennemsnit over de seneste 2 år. Loven gælder områder med mindst "
+            f"{fmt.number(settings.min_residents, 0)} beboere; mindre områder er beregnet alligevel og markeret.</p>"
+            f"<p class='note'>Referenceværdier ({settings.reference_year}): landsgennemsnit for dømte "
+            f"{fmt.share(settings.national_conviction_rate, 2)}, regionens gennemsnitsindkomst "
+            f"{fmt.number(settings.regional_income, 0)} kr.</p><h3>Bydelene</h3>"
+        )
+        areas_part = ("<h3>Småområder, der opfylder mindst ét kriterium for forebyggelsesområder</h3>"
+                      + (html_table(header, area_rows, area_persons) if area_rows
+                         else "<p>Ingen småområder opfylder et kriterium.</p>"))
+        return HTML(intro + html_table(header, rows, persons) + areas_part)
+
+    # --- trends in every area ----------------------------------------------------------------
+
+    def area_trends(self) -> tuple[HTML, plt.Figure]:
+        """Flagged districts and areas, and a map-like grid of every area's change against the rest."""
+        monitoring = monitor_areas(self.data, end_year=self.year)
+        trends = monitoring.trends
+        labels = {i.key: f"{i.number}. {i.name}" for i in self.params.indicators}
+        area_names = self.data.dataset.areas.set_index("area_id")["area_name"].to_dict()
+        district_names = {d.key: d.name for d in self.params.districts}
+        flagged = trends[trends["flagged"] & (trends[["persons_start", "persons_end"]].min(axis=1) >= self.min_cell)]
+        header = ["Område", "Indikator", "Ændring", "Resten af kommunen", "Forskel", "Justeret p", "Udvikling"]
+        rows, persons = [], []
+        for _, r in flagged.sort_values(["level", "indicator"]).iterrows():
+            name = district_names.get(r["unit"]) if r["level"] == "district" else area_names.get(r["unit"], r["unit"])
+            unit = next(i.unit for i in self.params.indicators if i.key == r["indicator"])
+            mark = "better" if r["development"] == "better" else "worse"
+            rows.append([escape(str(name)), escape(labels[r["indicator"]]),
+                         fmt.change(r["change"], unit), fmt.change(r["rest_change"], unit),
+                         fmt.change(r["difference"], unit), fmt.p_value(r["p_adjusted"]),
+                         f"<span class='{fmt.VERDICT_CSS[mark]}'>{fmt.VERDICT_MARKS[mark]} "
+                         f"{fmt.VERDICT_LABELS[mark]}</span>"])
+            n = int(min(r["persons_start"], r["persons_end"]))
+            persons.append([None, None, n, NOT_PERSONS, n, n, None])
+        start, end = int(trends["start_year"].min()), int(trends["end_year"].max())
+        text = HTML(
+            "<h2 id='omraader'>Udviklingen i alle områder</h2>"
+            f"<p>Hvert småområde og hver bydel er fulgt på registerindikatorerne. Ændringen fra {start} til {end} "
+            "sammenlignes med ændringen i resten af kommunen; områder, hvor forskellen er for stor til at være "
+            "tilfældig (justeret for, at mange områder testes, Benjamini-Hochberg), er markeret nedenfor. "
+            "Listen er et udgangspunkt for opmærksomhed, ikke en konklusion: lokale hændelser kan give udsving.</p>"
+            + (html_table(header, rows, persons, text_columns=(0, 1, 6)) if rows
+               else "<p>Ingen områder skiller sig ud.</p>")
+            + "<p>Figuren viser alle småområder (rækker, ordnet efter bydel) og indikatorer (kolonner): farven er "
+            "forskellen i udvikling mod resten af kommunen i standardfejl; grøn er bedre, rød dårligere. Tomme "
+            f"felter bygger på færre end {self.min_cell} personer.</p>"
+        )
+        return text, self._grid(trends, labels, area_names)
+
+    def _grid(self, trends: pd.DataFrame, labels: dict, area_names: dict) -> plt.Figure:
+        areas = trends[trends["level"] == "area"].copy()
+        sign = {i.key: i.sign for i in self.params.indicators}
+        enough = areas[["persons_start", "persons_end"]].min(axis=1) >= self.min_cell
+        areas["z"] = np.where(enough, areas["difference"] / areas["se"] * areas["indicator"].map(sign), np.nan)
+        areas["row"] = areas["district"].fillna("~") + " " + areas["unit"].map(lambda a: area_names.get(a, a))
+        grid = areas.pivot_table(index="row", columns="indicator", values="z", dropna=False)
+        grid = grid[[k for k in labels if k in grid.columns]].rename(columns=labels)
+        grid.index = [r.split(" ", 1)[1] for r in grid.index]
+        fig, ax = plt.subplots(figsize=(9, 0.13 * len(grid) + 2.5))
+        sns.heatmap(grid, cmap="RdYlGn", center=0, vmin=-4, vmax=4, ax=ax, yticklabels=True,
+                    cbar_kws={"label": "Forskel i udvikling (standardfejl; grøn = bedre)"})
+        ax.tick_params(axis="y", labelsize=5)
+        ax.tick_params(axis="x", labelsize=8)
+        ax.set_xlabel("")
+        ax.set_ylabel("")
+        fig.tight_layout()
+        return fig
+
+    # --- ambitions ----------------------------------------------------------------------------
+
+    def ambitions(self) -> HTML:
+        """Each district's ambition against the latest level and the trajectory needed to reach it."""
+        levels = pd.concat([indicator_levels(self.data, i).assign(indicator=i.key) for i in self.params.indicators],
+                           ignore_index=True)
+        tracked = track_ambitions(levels, self.params, latest=self.wave)
+        counts = levels.set_index(["group", "indicator", "period"])["n_persons"]
+        header = ["Indikator", "Ambition", "Seneste niveau (95 % KI)", "Krævet niveau nu", "Status"]
+        parts = [f"<h2 id='ambitioner'>Ambitionerne</h2><p>Ambitionerne er det niveau, bydelen skal nå i "
+                 f"{self.params.strategy.target_year}. »På vej« betyder, at bydelen mindst er nået så langt som en "
+                 f"lige linje fra {self.params.survey.baseline_wave} til målet kræver i {self.wave}.</p>"]
+        for district in self.params.districts:
+            rows, persons = [], []
+            for _, r in tracked[tracked["district"] == district.key].iterrows():
+                n = counts.get((district.key, r["indicator"], r["latest_year"]), np.nan)
+                n = NOT_PERSONS if r["unit"] == "count" else n
+                small = n != NOT_PERSONS and not (n >= self.min_cell)
+                status = fmt.SUPPRESSED if small or pd.isna(r["status"]) else (
+                    f"<span class='{STATUS_CSS[r['status']]}'>{escape(r['status_label'])}</span>")
+                level = fmt.SUPPRESSED if small else (
+                    f"{fmt.indicator_value(r['latest_level'], r['unit'])}<br><span class='note'>"
+                    f"({fmt.indicator_value(r['ci_low'], r['unit'])} til {fmt.indicator_value(r['ci_high'], r['unit'])})"
+                    "</span>")
+                rows.append([f"{r['number']}. {escape(r['name'])}", fmt.indicator_value(r["target"], r["unit"]),
+                             level, fmt.SUPPRESSED if small else fmt.indicator_value(r["trajectory_level"], r["unit"]),
+                             status])
+                persons.append([None, NOT_PERSONS, n, n, None])
+            parts.append(f"<h3>{escape(district.name)}</h3>" + html_table(header, rows, persons, text_columns=(0, 4)))
+        return HTML("".join(parts))
+
+    # --- survey planning ----------------------------------------------------------------------
+
+    def survey_planning(self) -> HTML:
+        """Minimum detectable effects of the planned wave, per district and survey indicator."""
+        plan = survey_plan(self.data, self.params, self.wave, self.planned_wave)
+        header = ["Indikator", f"Niveau {self.wave}", "Inviterede", "Svarprocent", "Designeffekt",
+                  "Mindste påviselige ændring", "Mindste påviselige forskel i udvikling",
+                  f"Inviterede for {fmt.number(100 * plan['target_mde'].iloc[0], 0)} pct.-point ændring"]
+        parts = [
+            f"<h2 id='planlaegning'>Planlægning af bølge {self.planned_wave}</h2>"
+            f"<p>Hvor stor skal en ændring fra {self.wave} til {self.planned_wave} være, før undersøgelsen kan påvise "
+            "den (to-sidet test på 5 %-niveau, 80 % styrke)? Beregningen bruger antal inviterede og svarprocenten og "
+            f"designeffekten af vægtene fra {self.wave}. »Forskel i udvikling« er bydelens ændring minus "
+            "sammenligningsgruppens, som i rapporterne. I bydelene inviteres alle voksne, så kun en højere "
+            "svarprocent kan gøre undersøgelsen mere præcis.</p>"]
+        for district in self.params.districts:
+            rows, persons = [], []
+            for _, r in plan[plan["district"] == district.key].iterrows():
+                answered = r["invited"] * r["response_rate"]
+                rows.append([f"{r['number']}. {escape(r['name'])}", fmt.share(r["level"]),
+                             fmt.number(r["invited"], 0), fmt.share(r["response_rate"]), fmt.number(r["deff"], 2),
+                             fmt.change(r["mde"], "share"), fmt.change(r["mde_did"], "share"),
+                             fmt.number(r["n_needed"], 0) if pd.notna(r["n_needed"]) else "kan ikke nås"])
+                persons.append([None, answered, r["invited"], answered, answered, answered, answered, NOT_PERSONS])
+            parts.append(f"<h3>{escape(district.name)}</h3>"
+                         + html_table(header, rows, persons, text_columns=(0,)))
+        return HTML("".join(parts))
+
+    def provenance(self) -> HTML:
+        return provenance_table(self.params_file, self.data_dir, f"register {self.year}, bølge {self.wave}")
