@@ -339,6 +339,10 @@ def test_plan_uses_the_balanced_comparison_group_by_default(prepared, params, pl
     assert (balanced.loc[did_rows, "comparison_deff"] > plan.loc[did_rows, "comparison_deff"]).all()
     assert (balanced.loc[did_rows, "mde_did"] > plan.loc[did_rows, "mde_did"]).all()
     assert np.allclose(balanced.loc[did_rows, "mde"], plan.loc[did_rows, "mde"])  # the district's own weights
+    outside = ~did_rows  # the outside view: the rest of the municipality under its own weights either way
+    assert outside.any()
+    for column in ("level", "deff", "mde"):
+        assert np.allclose(balanced.loc[outside, column], plan.loc[outside, column])
 
 
 def test_plan_checks_the_waves(prepared, params):

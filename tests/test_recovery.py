@@ -21,6 +21,7 @@ from scipy import stats
 
 from evaluering.did.two_wave import two_wave_did
 from evaluering.evaluation import evaluate_district
+from evaluering.indicators.levels import indicator_levels
 from evaluering.indicators.units import unit_frame
 
 BASELINE, FOLLOWUP = 2021, 2024
@@ -95,3 +96,15 @@ def test_recovery_check_rejects_a_biased_estimator(prepared, params, truth):
     z = _standardised(pd.DataFrame(rows), truth)
     ok, detail = _passes(z["z"].to_numpy())
     assert not ok, f"the check failed to reject a biased estimator: {detail}"
+
+
+def test_outside_view_describes_the_rest_of_the_municipality_as_it_is(evaluations, prepared, params):
+    """Indicator 16 (asked of the comparison group) uses the comparison group's own survey weights,
+    not the weights that make it look like the district: its levels are those of the level tables."""
+    outside = next(i for i in params.indicators if i.computation.kind == "survey_outside_view")
+    own = indicator_levels(prepared, outside, [BASELINE, FOLLOWUP]).set_index(["group", "period"])["value"]
+    for district, ev in evaluations.items():
+        levels = ev.levels[ev.levels["indicator"] == outside.key].set_index(["group", "period"])["value"]
+        assert len(levels) == 2
+        for key, value in levels.items():
+            assert value == pytest.approx(own[key], abs=1e-12)

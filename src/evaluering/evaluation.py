@@ -94,9 +94,12 @@ def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseli
     """DiD, levels and (for non-survey indicators) the unit frame of one indicator."""
     if isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
         outside = isinstance(ind.computation, SurveyOutsideView)
+        # The outside view describes the rest of the municipality as it is: its own survey weights,
+        # not the comparison group weighted to look like the district.
+        designs = {w: data.designs[w] for w in (baseline, followup)} if outside else balanced
         code = data.params.district(district).code
-        outcomes = {w: survey_outcome(balanced[w].data, ind, code) for w in (baseline, followup)}
-        est, levels = design_did(balanced, outcomes, indicator=ind.key, district=district, baseline=baseline,
+        outcomes = {w: survey_outcome(designs[w].data, ind, code) for w in (baseline, followup)}
+        est, levels = design_did(designs, outcomes, indicator=ind.key, district=district, baseline=baseline,
                                  followup=followup, group=None if outside else BALANCE_GROUP, comparison=COMPARISON)
         return est, levels, None
     units = unit_frame(data, ind, [baseline, followup])

@@ -99,7 +99,8 @@ def survey_plan(data: PreparedData, params: Params, wave: int, planned_wave: int
       possible there); ``planned_invited``;
     - ``comparison_*``: the same for the comparison group (level and deff under the weights the DiD
       uses: with ``balanced`` the comparison group weighted to look like the district, as in
-      ``evaluation.evaluate_district``; these weights vary much more than the survey weights);
+      ``evaluation.evaluate_district``; these weights vary much more than the survey weights; the
+      outside view always uses the survey weights, as the evaluation does);
     - ``mde``: minimum detectable change from ``wave`` to ``planned_wave`` (difference of shares);
       ``mde_did``: the same for the difference-in-differences against the comparison group (NaN
       for the outside view, which has no comparison group);
@@ -121,10 +122,16 @@ def survey_plan(data: PreparedData, params: Params, wave: int, planned_wave: int
         for ind in params.indicators:
             if not isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
                 continue
-            y = survey_outcome(frame, ind, code)
-            comparison = _sample(y, w, stratum == COMPARISON)
             outside = isinstance(ind.computation, SurveyOutsideView)
-            own = comparison if outside else _sample(y, w, stratum == district)
+            if outside:  # the rest of the municipality under its own survey weights, as the evaluation uses
+                y = survey_outcome(data.designs[wave].data, ind, code)
+                comparison = _sample(y, data.designs[wave].weights.to_numpy(),
+                                     data.designs[wave].data["stratum"].to_numpy() == COMPARISON)
+                own = comparison
+            else:
+                y = survey_outcome(frame, ind, code)
+                comparison = _sample(y, w, stratum == COMPARISON)
+                own = _sample(y, w, stratum == district)
             n_comparison = comparison["invited"] if planned_comparison_n is None else planned_comparison_n
             n_planned = n_comparison if outside else _planned(planned_n, district, own["invited"])
             direction = "increase" if ind.sign > 0 else "decrease"
