@@ -163,25 +163,34 @@ class MonitoringReport:
             "Listen er et udgangspunkt for opmærksomhed, ikke en konklusion: lokale hændelser kan give udsving.</p>"
             + (html_table(header, rows, persons, text_columns=(0, 1, 6)) if rows
                else "<p>Ingen områder skiller sig ud.</p>")
-            + "<p>Figuren viser alle småområder (rækker, ordnet efter bydel) og indikatorer (kolonner): farven er "
-            "forskellen i udvikling mod resten af kommunen i standardfejl; grøn er bedre, rød dårligere. Tomme "
+            + "<p>Figuren viser alle småområder (rækker: først bydelenes områder, så resten af kommunen) og "
+            "indikatorer (kolonner): farven er forskellen i udvikling mod resten af kommunen i standardfejl; grøn er "
+            "bedre, rød dårligere. Tomme "
             f"felter bygger på færre end {self.min_cell} personer.</p>"
         )
         return text, self._grid(trends, labels, area_names)
 
     def _grid(self, trends: pd.DataFrame, labels: dict, area_names: dict) -> plt.Figure:
+        """Areas (rows: each district's areas, then the rest, divided by lines) x indicators."""
         areas = trends[trends["level"] == "area"].copy()
         sign = {i.key: i.sign for i in self.params.indicators}
         enough = areas[["persons_start", "persons_end"]].min(axis=1) >= self.min_cell
         areas["z"] = np.where(enough, areas["difference"] / areas["se"] * areas["indicator"].map(sign), np.nan)
-        areas["row"] = areas["district"].fillna("~") + " " + areas["unit"].map(lambda a: area_names.get(a, a))
-        grid = areas.pivot_table(index="row", columns="indicator", values="z", dropna=False)
+        districts = {d.key: (i, d.name) for i, d in enumerate(self.params.districts)}
+        rest = (len(districts), None)  # areas outside the districts come last
+        block_name = [districts.get(d, rest) if isinstance(d, str) else rest for d in areas["district"]]
+        areas["block"] = [block for block, _ in block_name]
+        areas["label"] = [area_names.get(unit, unit) + (f" ({name})" if name else "")
+                          for unit, (_, name) in zip(areas["unit"], block_name)]
+        grid = areas.pivot(index=["block", "label"], columns="indicator", values="z").sort_index()
         grid = grid[[k for k in labels if k in grid.columns]].rename(columns=labels)
-        grid.index = [r.split(" ", 1)[1] for r in grid.index]
         fig, ax = plt.subplots(figsize=(9, 0.13 * len(grid) + 2.5))
-        sns.heatmap(grid, cmap="RdYlGn", center=0, vmin=-4, vmax=4, ax=ax, yticklabels=True,
+        sns.heatmap(grid, cmap="RdYlGn", center=0, vmin=-4, vmax=4, ax=ax, yticklabels=False,
                     cbar_kws={"label": "Forskel i udvikling (standardfejl; grøn = bedre)"})
-        ax.tick_params(axis="y", labelsize=5)
+        ax.set_yticks(np.arange(len(grid)) + 0.5, grid.index.get_level_values("label"), fontsize=5)
+        block_of_row = grid.index.get_level_values("block").to_numpy()
+        for start in np.flatnonzero(np.diff(block_of_row)) + 1:  # a line where the next district's areas begin
+            ax.axhline(start, color="black", linewidth=1)
         ax.tick_params(axis="x", labelsize=8)
         ax.set_xlabel("")
         ax.set_ylabel("")
@@ -233,7 +242,8 @@ class MonitoringReport:
             "den (to-sidet test på 5 %-niveau, 80 % styrke)? Beregningen bruger antal inviterede og svarprocenten og "
             f"designeffekten af vægtene fra {self.wave}. »Forskel i udvikling« er bydelens ændring minus "
             "sammenligningsgruppens, som i rapporterne. I bydelene inviteres alle voksne, så kun en højere "
-            "svarprocent kan gøre undersøgelsen mere præcis.</p>"]
+            "svarprocent kan gøre undersøgelsen mere præcis. Omverdenens oplevelse (indikator 16) spørges i resten "
+            "af kommunen og måles blandt de inviterede dér.</p>"]
         for district in self.params.districts:
             rows, persons = [], []
             for _, r in plan[plan["district"] == district.key].iterrows():
@@ -241,11 +251,20 @@ class MonitoringReport:
                 rows.append([f"{r['number']}. {escape(r['name'])}", fmt.share(r["level"]),
                              fmt.number(r["invited"], 0), fmt.share(r["response_rate"]), fmt.number(r["deff"], 2),
                              fmt.change(r["mde"], "share"), fmt.change(r["mde_did"], "share"),
-                             fmt.number(r["n_needed"], 0) if pd.notna(r["n_needed"]) else "kan ikke nås"])
+                             self._needed(r["n_needed"], r["adults"])])
                 persons.append([None, answered, r["invited"], answered, answered, answered, answered, NOT_PERSONS])
             parts.append(f"<h3>{escape(district.name)}</h3>"
                          + html_table(header, rows, persons, text_columns=(0,)))
         return HTML("".join(parts))
+
+    @staticmethod
+    def _needed(needed: float, adults: int) -> str:
+        """Persons to invite for the target change; beyond the adults who live there it cannot be done."""
+        if pd.isna(needed):
+            return "kan ikke nås"
+        if needed > adults:
+            return f"flere end alle {fmt.number(adults, 0)} voksne"
+        return fmt.number(needed, 0)
 
     def provenance(self) -> HTML:
         return provenance_table(self.params_file, self.data_dir, f"register {self.year}, bølge {self.wave}")
