@@ -9,6 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from scipy import stats
 
 from evaluering.config import ConfigError, load_params
 from evaluering.monitoring import (
@@ -18,6 +19,7 @@ from evaluering.monitoring import (
     register_indicators,
     statutory_criteria,
 )
+from evaluering.monitoring.overdispersion import between_area_variance
 from evaluering.monitoring.trends import _change_against_rest
 
 # Reference values chosen so the limits are round: 3 x 0.1 = 0.3 and 2 x 0.1 = 0.2 convicted;
@@ -398,6 +400,21 @@ def test_monitoring_tables(monitoring, prepared):
     row = trends.query("indicator == 'arbejdsmarked' and unit == 'A001'").iloc[0]
     assert row["change"] == pytest.approx(row["value_end"] - row["value_start"])
     assert row["persons_start"] > 0 and row["persons_end"] > 0
+
+
+def test_areas_are_judged_with_the_between_area_variance(monitoring):
+    """Areas: se_total adds the indicator's between-area variance (estimated from the areas' own
+    differences); districts, too few to estimate it from, keep their person-level se."""
+    trends = monitoring.trends
+    areas, districts = trends[trends["level"] == "area"], trends[trends["level"] == "district"]
+    for indicator, part in areas.groupby("indicator"):
+        tau2 = between_area_variance(part["difference"], part["se"])
+        assert np.allclose(part["between_area_sd"], np.sqrt(tau2)), indicator
+    assert np.allclose(areas["se_total"], np.sqrt(areas["se"] ** 2 + areas["between_area_sd"] ** 2))
+    assert (areas["se_total"] >= areas["se"]).all()
+    assert districts["between_area_sd"].isna().all() and np.allclose(districts["se_total"], districts["se"])
+    z = areas["difference"] / areas["se_total"]
+    assert np.allclose(areas["p_value"], 2 * stats.norm.sf(np.abs(z)))
 
 
 def test_monitoring_recovers_planted_changes(monitoring, truth):

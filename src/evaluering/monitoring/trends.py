@@ -19,15 +19,17 @@ years earlier, since turnout exists only in election years):
   variance of the difference of four weighted means, sum over persons of the squared summed
   influence of their rows, times G / (G - 1); for a 0/1 outcome with nobody counted twice it is
   the binomial sqrt(sum p (1 - p) / n) of the four means;
-- ``p_value``: two-sided, normal approximation; ``p_adjusted``: Benjamini-Hochberg across the
-  areas (and separately across the districts) of each indicator; ``flagged`` when
-  ``p_adjusted < alpha``; ``development``: "better" or "worse" than the rest, after the
-  indicator's direction (``indicator.sign``).
+- ``between_area_sd``: for small areas, the standard deviation of the areas' differences beyond
+  their person-level noise (shocks that hit a whole area, estimated across the areas of the
+  indicator; :mod:`.overdispersion`), and ``se_total = sqrt(se^2 + between_area_sd^2)``. Person-
+  clustered errors alone treat an area's persons as its only source of noise and would flag too
+  many areas. Districts, three of them, give no such estimate: their ``se_total`` is ``se``;
+- ``p_value``: two-sided, normal approximation on ``difference / se_total``; ``p_adjusted``:
+  Benjamini-Hochberg across the areas (and separately across the districts) of each indicator;
+  ``flagged`` when ``p_adjusted < alpha``; ``development``: "better" or "worse" than the rest,
+  after the indicator's direction (``indicator.sign``).
 
-Caveat: person-clustered errors treat an area's persons as its only source of noise. Shocks that
-hit a whole area in one year (a closed workplace, one large case) are not in them, so with real
-data more areas will be flagged than the false discovery rate promises; read the flags as a
-screening list, not as evidence of an effect.
+Read the flags as a screening list, not as evidence of an effect.
 
 Person counts are kept (``persons`` in the levels, ``persons_start``/``persons_end`` in the
 trends) so that a report can suppress cells under ``params.disclosure.min_cell``.
@@ -46,6 +48,7 @@ from ..config import Indicator, RegisterMean, RegisterShare
 from ..indicators import PreparedData, unit_frame, weighted_levels
 from ..inference import benjamini_hochberg
 from .errors import MonitoringError
+from .overdispersion import between_area_variance
 
 __all__ = ["AreaMonitoring", "TREND_LABELS", "monitor_areas", "register_indicators"]
 
@@ -67,6 +70,8 @@ TREND_LABELS = {
     "rest_change": "Ændring i resten af kommunen",
     "difference": "Forskel til resten af kommunen",
     "se": "Standardfejl",
+    "between_area_sd": "Variation mellem områder (standardafvigelse)",
+    "se_total": "Standardfejl inkl. variation mellem områder",
     "p_value": "p-værdi",
     "p_adjusted": "Justeret p-værdi (Benjamini-Hochberg)",
     "flagged": "Afviger fra kommunen",
@@ -197,7 +202,11 @@ def _indicator_trends(units: pd.DataFrame, levels: pd.DataFrame, indicator: Indi
     tested = pd.DataFrame(tests, columns=["level", "unit", "rest_change", "difference", "se"])
     tested = tested.set_index(["level", "unit"])
     trends = trends.join(tested)
-    z = trends["difference"] / trends["se"]
+    is_area = trends.index.get_level_values(0) == AREA
+    tau2 = between_area_variance(trends.loc[is_area, "difference"], trends.loc[is_area, "se"])
+    trends["between_area_sd"] = np.where(is_area, np.sqrt(tau2), np.nan)
+    trends["se_total"] = np.sqrt(trends["se"] ** 2 + np.where(is_area, tau2, 0.0))
+    z = trends["difference"] / trends["se_total"]
     trends["p_value"] = np.where(trends["se"] > 0, 2 * stats.norm.sf(np.abs(z)), np.nan)
     trends["p_adjusted"] = np.nan
     for level in (AREA, DISTRICT):
@@ -213,8 +222,8 @@ def _indicator_trends(units: pd.DataFrame, levels: pd.DataFrame, indicator: Indi
     trends.insert(5, "end_year", end)
     return trends[
         ["indicator", "level", "unit", "district", "start_year", "end_year", "value_start", "value_end",
-         "persons_start", "persons_end", "change", "slope", "rest_change", "difference", "se", "p_value",
-         "p_adjusted", "flagged", "development"]
+         "persons_start", "persons_end", "change", "slope", "rest_change", "difference", "se", "between_area_sd",
+         "se_total", "p_value", "p_adjusted", "flagged", "development"]
     ]
 
 

@@ -159,8 +159,10 @@ class MonitoringReport:
             "<h2 id='omraader'>Udviklingen i alle områder</h2>"
             f"<p>Hvert småområde og hver bydel er fulgt på registerindikatorerne. Ændringen fra {start} til {end} "
             "sammenlignes med ændringen i resten af kommunen; områder, hvor forskellen er for stor til at være "
-            "tilfældig (justeret for, at mange områder testes, Benjamini-Hochberg), er markeret nedenfor. "
-            "Listen er et udgangspunkt for opmærksomhed, ikke en konklusion: lokale hændelser kan give udsving.</p>"
+            "tilfældig, er markeret nedenfor. Vurderingen tager højde for, at områder svinger fra år til år af "
+            "grunde, der rammer hele området (variationen mellem områderne), og for, at mange områder testes "
+            "(Benjamini-Hochberg). Listen er et udgangspunkt for opmærksomhed, ikke en konklusion: den siger "
+            "ikke, hvorfor et område udvikler sig anderledes.</p>"
             + (html_table(header, rows, persons, text_columns=(0, 1, 6)) if rows
                else "<p>Ingen områder skiller sig ud.</p>")
             + "<p>Figuren viser alle småområder (rækker: først bydelenes områder, så resten af kommunen) og "
@@ -175,7 +177,7 @@ class MonitoringReport:
         areas = trends[trends["level"] == "area"].copy()
         sign = {i.key: i.sign for i in self.params.indicators}
         enough = areas[["persons_start", "persons_end"]].min(axis=1) >= self.min_cell
-        areas["z"] = np.where(enough, areas["difference"] / areas["se"] * areas["indicator"].map(sign), np.nan)
+        areas["z"] = np.where(enough, areas["difference"] / areas["se_total"] * areas["indicator"].map(sign), np.nan)
         districts = {d.key: (i, d.name) for i, d in enumerate(self.params.districts)}
         rest = (len(districts), None)  # areas outside the districts come last
         block_name = [districts.get(d, rest) if isinstance(d, str) else rest for d in areas["district"]]
