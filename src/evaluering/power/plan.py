@@ -123,15 +123,11 @@ def survey_plan(data: PreparedData, params: Params, wave: int, planned_wave: int
             if not isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
                 continue
             outside = isinstance(ind.computation, SurveyOutsideView)
-            if outside:  # the rest of the municipality under its own survey weights, as the evaluation uses
-                y = survey_outcome(data.designs[wave].data, ind, code)
-                comparison = _sample(y, data.designs[wave].weights.to_numpy(),
-                                     data.designs[wave].data["stratum"].to_numpy() == COMPARISON)
-                own = comparison
-            else:
-                y = survey_outcome(frame, ind, code)
-                comparison = _sample(y, w, stratum == COMPARISON)
-                own = _sample(y, w, stratum == district)
+            # the outside view: the rest of the municipality under its own survey weights, as the evaluation uses
+            source = data.designs[wave] if outside else design
+            y = survey_outcome(source.data, ind, code)
+            comparison = _sample(y, source.weights.to_numpy(), source.data["stratum"].to_numpy() == COMPARISON)
+            own = comparison if outside else _sample(y, w, stratum == district)
             n_comparison = comparison["invited"] if planned_comparison_n is None else planned_comparison_n
             n_planned = n_comparison if outside else _planned(planned_n, district, own["invited"])
             direction = "increase" if ind.sign > 0 else "decrease"

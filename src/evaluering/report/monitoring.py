@@ -78,26 +78,27 @@ class MonitoringReport:
 
     def _criteria_rows(self, table: pd.DataFrame, names: dict[str, str]) -> tuple[list, list]:
         rows, persons = [], []
+        below = f" (under {fmt.number(self.params.monitoring.min_residents, 0)} beboere)"
         for _, r in table.iterrows():
-            cells = [
-                (r["residents"], fmt.number(r["residents"], 0)),
-                (r["persons_18_64"], fmt.share(r["outside_work_education_share"])),
-                (r["persons_15_plus"], f"{fmt.number(r['conviction_ratio'], 2)} ×"),
-                (r["persons_30_59"], fmt.share(r["primary_only_share"])),
-                (r["persons_income"], fmt.share(r["income_ratio"], 0)),
+            cells = [  # (persons behind the cell, value, text)
+                (r["residents"], r["residents"], fmt.number(r["residents"], 0)),
+                (r["persons_18_64"], r["outside_work_education_share"], fmt.share(r["outside_work_education_share"])),
+                (r["persons_15_plus"], r["conviction_ratio"], f"{fmt.number(r['conviction_ratio'], 2)} ×"),
+                (r["persons_30_59"], r["primary_only_share"], fmt.share(r["primary_only_share"])),
+                (r["persons_income"], r["income_ratio"], fmt.share(r["income_ratio"], 0)),
             ]
-            shown = [self._shown(v, n, text) for (n, text), v in zip(cells, [r["residents"], r["outside_work_education_share"], r["conviction_ratio"], r["primary_only_share"], r["income_ratio"]])]
-            small = any(n < self.min_cell for n, _ in cells)
+            shown = [self._shown(value, n, text) for n, value, text in cells]
+            n_row = min(n for n, _, _ in cells)
+            small = n_row < self.min_cell
             verdict = fmt.SUPPRESSED if small else (
                 f"{int(r['n_criteria'])} af 4" + (" – <strong>udsat område</strong>" if r["deprived"] else ""))
             prevention = fmt.SUPPRESSED if small else (
                 f"{int(r['n_prevention_criteria'])} af 4" + (" – <strong>forebyggelsesområde</strong>"
                                                              if r["prevention_area"] else ""))
-            size = " (under 1.000 beboere)" if r["below_population_threshold"] else ""
+            size = below if r["below_population_threshold"] else ""
             rows.append([escape(names.get(r["area"], r["area"])) + f"<span class='note'>{size}</span>",
                          *shown, verdict, prevention])
-            n_row = min(n for n, _ in cells)
-            persons.append([None, *(n for n, _ in cells), n_row, n_row])
+            persons.append([None, *(n for n, _, _ in cells), n_row, n_row])
         return rows, persons
 
     def criteria(self) -> HTML:
