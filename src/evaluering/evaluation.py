@@ -27,7 +27,8 @@ from .indicators.units import survey_outcome, unit_frame
 from .survey.balance import BALANCE_GROUP, balance_comparison
 from .survey.design import SurveyDesign
 
-__all__ = ["DistrictEvaluation", "balanced_designs", "estimate_indicator", "evaluate_district", "verdict"]
+__all__ = ["DistrictEvaluation", "balanced_designs", "estimation_designs", "estimate_indicator", "evaluate_district",
+           "verdict"]
 
 BETTER, NO_CHANGE, WORSE = "better", "no_change", "worse"
 # register characteristics the comparison group is balanced on, per wave
@@ -89,14 +90,22 @@ def balanced_designs(data: PreparedData, district: str, waves: list[int]) -> dic
             for w in waves}
 
 
+def estimation_designs(data: PreparedData, ind: Indicator,
+                       balanced: dict[int, SurveyDesign]) -> dict[int, SurveyDesign]:
+    """The designs a survey indicator is estimated on, per wave: the comparison group balanced to
+    the district, except for the outside view, which describes the rest of the municipality as it
+    is (its own survey weights)."""
+    if isinstance(ind.computation, SurveyOutsideView):
+        return {w: data.designs[w] for w in balanced}
+    return balanced
+
+
 def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseline: int, followup: int,
                        balanced: dict[int, SurveyDesign]) -> tuple[DidEstimate, pd.DataFrame, pd.DataFrame | None]:
     """DiD, levels and (for non-survey indicators) the unit frame of one indicator."""
     if isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
         outside = isinstance(ind.computation, SurveyOutsideView)
-        # The outside view describes the rest of the municipality as it is: its own survey weights,
-        # not the comparison group weighted to look like the district.
-        designs = {w: data.designs[w] for w in (baseline, followup)} if outside else balanced
+        designs = estimation_designs(data, ind, {w: balanced[w] for w in (baseline, followup)})
         code = data.params.district(district).code
         outcomes = {w: survey_outcome(designs[w].data, ind, code) for w in (baseline, followup)}
         est, levels = design_did(designs, outcomes, indicator=ind.key, district=district, baseline=baseline,

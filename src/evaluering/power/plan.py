@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Params, SurveyOutsideView, SurveyShare
+from ..evaluation import balanced_designs, estimation_designs
 from ..indicators.prepare import COMPARISON, PreparedData
 from ..indicators.units import survey_outcome
 from .formulas import PowerError, kish_deff, mde, mde_did, sample_size, sample_size_did
@@ -66,8 +67,6 @@ def _designs(data: PreparedData, wave: int, balanced: bool) -> dict:
     """Per district, the wave's design whose weights the evaluation's estimates use."""
     if not balanced:
         return {d.key: data.designs[wave] for d in data.params.districts}
-    from ..evaluation import balanced_designs  # the evaluation builds on much more than this module
-
     return {d.key: balanced_designs(data, d.key, [wave])[wave] for d in data.params.districts}
 
 
@@ -123,8 +122,7 @@ def survey_plan(data: PreparedData, params: Params, wave: int, planned_wave: int
             if not isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
                 continue
             outside = isinstance(ind.computation, SurveyOutsideView)
-            # the outside view: the rest of the municipality under its own survey weights, as the evaluation uses
-            source = data.designs[wave] if outside else design
+            source = estimation_designs(data, ind, {wave: design})[wave]  # as the evaluation estimates it
             y = survey_outcome(source.data, ind, code)
             comparison = _sample(y, source.weights.to_numpy(), source.data["stratum"].to_numpy() == COMPARISON)
             own = comparison if outside else _sample(y, w, stratum == district)

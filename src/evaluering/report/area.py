@@ -22,10 +22,10 @@ from ..area import (area_poverty, decomposition_figure, dfl_reweighting, movers_
                     threshold_figure, threshold_regression)
 from ..area.context import INDIVIDUAL_CONTROLS, employment_context
 from ..area.threshold import area_means
-from ..config import Params, load_params
-from ..data.validate import load_dataset
-from ..indicators.prepare import COMPARISON, PreparedData, prepare
+from ..config import Params
+from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
+from .inputs import load_prepared
 from .provenance import provenance_table
 from .tables import html_table
 
@@ -58,9 +58,7 @@ class AreaReport:
 
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, year: int) -> "AreaReport":
-        params_file, data_dir = Path(params_file), Path(data_dir)
-        params = load_params(params_file)
-        data = prepare(load_dataset(data_dir, params), params)
+        params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         return cls(params, data, int(year), employment_context(data.register, int(year)), params_file, data_dir)
 
     def title(self) -> HTML:

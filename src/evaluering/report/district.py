@@ -14,15 +14,15 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML
 
-from ..config import Params, load_params
-from ..data.validate import load_dataset
+from ..config import Params
 from ..evaluation import BALANCE_COVARIATES, DistrictEvaluation, evaluate_district
 from ..indicators.levels import indicator_levels
-from ..indicators.prepare import COMPARISON, PreparedData, prepare
+from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
 from .disclosure import suppress_estimates, suppress_levels
 from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
 from .figures import estimates_figure, event_study_grid, love_plot, trend_figure
+from .inputs import load_prepared
 from .provenance import provenance_table
 from .tables import balance_hidden, balance_html, goal_table, sample_table
 
@@ -47,10 +47,8 @@ class DistrictReport:
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, district: str, wave: int,
               baseline_wave: int | None = None) -> "DistrictReport":
-        params_file, data_dir = Path(params_file), Path(data_dir)
-        params = load_params(params_file)
+        params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         baseline = params.survey.baseline_wave if baseline_wave is None else int(baseline_wave)
-        data = prepare(load_dataset(data_dir, params), params)
         evaluation = evaluate_district(data, params.district(district).key, baseline, int(wave))
         return cls(params, data, evaluation, params_file, data_dir)
 

@@ -19,14 +19,14 @@ import seaborn as sns
 from IPython.display import HTML
 
 from ..ambitions import track_ambitions
-from ..config import Params, load_params
-from ..data.validate import load_dataset
+from ..config import Params
 from ..indicators.levels import indicator_levels
-from ..indicators.prepare import PreparedData, prepare
+from ..indicators.prepare import PreparedData
 from ..monitoring import monitor_areas, statutory_criteria
 from ..power import survey_plan
 from . import format as fmt
 from .disclosure import NOT_PERSONS
+from .inputs import load_prepared
 from .provenance import provenance_table
 from .tables import html_table
 
@@ -47,9 +47,7 @@ class MonitoringReport:
 
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, wave: int) -> "MonitoringReport":
-        params_file, data_dir = Path(params_file), Path(data_dir)
-        params = load_params(params_file)
-        data = prepare(load_dataset(data_dir, params), params)
+        params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         later = [w for w in params.survey.known_waves if w > int(wave)]
         planned = later[0] if later else int(wave) + 3
         return cls(params, data, int(wave), int(wave), planned, params_file, data_dir)
@@ -146,7 +144,7 @@ class MonitoringReport:
         rows, persons = [], []
         for _, r in flagged.sort_values(["level", "indicator"]).iterrows():
             name = district_names.get(r["unit"]) if r["level"] == "district" else area_names.get(r["unit"], r["unit"])
-            unit = next(i.unit for i in self.params.indicators if i.key == r["indicator"])
+            unit = self.params.indicator(r["indicator"]).unit
             mark = "better" if r["development"] == "better" else "worse"
             rows.append([escape(str(name)), escape(labels[r["indicator"]]),
                          fmt.change(r["change"], unit), fmt.change(r["rest_change"], unit),

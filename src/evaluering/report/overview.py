@@ -18,12 +18,11 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import HTML
 
-from ..config import Params, load_params
-from ..data.validate import load_dataset
+from ..config import Params
 from ..evaluation import DistrictEvaluation, evaluate_district
-from ..indicators.prepare import prepare
 from . import format as fmt
 from .disclosure import NOT_PERSONS, suppress_estimates
+from .inputs import load_prepared
 from .provenance import provenance_table
 from .tables import html_table, shown_interval, verdict_mark
 
@@ -44,10 +43,8 @@ class OverviewReport:
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, wave: int,
               baseline_wave: int | None = None) -> "OverviewReport":
-        params_file, data_dir = Path(params_file), Path(data_dir)
-        params = load_params(params_file)
+        params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         baseline = params.survey.baseline_wave if baseline_wave is None else int(baseline_wave)
-        data = prepare(load_dataset(data_dir, params), params)
         evaluations = tuple(evaluate_district(data, d.key, baseline, int(wave)) for d in params.districts)
         return cls(params, evaluations, params_file, data_dir)
 

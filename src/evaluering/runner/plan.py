@@ -37,9 +37,19 @@ def _check_wave(params: Params, wave: int) -> None:
         raise ValueError(f"wave {wave} is the baseline wave: there is no change to evaluate yet")
 
 
+def _inputs(params_file: Path, data_dir: Path) -> dict:
+    return {"params_file": str(params_file.resolve()), "data_dir": str(data_dir.resolve())}
+
+
 def _common(params: Params, params_file: Path, data_dir: Path, wave: int) -> dict:
-    return {"wave": wave, "baseline_wave": params.survey.baseline_wave,
-            "params_file": str(params_file.resolve()), "data_dir": str(data_dir.resolve())}
+    return {"wave": wave, "baseline_wave": params.survey.baseline_wave, **_inputs(params_file, data_dir)}
+
+
+def _municipality_run(label: str, notebook: str, report: str, parameters: dict, *, notebooks_dir: Path,
+                      out_dir: Path, wave: int) -> RunSpec:
+    """A run whose report covers the whole municipality: ``<out_dir>/<wave>/<report>.html``."""
+    return RunSpec(label=f"{label} {wave}", notebook=notebooks_dir / notebook, parameters=parameters,
+                   report=out_dir / str(wave) / f"{report}.html")
 
 
 def plan_district_runs(params: Params, *, params_file: Path, data_dir: Path, notebooks_dir: Path, out_dir: Path,
@@ -59,27 +69,25 @@ def plan_overview_run(params: Params, *, params_file: Path, data_dir: Path, note
                       wave: int) -> RunSpec:
     """The municipality overview: every district side by side for ``wave``."""
     _check_wave(params, wave)
-    return RunSpec(label=f"Oversigt {wave}", notebook=notebooks_dir / OVERVIEW_NOTEBOOK,
-                   parameters=_common(params, params_file, data_dir, wave),
-                   report=out_dir / str(wave) / f"{OVERVIEW_REPORT}.html")
+    return _municipality_run("Oversigt", OVERVIEW_NOTEBOOK, OVERVIEW_REPORT,
+                             _common(params, params_file, data_dir, wave),
+                             notebooks_dir=notebooks_dir, out_dir=out_dir, wave=wave)
 
 
 def plan_area_run(params: Params, *, params_file: Path, data_dir: Path, notebooks_dir: Path, out_dir: Path,
                   wave: int) -> RunSpec:
     """The municipality-wide area-effects report for ``wave`` (register year = wave)."""
-    return RunSpec(label=f"Områdeeffekter {wave}", notebook=notebooks_dir / AREA_NOTEBOOK,
-                   parameters={"year": wave, "params_file": str(params_file.resolve()),
-                               "data_dir": str(data_dir.resolve())},
-                   report=out_dir / str(wave) / f"{AREA_REPORT}.html")
+    return _municipality_run("Områdeeffekter", AREA_NOTEBOOK, AREA_REPORT,
+                             {"year": wave, **_inputs(params_file, data_dir)},
+                             notebooks_dir=notebooks_dir, out_dir=out_dir, wave=wave)
 
 
 def plan_monitoring_run(params: Params, *, params_file: Path, data_dir: Path, notebooks_dir: Path, out_dir: Path,
                         wave: int) -> RunSpec:
     """Monitoring of every area, the statutory criteria, ambitions and planning of the next wave."""
-    return RunSpec(label=f"Overvågning {wave}", notebook=notebooks_dir / MONITORING_NOTEBOOK,
-                   parameters={"wave": wave, "params_file": str(params_file.resolve()),
-                               "data_dir": str(data_dir.resolve())},
-                   report=out_dir / str(wave) / f"{MONITORING_REPORT}.html")
+    return _municipality_run("Overvågning", MONITORING_NOTEBOOK, MONITORING_REPORT,
+                             {"wave": wave, **_inputs(params_file, data_dir)},
+                             notebooks_dir=notebooks_dir, out_dir=out_dir, wave=wave)
 
 
 def plan_wave(params: Params, *, params_file: Path, data_dir: Path, notebooks_dir: Path, out_dir: Path,

@@ -1,0 +1,18 @@
+"""What every report's ``build`` starts from: the parameter file and the prepared data."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from ..config import Params, load_params
+from ..data.validate import load_dataset
+from ..indicators.prepare import PreparedData, prepare
+
+__all__ = ["load_prepared"]
+
+
+def load_prepared(params_file: str | Path, data_dir: str | Path) -> tuple[Path, Path, Params, PreparedData]:
+    """The two paths as ``Path``, the parameters, and the data loaded, validated and prepared."""
+    params_file, data_dir = Path(params_file), Path(data_dir)
+    params = load_params(params_file)
+    return params_file, data_dir, params, prepare(load_dataset(data_dir, params), params)
