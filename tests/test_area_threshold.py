@@ -12,6 +12,7 @@ from evaluering.area.threshold import (
     PiecewiseResult,
     ThresholdInputError,
     ThresholdResult,
+    adjusted_area_means,
     area_means,
     hansen_critical_value,
     piecewise_contextual,
@@ -220,6 +221,74 @@ def test_result_rendering_and_figure(synthetic_threshold, employment_2024):
     pc = piecewise_contextual(employment_2024, "y", "poverty_share", knots=(0.2,), individual=INDIVIDUAL,
                               area="area_id")
     assert "Equal slopes" in pc.summary() and "<table" in pc._repr_html_()
+
+
+# --- the figure's points: adjusted to the covariates the line is drawn at -----------------------
+
+
+def _side_means(means: pd.DataFrame, res: ThresholdResult, column: str) -> list[tuple[float, float, int]]:
+    """Per side of the threshold: mean vertical distance of the points to the line, its SE and how
+    many areas; the areas are independent units, so SE = SD / sqrt(areas)."""
+    gap = means[column].to_numpy() - res.fitted(means["poverty_share"].to_numpy())
+    above = means["poverty_share"].to_numpy() > res.gamma_hat
+    return [(gap[s].mean(), gap[s].std(ddof=1) / np.sqrt(s.sum()), int(s.sum())) for s in (~above, above)]
+
+
+def test_adjusted_point_minus_line_is_the_area_mean_residual(synthetic_threshold, employment_2024):
+    """Checked against statsmodels: the hinge model refitted at gamma_hat, its residuals averaged
+    per area; and (least squares with an intercept) the n-weighted mean of them is 0."""
+    res, df = synthetic_threshold, employment_2024
+    means = adjusted_area_means(res, df, "area_id", INDIVIDUAL)
+    X = pd.get_dummies(df[INDIVIDUAL].astype(str).assign(poor=df["poor"]), drop_first=True, dtype=float)
+    X = sm.add_constant(X.assign(c=df["poverty_share"], h=np.maximum(0, df["poverty_share"] - res.gamma_hat)))
+    resid = sm.OLS(df["y"], X).fit().resid.groupby(df["area_id"]).mean()
+    gap = means[res.outcome] - res.fitted(means["poverty_share"])
+    np.testing.assert_allclose(gap.to_numpy(), resid.loc[means["area_id"]].to_numpy(), atol=1e-10)
+    assert np.average(gap, weights=means["n"]) == pytest.approx(0.0, abs=1e-10)
+    np.testing.assert_allclose(means["raw"], area_means(df, "y", "poverty_share", "area_id")["y"])
+    with pytest.raises(ThresholdInputError, match="not in the fitted model"):
+        adjusted_area_means(res, df.assign(extra=1.5), "area_id", [*INDIVIDUAL, "extra"])
+
+
+@pytest.fixture(scope="module", params=["default", "seed7"])
+def threshold_and_means(request, employment_2024, synthetic_threshold, params, tmp_path_factory):
+    """The threshold model and its area means on the default synthetic data and on another seed."""
+    if request.param == "default":
+        df, res = employment_2024, synthetic_threshold
+    else:
+        from evaluering.data.synthetic import generate
+        from evaluering.data.validate import load_dataset
+        from evaluering.indicators import prepare
+
+        folder = generate(params, tmp_path_factory.mktemp("seed7"), seed=7)
+        df = employment_context(prepare(load_dataset(folder, params), params).register, 2024)
+        res = threshold_regression(df, "y", "poverty_share", INDIVIDUAL, area="area_id", ci="lr")
+    return res, adjusted_area_means(res, df, "area_id", INDIVIDUAL)
+
+
+def test_adjusted_points_scatter_around_the_line_raw_means_do_not(threshold_and_means):
+    """Issue 12, item 5: with raw means most areas below the threshold lie above the line and those
+    above it below (the line is at the mean covariates, the districts' residents are not average).
+    The adjusted points lie around the line on both sides: mean distance within 3 SE of 0; the raw
+    means miss by more than 3 SE on at least one side."""
+    res, means = threshold_and_means
+    for mean, se, n in _side_means(means, res, res.outcome):
+        assert n >= 5 and abs(mean) < 3 * se, (mean, se, n)
+    assert any(abs(mean) > 3 * se for mean, se, _ in _side_means(means, res, "raw"))
+
+
+def test_report_figure_plots_the_adjusted_means(employment_2024, synthetic_threshold):
+    from evaluering.report.area import published_area_means
+
+    res = synthetic_threshold
+    means, dropped = published_area_means(employment_2024, 5, res)
+    raw, _ = published_area_means(employment_2024, 5)
+    assert (means["n"] >= 5).all() and len(means) + dropped == employment_2024["area_id"].nunique()
+    np.testing.assert_allclose(means["raw"], raw["y"])
+    fig = threshold_figure(res, means, points_label="Områder (justeret for beboernes kendetegn)")
+    points = fig.axes[0].collections[0]
+    np.testing.assert_allclose(points.get_offsets()[:, 1], means["y"])
+    assert points.get_label() == "Områder (justeret for beboernes kendetegn)"
 
 
 # --- (d) bad input ---------------------------------------------------------------------------

@@ -245,3 +245,27 @@ def test_other_bad_input():
         panel_did(panel, "nope", "unit", "year", "treated", START)
     with pytest.raises(ValueError, match="reference period must lie before the start"):
         event_study(panel, "y", "unit", "year", "treated", START, reference=0)
+
+
+# --- outcomes that cannot change within a unit ------------------------------------------------------
+
+
+def test_outcome_constant_within_units_gives_no_estimate_and_says_why():
+    """A level fixed per unit (adults' education) is absorbed by the unit effects: the TWFE
+    coefficient is 0 with SE 0 by construction, so the result is NaN with a reason, not '0 (0 to 0)'.
+    The same panel with the outcome varying within units gives an ordinary estimate."""
+    from evaluering.did.panel import NO_WITHIN_VARIATION
+
+    rng = np.random.default_rng(10)
+    panel = _simulate(rng, n=200, drop=0.1)
+    level = rng.integers(0, 2, panel["unit"].max() + 1)
+    panel["fixed"] = level[panel["unit"]] + 0.3 * panel["treated"]  # differs between units and groups only
+    result = panel_did(panel, "fixed", "unit", "year", "treated", START)
+    assert np.isnan([result.estimate, result.se, result.ci_low, result.ci_high, result.p_value]).all()
+    assert result.note == NO_WITHIN_VARIATION and "no estimate" in result.summary()
+    assert (result.n_units, result.n_obs) == (200, len(panel))
+
+    panel["varies"] = panel["fixed"] + (panel["unit"] == 0) * (panel["year"] >= START)  # one unit changes
+    ordinary = panel_did(panel, "varies", "unit", "year", "treated", START)
+    assert ordinary.note is None and np.isfinite(ordinary.estimate) and ordinary.se > 0
+    assert ordinary.ci_low < ordinary.estimate < ordinary.ci_high

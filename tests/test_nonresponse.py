@@ -36,6 +36,21 @@ def test_hand_calculation_and_collapsing():
     assert w.sum() == pytest.approx(sample["design_weight"].sum())
 
 
+def test_collapsed_class_never_lacks_respondents():
+    """Class b has no respondents; a has enough to stand alone. The stratum-level class would hold
+    only b's persons, so no one could carry their weight: b joins a instead (the issue-13 crash)."""
+    sample = pd.DataFrame({"stratum": ["s"] * 6, "cls": ["a", "a", "a", "b", "b", "b"],
+                           "design_weight": 1.0, "responded": [True, True, False, False, False, False]})
+    classes = collapse_classes(sample, [["stratum", "cls"], ["stratum"]], min_respondents=2)
+    assert classes.nunique() == 1
+    w = weighting_class_weights(sample, [["stratum", "cls"], ["stratum"]], min_respondents=2)
+    assert w.tolist() == pytest.approx([3, 3, 0, 0, 0, 0])
+    # an intermediate level counts only the persons it would weight (here b's, none of whom answered)
+    three = sample.assign(sub=["x", "x", "x", "y", "y", "y"])
+    levels = [["stratum", "cls", "sub"], ["stratum", "cls"], ["stratum"]]
+    assert weighting_class_weights(three, levels, min_respondents=2).sum() == pytest.approx(6)
+
+
 def test_class_without_respondents_is_named():
     sample = pd.DataFrame({"stratum": ["x", "y"], "design_weight": [1.0, 1.0], "responded": [True, False]})
     with pytest.raises(ValueError, match=r"\['y'\].*no respondents"):

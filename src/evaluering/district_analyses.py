@@ -1,9 +1,9 @@
-"""Analyses that accompany a district's place estimates: placebo inference, people, event studies.
+"""Analyses that accompany a district's place estimates: register inference, people, event studies.
 
-* **Placebo (randomisation) inference** for indicators measured on everyone in the registers or
-  institutions: with only three treated districts, person-clustered standard errors ignore
-  shocks common to an area; comparing the district's change with pseudo-districts built from the
-  comparison group's small areas does not (Conley & Taber 2011).
+* **Register inference** for indicators measured on everyone in the registers: with only three
+  treated districts that differ from the rest, person-clustered standard errors miss shocks common
+  to an area, and raw placebo districts have the rest's noise, not the district's; the studentised
+  placebo test (``inference.studentised_placebo``) handles both.
 * **People**: the residents at baseline followed wherever they move (intention to treat by
   baseline address), a two-way fixed-effects DiD on the register panel.
 * **Place event study**: the district's yearly difference to the comparison group around the
@@ -14,18 +14,19 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .config import Indicator, InmoverShare, InstitutionIsolation, RegisterMean, RegisterShare
+from .config import Indicator, InmoverShare, RegisterMean, RegisterShare
 from .did.event_study import EventStudyResult
 from .did.panel import PanelDidResult, baseline_cohort, panel_did
 from .did.place_event_study import place_event_study
 from .indicators.prepare import PreparedData
 from .indicators.units import unit_frame
-from .inference import PlaceboTest, placebo_test
+from .inference.reported import ReportedInference
+from .inference.studentised_placebo import area_statistics, studentised_placebo
 
-__all__ = ["PLACEBO_KINDS", "PEOPLE_KINDS", "placebo_inference", "district_cohort", "people_estimate",
+__all__ = ["REGISTER_KINDS", "register_inference", "PEOPLE_KINDS", "district_cohort", "people_estimate",
            "place_event_studies", "PLACEBO_SEED", "PLACEBO_DRAWS"]
 
-PLACEBO_KINDS = (RegisterShare, RegisterMean, InmoverShare, InstitutionIsolation)
+REGISTER_KINDS = (RegisterShare, RegisterMean, InmoverShare)
 PEOPLE_KINDS = (RegisterShare, RegisterMean)
 PLACEBO_SEED = 20160101  # one seed for every indicator: the same pseudo-districts throughout
 PLACEBO_DRAWS = 999
@@ -38,18 +39,20 @@ def _areas(data: PreparedData, district: str) -> tuple[list, list]:
     return treated, rest
 
 
-def placebo_inference(data: PreparedData, units: pd.DataFrame, district: str, baseline: int,
-                      followup: int) -> PlaceboTest:
-    """The district's DiD against pseudo-districts of as many comparison areas (placebo test).
+def register_inference(data: PreparedData, indicator: Indicator, district: str, baseline: int,
+                       followup: int) -> ReportedInference:
+    """The district's register DiD with sampling and area-shock variance, studentised placebo test.
 
-    Areas without data in both periods (e.g. no 18-29-year-olds one year) are left out.
+    The area statistics are computed once per indicator and periods and serve every district.
     """
-    units = units.assign(area=units["area"].astype(str))
-    observed = units.groupby("area")["period"].nunique()
-    complete = set(observed.index[observed == 2])
-    treated, rest = ([a for a in areas if a in complete] for areas in _areas(data, district))
-    return placebo_test(units, "y", "area", "period", treated, baseline, followup, comparison_areas=rest,
-                        weights="weight", n_draws=PLACEBO_DRAWS, seed=PLACEBO_SEED)
+    key = ("area_statistics", repr(indicator.computation), baseline, followup)
+    if key not in data._unit_frames:
+        units = unit_frame(data, indicator, [baseline, followup])
+        data._unit_frames[key] = area_statistics(units, sorted(data.dataset.areas["area_id"].astype(str)),
+                                                 baseline, followup)
+    treated, rest = _areas(data, district)
+    return studentised_placebo(data._unit_frames[key], treated, rest, baseline, followup, n_draws=PLACEBO_DRAWS,
+                               seed=PLACEBO_SEED)
 
 
 def district_cohort(data: PreparedData, district: str, baseline: int, followup: int) -> pd.DataFrame:
@@ -60,7 +63,10 @@ def district_cohort(data: PreparedData, district: str, baseline: int, followup: 
 
 
 def people_estimate(cohort: pd.DataFrame, indicator: Indicator, baseline: int) -> PanelDidResult:
-    """Intention-to-treat DiD for the people in the indicator's age band at baseline."""
+    """Intention-to-treat DiD for the people in the indicator's age band at baseline.
+
+    NaN with a Danish ``note`` when the outcome cannot change within a person over the window
+    (see :func:`~.did.panel.panel_did`)."""
     comp = indicator.computation
     keep = cohort["baseline_age"].between(*comp.age) & cohort[comp.column].notna()
     rows = cohort.loc[keep, ["person_id", "year", "treated", comp.column]]  # what the estimate needs

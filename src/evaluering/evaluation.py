@@ -15,12 +15,14 @@ from dataclasses import dataclass
 import pandas as pd
 from tqdm import tqdm
 
-from .config import Indicator, SurveyOutsideView, SurveyShare, VisitorMean
+from .config import Indicator, InstitutionIsolation, SurveyOutsideView, SurveyShare, VisitorMean
 from .did.design_did import design_did
 from .did.two_wave import DidEstimate, two_wave_did
-from .district_analyses import (PEOPLE_KINDS, PLACEBO_KINDS, district_cohort, people_estimate, place_event_studies,
-                                placebo_inference)
+from .district_analyses import (PEOPLE_KINDS, REGISTER_KINDS, district_cohort, people_estimate, place_event_studies,
+                                register_inference)
 from .inference import benjamini_hochberg, holm
+from .inference.reported import ReportedInference
+from .inference.social_mix import social_mix_inference
 from .indicators.levels import weighted_levels
 from .indicators.prepare import COMPARISON, PreparedData
 from .indicators.units import survey_outcome, unit_frame
@@ -119,38 +121,44 @@ def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseli
     return est, weighted_levels(units), units
 
 
-def _inference(data: PreparedData, ind: Indicator, est: DidEstimate, units, district: str, baseline: int,
-               followup: int) -> dict:
-    """Which p-value the verdict uses: placebo for register/institution indicators, else the model's."""
-    if isinstance(ind.computation, PLACEBO_KINDS):
-        placebo = placebo_inference(data, units, district, baseline, followup)
-        return {"inference": "placebo", "p_value": placebo.p_value, "p_model": est.p_value,
-                "placebo_ci_low": placebo.ci_low, "placebo_ci_high": placebo.ci_high}
+def _reported_inference(data: PreparedData, ind: Indicator, est: DidEstimate, units, district: str, baseline: int,
+                        followup: int) -> ReportedInference:
+    """The inference the report shows and the verdict uses (see ``district_analyses``)."""
+    if isinstance(ind.computation, REGISTER_KINDS):
+        return register_inference(data, ind, district, baseline, followup)
+    if isinstance(ind.computation, InstitutionIsolation):
+        return social_mix_inference(data, ind, district, baseline, followup)
     kind = "design" if units is None else "cluster"
-    return {"inference": kind, "p_value": est.p_value, "p_model": est.p_value,
-            "placebo_ci_low": None, "placebo_ci_high": None}
+    return ReportedInference(kind, est.estimate, est.se, est.ci_low, est.ci_high, est.p_value, est.confidence)
 
 
 def _people(cohort: pd.DataFrame, ind: Indicator, baseline: int) -> dict:
+    """The people estimate's columns; ``people_note`` says (in Danish) why there is none, if so."""
     if not isinstance(ind.computation, PEOPLE_KINDS):
-        return {"people_estimate": None, "people_ci_low": None, "people_ci_high": None, "people_n": None}
+        return {"people_estimate": None, "people_ci_low": None, "people_ci_high": None, "people_n": None,
+                "people_note": None}
     res = people_estimate(cohort, ind, baseline)
     return {"people_estimate": res.estimate, "people_ci_low": res.ci_low, "people_ci_high": res.ci_high,
-            "people_n": res.n_units}
+            "people_n": res.n_units, "people_note": res.note}
 
 
 def evaluate_district(
-    data: PreparedData, district: str, baseline: int, followup: int, *, progress: bool = False
+    data: PreparedData, district: str, baseline: int, followup: int, *, progress: bool = False,
+    details: bool = True,
 ) -> DistrictEvaluation:
-    """Evaluate every indicator of ``district`` (a key) between two waves."""
+    """Evaluate every indicator of ``district`` (a key) between two waves.
+
+    ``details=False`` leaves out the people estimates and the event studies (what a simulation of
+    the verdicts does not need); the place estimates, intervals and verdicts are the same.
+    """
     params = data.params
     district_obj = params.district(district)
     balanced = balanced_designs(data, district_obj.key, [baseline, followup])
-    cohort = district_cohort(data, district_obj.key, baseline, followup)
+    cohort = district_cohort(data, district_obj.key, baseline, followup) if details else None
     rows, level_frames, estimates = [], [], []
     for ind in tqdm(params.indicators, desc=district_obj.name, disable=not progress, leave=False):
         est, levels, units = estimate_indicator(data, ind, district_obj.key, baseline, followup, balanced)
-        inference = _inference(data, ind, est, units, district_obj.key, baseline, followup)
+        shown = _reported_inference(data, ind, est, units, district_obj.key, baseline, followup)
         levels = levels.assign(indicator=ind.key)
         goal, theme = params.theme_of(ind.key)
         target = params.ambition(district_obj.key, ind.key)
@@ -169,15 +177,21 @@ def evaluate_district(
                 "comparison_baseline": _level(levels, COMPARISON, baseline),
                 "comparison_followup": _level(levels, COMPARISON, followup),
                 "min_persons": levels["n_persons"].min() if ind.source != "visitors" else None,
-                "estimate": est.estimate,
-                "se": est.se,
-                "ci_low": est.ci_low,
-                "ci_high": est.ci_high,
-                **inference,
+                # what the report shows: estimate, interval and p-value of one procedure
+                "estimate": shown.estimate,
+                "se": shown.se,
+                "ci_low": shown.ci_low,
+                "ci_high": shown.ci_high,
+                "p_value": shown.p_value,
+                "inference": shown.method,
+                "inference_note": shown.note,
+                # the model's own (person- or design-based) standard error, for comparison
+                "se_model": est.se,
+                "p_model": est.p_value,
                 "design": est.design,
                 "scale": est.scale,
-                "verdict": verdict(est.estimate, inference["p_value"], ind),
-                **_people(cohort, ind, baseline),
+                "verdict": verdict(shown.estimate, shown.p_value, ind),
+                **(_people(cohort, ind, baseline) if details else {}),
                 "ambition": target,
                 "ambition_met": _ambition_met(followup_level, target, ind),
             }
@@ -186,8 +200,11 @@ def evaluate_district(
         estimates.append(est)
     table = pd.DataFrame(rows)
     # adjust for testing every indicator of the district at once
-    table["p_holm"] = holm(table["p_value"].to_numpy()).adjusted
-    table["p_bh"] = benjamini_hochberg(table["p_value"].to_numpy()).adjusted
+    # (an indicator without a test, e.g. a question everyone answered alike, is left out)
+    tested = table["p_value"].notna().to_numpy()
+    for column, adjust in (("p_holm", holm), ("p_bh", benjamini_hochberg)):
+        table[column] = float("nan")
+        table.loc[tested, column] = adjust(table.loc[tested, "p_value"].to_numpy()).adjusted
     return DistrictEvaluation(
         district=district_obj.key,
         district_name=district_obj.name,
@@ -197,5 +214,5 @@ def evaluate_district(
         levels=pd.concat(level_frames, ignore_index=True),
         estimates=tuple(estimates),
         balanced=balanced,
-        event_studies=place_event_studies(data, district_obj.key, baseline, followup),
+        event_studies=place_event_studies(data, district_obj.key, baseline, followup) if details else {},
     )

@@ -72,6 +72,7 @@ __all__ = [
     "threshold_regression",
     "threshold_figure",
     "area_means",
+    "adjusted_area_means",
     "poverty_share",
     "hansen_critical_value",
 ]
@@ -626,12 +627,39 @@ def area_means(df: pd.DataFrame, outcome: str, context: str, area: str, weights:
     return out.drop(columns=["_wy", "_w"]).reset_index()
 
 
+def adjusted_area_means(result: ThresholdResult, df: pd.DataFrame, area: str, individual: Sequence[str] = (),
+                        *, weights: str | None = None, categorical: Sequence[str] = ()) -> pd.DataFrame:
+    """Area means of the outcome adjusted to the mean individual covariates, the basis of the
+    fitted line (:meth:`ThresholdResult.fitted`), ready for :func:`threshold_figure`.
+
+    Each person's outcome has their covariate part ``X_i b`` replaced by its sample mean, with
+    ``b`` the model's coefficients: ``y_i - X_i b + mean(X b)``. An area's adjusted mean minus the
+    line at its context value is then the area's mean residual, so points and line condition on
+    the same covariates (raw means differ from the line by the area's composition as well).
+    ``df``, ``individual``, ``weights`` and ``categorical`` must be those the result was fitted
+    with. The raw mean is kept in the column ``raw``.
+    """
+    _check_columns(df, [result.outcome, result.context, area, *individual])
+    X = _covariates(df, individual, categorical)
+    X.insert(0, "Intercept", 1.0)
+    unknown = [c for c in X.columns if c not in result.params.index]
+    if unknown:
+        raise ThresholdInputError(f"covariates {unknown} are not in the fitted model: pass the individual "
+                                  "covariates and categorical columns the threshold was estimated with")
+    linear = X.to_numpy(dtype=float) @ result.params[list(X.columns)].to_numpy()
+    adjusted = df[result.outcome].to_numpy(dtype=float) - linear + result.mean_linear_part
+    means = area_means(df.assign(_adjusted=adjusted), "_adjusted", result.context, area, weights)
+    raw = area_means(df, result.outcome, result.context, area, weights)[result.outcome].to_numpy()
+    return means.rename(columns={"_adjusted": result.outcome}).assign(raw=raw)
+
+
 def threshold_figure(result: ThresholdResult, df_area_means: pd.DataFrame, *,
                      xlabel: str = "Andel fattige i området", ylabel: str = "Andel i beskæftigelse",
-                     n_column: str = "n", ax=None):
+                     n_column: str = "n", points_label: str = "Områder", ax=None):
     """Area means of the outcome against the contextual variable (points sized by n), the fitted
-    hinge line (at the mean of the individual covariates, so it is shifted relative to raw means
-    when the composition differs), and the threshold with its confidence band."""
+    hinge line (at the mean of the individual covariates) and the threshold with its confidence
+    band. Pass :func:`adjusted_area_means` so the points are on the line's basis; raw means
+    (:func:`area_means`) are shifted from the line by each area's composition."""
     import matplotlib
 
     if ax is None:
@@ -647,7 +675,7 @@ def threshold_figure(result: ThresholdResult, df_area_means: pd.DataFrame, *,
     y = df_area_means[result.outcome].to_numpy(dtype=float)
     n = df_area_means[n_column].to_numpy(dtype=float) if n_column in df_area_means else np.ones(len(x))
     sizes = 10 + 90 * n / max(n.max(), 1)
-    ax.scatter(x, y, s=sizes, color="#4d6b8a", alpha=0.6, edgecolor="white", linewidth=0.5, label="Områder")
+    ax.scatter(x, y, s=sizes, color="#4d6b8a", alpha=0.6, edgecolor="white", linewidth=0.5, label=points_label)
     xs = np.linspace(min(x.min(), result.gamma_ci[0]), max(x.max(), result.gamma_ci[1]), 300)
     ax.plot(xs, result.fitted(xs), color="#b34700", linewidth=2, label="Tilpasset knæk-model")
     lo, hi = result.gamma_ci

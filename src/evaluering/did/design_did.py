@@ -39,6 +39,17 @@ def _wave_contrast(design: SurveyDesign, y: np.ndarray, group: str | None, distr
     return estimate, float(contrast @ cov @ contrast), rows
 
 
+# An SE below this is rounding, not sampling variation: a 0/1 answer that differs for one of n
+# respondents gives an SE of about 1/n (over 1e-6 for any survey); constant answers leave < 1e-16.
+ZERO_SE = 1e-12
+
+
+def _se(variance: float) -> float:
+    """The standard error of a variance that may be zero up to rounding (then exactly 0)."""
+    se = float(np.sqrt(max(variance, 0.0)))
+    return 0.0 if se < ZERO_SE else se
+
+
 def design_did(
     designs: dict[int, SurveyDesign],
     outcomes: dict[int, np.ndarray],
@@ -55,7 +66,9 @@ def design_did(
 
     ``outcomes[wave]`` holds each sampled unit's outcome (NaN where not answered) aligned with
     ``designs[wave].data``. With ``group=None`` there is no comparison group and the estimate is
-    the before-after change of the district's mean (``design="pre_post"``).
+    the before-after change of the district's mean (``design="pre_post"``). When the answers are
+    constant within both groups in both waves the SE is 0: the p-value is then NaN (no test, the
+    verdict is "no detectable change") and the interval is the estimate.
     """
     parts, levels = [], []
     for wave in (baseline, followup):
@@ -64,12 +77,14 @@ def design_did(
         levels += [{"group": g, "period": wave, "value": v, "se": se, "n_units": n, "n_persons": n,
                     "n_clusters": n} for g, v, se, n in rows]
     estimate = parts[1][0] - parts[0][0]
-    se = float(np.sqrt(parts[0][1] + parts[1][1]))
+    se = _se(parts[0][1] + parts[1][1])
     z = stats.norm.ppf(0.5 + confidence / 2)
+    # constant answers (SE 0): no p-value and an interval of the estimate alone, as in two_wave_did
+    p_value = float(2 * stats.norm.sf(abs(estimate / se))) if se > 0 else float("nan")
     n_units = int(sum(row["n_units"] for row in levels))
     result = DidEstimate(
         indicator=indicator, district=district, baseline=baseline, followup=followup, estimate=estimate, se=se,
-        ci_low=estimate - z * se, ci_high=estimate + z * se, p_value=float(2 * stats.norm.sf(abs(estimate / se))),
+        ci_low=estimate - z * se, ci_high=estimate + z * se, p_value=p_value,
         design="did" if group is not None else "pre_post", scale="difference", n_units=n_units,
         n_clusters=n_units, confidence=confidence,
     )

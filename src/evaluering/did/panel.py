@@ -276,6 +276,7 @@ class PanelDidResult:
     n_clusters: int
     covariates: tuple[str, ...] = ()
     confidence: float = 0.95
+    note: str | None = None  # Danish reason for the report when there is no estimate (estimate NaN)
 
     def to_frame(self) -> pd.DataFrame:
         row = asdict(self)
@@ -283,6 +284,8 @@ class PanelDidResult:
         return pd.DataFrame([row])
 
     def summary(self) -> str:
+        if self.note is not None:
+            return f"{self.outcome} (TWFE DiD, post from {self.post_start}): no estimate ({self.note})"
         return (
             f"{self.outcome} (TWFE DiD, post from {self.post_start}): {self.estimate:+.4f} (se {self.se:.4f}; "
             f"{self.confidence:.0%} CI {self.ci_low:+.4f} to {self.ci_high:+.4f}; p = {self.p_value:.3f}; "
@@ -292,6 +295,22 @@ class PanelDidResult:
 
     def _repr_html_(self) -> str:
         return self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4f}")
+
+
+NO_WITHIN_VARIATION = ("indikatoren ændrer sig ikke for de samme personer i perioden (fx ligger "
+                       "uddannelsesniveauet fast for voksne); den måles derfor kun for stedet")
+NO_RESIDUAL_VARIATION = ("udviklingen er den samme for alle de fulgte personer, så usikkerheden kan ikke "
+                         "beregnes; der vises derfor intet estimat for de samme personer")
+
+
+def within_unit_share(y: np.ndarray, unit: np.ndarray, w: np.ndarray) -> float:
+    """Share of the outcome's weighted variation that lies within units (0 when every unit's
+    outcome is constant: unit fixed effects then absorb everything and no DiD is identified)."""
+    total = float(w @ (y - (w @ y) / w.sum()) ** 2)
+    if total == 0:
+        return 0.0
+    within = _demean_inplace(y.astype(float, copy=True)[:, None], unit, w)[:, 0]
+    return float(w @ within**2) / total
 
 
 def t_interval(estimate: float, se: float, df: int, confidence: float) -> tuple[float, float, float]:
@@ -321,6 +340,10 @@ def panel_did(
     time-varying controls; standard errors are clustered by ``cluster`` (default: the unit) and
     the interval uses t with G - 1 degrees of freedom. With a balanced panel and no covariates the
     estimate equals the DiD of the four means (treated/comparison x before/after).
+
+    When the outcome never changes within a unit (e.g. adults' education level) the coefficient is
+    0 with SE 0 by construction, which is no estimate: the result then has NaN estimate, interval
+    and p-value and a Danish ``note`` saying why (likewise when the SE is 0 or not finite).
     """
     data = load_panel(panel, outcome, unit, time, treated, covariates=covariates, cluster=cluster, weights=weights)
     post = data["time"] >= post_start
@@ -330,9 +353,17 @@ def panel_did(
                 raise ValueError(f"no observations of the {label} units {when}")
     fit = twfe(data, (data["treated"] & post).astype(float)[:, None], ["treated_post"], list(covariates or []))
     estimate, se = float(fit.coef[0]), float(np.sqrt(fit.cov[0, 0]))
-    low, high, p = t_interval(estimate, se, fit.df, confidence)
+    note = None
+    if within_unit_share(data["y"], data["unit"], data["w"]) <= COLLINEARITY_TOL:
+        note = NO_WITHIN_VARIATION  # the coefficient is 0 by construction, not an estimate
+    elif not (np.isfinite(se) and se > 0):
+        note = NO_RESIDUAL_VARIATION
+    if note is None:
+        low, high, p = t_interval(estimate, se, fit.df, confidence)
+    else:
+        estimate = se = low = high = p = float("nan")
     return PanelDidResult(
-        outcome=outcome, post_start=post_start, estimate=estimate, se=se, ci_low=low, ci_high=high, p_value=p,
-        n_units=fit.n_units, n_treated_units=fit.n_treated_units, n_obs=fit.n_obs, n_clusters=fit.n_clusters,
-        covariates=tuple(covariates or ()), confidence=confidence,
+        outcome=outcome, post_start=post_start, estimate=estimate, se=se, ci_low=float(low), ci_high=float(high),
+        p_value=p, n_units=fit.n_units, n_treated_units=fit.n_treated_units, n_obs=fit.n_obs,
+        n_clusters=fit.n_clusters, covariates=tuple(covariates or ()), confidence=confidence, note=note,
     )

@@ -21,7 +21,7 @@ from IPython.display import HTML
 from ..area import (area_poverty, decomposition_figure, dfl_reweighting, movers_model, multilevel, oaxaca_blinder,
                     threshold_figure, threshold_regression)
 from ..area.context import INDIVIDUAL_CONTROLS, employment_context
-from ..area.threshold import area_means
+from ..area.threshold import ThresholdResult, adjusted_area_means, area_means
 from ..config import Params
 from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
@@ -36,13 +36,19 @@ N_BOOT = 199  # threshold bootstrap (cheap: per-area sums)
 N_BOOT_DECOMPOSITION = 99  # refits on every person: 99 draws give the SE to about 7 %
 
 
-def published_area_means(frame: pd.DataFrame, min_cell: int) -> tuple[pd.DataFrame, int]:
+def published_area_means(frame: pd.DataFrame, min_cell: int,
+                         result: ThresholdResult | None = None) -> tuple[pd.DataFrame, int]:
     """Small-area employment means for the threshold figure, without areas of too few persons.
 
     Returns the means of areas with at least ``min_cell`` persons and how many areas were left
-    out. The figure publishes no municipal total, so no other area needs to go with them.
+    out. The figure publishes no municipal total, so no other area needs to go with them. With the
+    threshold ``result`` the means are adjusted to the mean individual covariates
+    (:func:`~evaluering.area.threshold.adjusted_area_means`), the basis of the fitted line.
     """
-    means = area_means(frame, "y", "poverty_share", "area_id")
+    if result is None:
+        means = area_means(frame, "y", "poverty_share", "area_id")
+    else:
+        means = adjusted_area_means(result, frame, "area_id", INDIVIDUAL_CONTROLS)
     keep = means["n"] >= min_cell
     return means[keep].reset_index(drop=True), int((~keep).sum())
 
@@ -95,7 +101,7 @@ class AreaReport:
         low, high = res.gamma_ci_bootstrap
         s_low, s_high = res.slope_above_ci_bootstrap
         min_cell = self.params.disclosure.min_cell
-        means, dropped = published_area_means(self.frame, min_cell)
+        means, dropped = published_area_means(self.frame, min_cell, res)
         left_out = (f" Småområder med færre end {min_cell} beboere på 30-64 år vises ikke i figuren "
                     f"({dropped} af {len(means) + dropped}).")
         text = HTML(
@@ -104,9 +110,14 @@ class AreaReport:
             f"{fmt.share(res.gamma_hat, 0)} (95 % KI {fmt.share(low, 0)} til {fmt.share(high, 0)}). Over tærsklen "
             f"hænger 10 procentpoint flere fattige sammen med {fmt.change(res.slope_above * 0.10, 'share')} i "
             f"beskæftigelse (95 % KI {fmt.change(s_low * 0.10, 'share')} til {fmt.change(s_high * 0.10, 'share')}); "
-            f"under tærsklen {fmt.change(res.slope_below * 0.10, 'share')}. Punkterne er småområder.{left_out}</p>"
+            f"under tærsklen {fmt.change(res.slope_below * 0.10, 'share')}.</p>"
+            "<p class='note'>Figuren: Punkterne er småområdernes beskæftigelse justeret til kommunens "
+            "gennemsnitlige beboere (alder, køn, herkomst, uddannelse og egen lav indkomst), det samme grundlag "
+            "som linjen, der viser modellen for en gennemsnitlig beboer. Et punkt over linjen har højere "
+            "beskæftigelse, end modellen forudsiger ud fra områdets andel fattige; punktets størrelse viser "
+            f"antallet af beboere.{left_out}</p>"
         )
-        return text, threshold_figure(res, means)
+        return text, threshold_figure(res, means, points_label="Områder (justeret for beboernes kendetegn)")
 
     def decomposition(self) -> tuple[HTML, plt.Figure]:
         """Each district's employment gap to the rest: composition and area effect."""

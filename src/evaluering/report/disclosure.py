@@ -108,8 +108,8 @@ def suppress_estimates(table: pd.DataFrame, min_cell: int) -> pd.DataFrame:
     """
     small = table["min_persons"].notna() & (table["min_persons"] < min_cell)
     numbers = ["district_baseline", "district_followup", "comparison_baseline", "comparison_followup",
-               "estimate", "se", "ci_low", "ci_high", "p_value", "p_model", "p_holm", "p_bh", "placebo_ci_low",
-               "placebo_ci_high", "people_estimate", "people_ci_low", "people_ci_high"]
+               "estimate", "se", "ci_low", "ci_high", "p_value", "p_model", "se_model", "p_holm", "p_bh",
+               "people_estimate", "people_ci_low", "people_ci_high"]
     numbers = [c for c in numbers if c in table]
     out = table.copy()
     out.loc[small, numbers] = float("nan")

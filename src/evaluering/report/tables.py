@@ -16,7 +16,8 @@ from .disclosure import NOT_PERSONS, data_n, suppress_estimates, suppress_group
 __all__ = ["goal_table", "sample_table", "balance_html", "balance_hidden", "html_table", "shown_interval",
            "verdict_mark", "INFERENCE_LABELS"]
 
-INFERENCE_LABELS = {"placebo": "placebotest", "design": "designbaseret", "cluster": "klyngerobust"}
+INFERENCE_LABELS = {"placebo": "placebotest", "studentised_placebo": "placebotest", "normal": "normalfordeling",
+                    "composition_null": "tilfældig fordeling", "design": "designbaseret", "cluster": "klyngerobust"}
 
 
 def html_table(header: list[str], rows: list[list[str]], persons: list[list] | None = None,
@@ -46,9 +47,7 @@ def verdict_mark(verdict: str) -> str:
 
 
 def shown_interval(row: pd.Series) -> tuple[float, float]:
-    """The interval that matches the inference behind the verdict (placebo or model based)."""
-    if row.get("inference") == "placebo" and not pd.isna(row.get("placebo_ci_low")):
-        return row["placebo_ci_low"], row["placebo_ci_high"]
+    """The interval the verdict rests on (the evaluation's ``ci_low``/``ci_high``)."""
     return row["ci_low"], row["ci_high"]
 
 
@@ -64,11 +63,43 @@ def _interval(row: pd.Series) -> str:
     return _with_interval(row["estimate"], *shown_interval(row), row["unit"], row["scale"])
 
 
-def _people(row: pd.Series) -> str:
+def _people_note(row: pd.Series) -> str | None:
+    """Why a register indicator has no people estimate (e.g. it cannot change within a person), or None."""
+    note = row.get("people_note")
+    return None if row.get("suppressed") or note is None or pd.isna(note) else str(note)
+
+
+def _footnote_mark(i: int) -> str:
+    """*, **, ... for the i-th footnote (no digits: a digit in a cell reads as a count of persons)."""
+    return "*" * (i + 1)
+
+
+def _footnote(footnotes: list[str], text: str) -> str:
+    """The mark of ``text`` among the table's footnotes (added if new)."""
+    if text not in footnotes:
+        footnotes.append(text)
+    return _footnote_mark(footnotes.index(text))
+
+
+def _p_value(row: pd.Series, footnotes: list[str]) -> str:
+    """The p-value, the procedure behind it and, as a footnote, its caveat (few counters, few areas)."""
+    note = row.get("inference_note")
+    mark = "" if row.get("suppressed") or note is None or pd.isna(note) else _footnote(footnotes, str(note))
+    label = INFERENCE_LABELS.get(row["inference"], row["inference"])
+    return fmt.p_value(row["p_value"]) + f"<br><span class='note'>{escape(label)}{mark}</span>"
+
+
+def _people(row: pd.Series, footnotes: list[str]) -> str:
+    """The people estimate with its interval, or "ikke relevant" (marked and added to ``footnotes`` when
+    a reason is given, so the reader sees why below the table)."""
     if row.get("suppressed"):
         return fmt.SUPPRESSED
     if row.get("people_estimate") is None or pd.isna(row.get("people_estimate")):
-        return "<span class='note'>ikke relevant</span>"
+        note = _people_note(row)
+        if note is None:
+            return "<span class='note'>ikke relevant</span>"
+        mark = _footnote(footnotes, f"Samme beboere fulgt: {note}")
+        return f"<span class='note' title='{escape(note, quote=True)}'>ikke relevant{mark}</span>"
     return _with_interval(row["people_estimate"], row["people_ci_low"], row["people_ci_high"], row["unit"],
                           "difference")
 
@@ -113,7 +144,8 @@ def goal_table(evaluation: DistrictEvaluation, params: Params, goal_key: str) ->
     """The summary table of one effect goal: levels, change, verdict and ambition per indicator.
 
     Every number cell carries the persons behind it (``data-n``); rows built on too few persons are
-    suppressed as a whole (:func:`~.disclosure.suppress_estimates`).
+    suppressed as a whole (:func:`~.disclosure.suppress_estimates`). Why a people estimate is "ikke
+    relevant" (``people_note``) follows the table as a footnote.
     """
     goal = next(g for g in params.effect_goals if g.key == goal_key)
     table = suppress_estimates(evaluation.table, params.disclosure.min_cell)
@@ -121,7 +153,7 @@ def goal_table(evaluation: DistrictEvaluation, params: Params, goal_key: str) ->
     b, f = evaluation.baseline, evaluation.followup
     header = ["Indikator", f"Bydel {b} → {f}", f"Sammenligning {b} → {f}", "Forskel i udvikling (95 % KI)",
               "Samme beboere fulgt (95 % KI)", "p-værdi", "Justeret p (Holm)", "Vurdering", "Ambition"]
-    rows, persons = [], []
+    rows, persons, footnotes = [], [], []
     for _, row in table[table["key"].isin(keys)].iterrows():
         unit = row["unit"]
         pre_post = row["design"] == "pre_post"
@@ -131,14 +163,16 @@ def goal_table(evaluation: DistrictEvaluation, params: Params, goal_key: str) ->
             _levels(row["district_baseline"], row["district_followup"], unit),
             "ikke relevant" if pre_post else _levels(row["comparison_baseline"], row["comparison_followup"], unit),
             _interval(row),
-            _people(row),
-            fmt.p_value(row["p_value"]) + f"<br><span class='note'>{INFERENCE_LABELS[row['inference']]}</span>",
+            _people(row, footnotes),
+            _p_value(row, footnotes),
             fmt.p_value(row["p_holm"]),
             verdict_mark(row["verdict"]),
             _ambition(row),
         ])
         persons.append(_goal_persons(evaluation, row))
-    return html_table(header, rows, persons, text_columns=(0, 7, 8))
+    notes = "".join(f"<p class='note'>{_footnote_mark(i)} {escape(n.rstrip('.'))}.</p>"
+                    for i, n in enumerate(footnotes))
+    return html_table(header, rows, persons, text_columns=(0, 7, 8)) + notes
 
 
 def sample_table(data: PreparedData, district: str, waves: list[int]) -> str:

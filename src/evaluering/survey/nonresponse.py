@@ -48,18 +48,37 @@ def collapse_classes(
     resp = sample[responded].astype(bool).to_numpy()
     label = np.full(len(sample), None, dtype=object)
     for level, columns in enumerate(class_levels):
-        keys = _labels(sample, columns)
-        counts = pd.Series(resp).groupby(keys.to_numpy()).transform("sum").to_numpy()
+        keys = _labels(sample, columns).to_numpy()
+        unclassed = label == None  # noqa: E711
+        # respondents among the persons not yet in a finer class: those are the ones this class weights
+        counts = pd.Series(resp & unclassed).groupby(keys).transform("sum").to_numpy()
         last = level == len(class_levels) - 1
-        take = (label == None) & (counts >= (1 if last else min_respondents))  # noqa: E711
-        label[take] = f"{level}:" + keys.to_numpy()[take]
-        if last and (label == None).any():  # noqa: E711
-            bad = sorted(set(keys.to_numpy()[label == None]))  # noqa: E711
-            raise ValueError(
-                f"weighting classes {bad} (by {list(columns)}) have no respondents: "
-                "cannot weight non-response; merge these strata or check the 'responded' column"
-            )
+        take = unclassed & (counts >= (1 if last else min_respondents))
+        label[take] = f"{level}:" + keys[take]
+        if last:
+            _merge_stranded(label, keys, resp, f"{level}:", columns)
     return pd.Series(label, index=sample.index, name="weighting_class")
+
+
+def _merge_stranded(label: np.ndarray, keys: np.ndarray, resp: np.ndarray, prefix: str, columns) -> None:
+    """Persons left without respondents at the coarsest level join the smallest finer class of their cell.
+
+    Their coarsest cell has respondents, all placed in finer classes; merging the one with the
+    fewest respondents back keeps every class at ``min_respondents`` or more. A coarsest cell
+    without any respondent cannot be weighted and raises a ValueError naming it.
+    """
+    stranded = label == None  # noqa: E711
+    empty = sorted({k for k in set(keys[stranded]) if not resp[keys == k].any()})
+    if empty:
+        raise ValueError(
+            f"weighting classes {empty} (by {list(columns)}) have no respondents: "
+            "cannot weight non-response; merge these strata or check the 'responded' column"
+        )
+    for key in set(keys[stranded]):
+        cell = keys == key
+        placed = cell & ~stranded
+        smallest = pd.Series(resp[placed]).groupby(label[placed]).sum().idxmin()
+        label[cell & (stranded | (label == smallest))] = prefix + key
 
 
 def _labels(sample: pd.DataFrame, columns: Sequence[str]) -> pd.Series:

@@ -1,0 +1,275 @@
+"""Studentised placebo inference for a district's DiD on register data (few treated, heteroskedastic).
+
+Why: a district is one treated unit of a few small areas, and it is unlike the rest of the
+municipality (that is why it is a district): its base rates differ, so the person-level noise of
+its change differs from that of pseudo-districts assembled from comparison areas, and its size
+differs too. A placebo test on the raw DiD (Conley & Taber 2011) then compares the district with
+the wrong spread: too narrow where the district's rate is further from 0 or 1 than the rest's
+(convictions at 3.5 % against 1.5 %), too wide where it is closer. Ferman & Pinto (2019,
+"Inference in differences-in-differences with few treated groups and heteroskedasticity",
+*REStat* 101: 452-467) model the variance of a group's change as a common group-level part plus
+a part that shrinks with its size (``A + B / N``), and rescale before permuting. Here both parts
+are measured rather than modelled:
+
+* the **sampling part** is the person-clustered variance of the DiD itself, computed from the
+  microdata of exactly the areas involved (for the real district it equals the cluster-robust
+  variance of :func:`evaluering.did.two_wave.two_wave_did`, with the same small-sample factor);
+* the **area part**: every area's change also carries a shock common to its residents (a closed
+  workplace, a new block). Its variance ``tau^2`` is estimated from the comparison areas as the
+  between-area variance beyond their sampling variance (the trimmed moment estimator of
+  :func:`evaluering.monitoring.overdispersion.between_area_variance`). For a 0/1 outcome the
+  shock is taken to scale with ``p (1 - p)`` of the area (a shock of fixed size on the logit
+  scale), so a district with three times the rest's conviction rate gets a larger area part.
+
+Each DiD is divided by its own standard error, and the district's t-statistic is compared with
+those of pseudo-districts (as many comparison areas as the district, each against the remaining
+comparison areas): a studentised randomisation test (MacKinnon & Webb 2020's RI-t; Canay,
+Romano & Shaikh 2017 on why studentising restores validity under heterogeneous variances). The
+p-value is ``(1 + #{|t_b| >= |t|}) / (1 + B)``, and the interval is the set of effects the test
+does not reject, ``estimate +/- c * se`` with ``c`` the matching placebo quantile of ``|t_b|``, so
+``p < alpha`` exactly when 0 lies outside it. With too few distinct pseudo-districts for a
+permutation p-value, the normal reference is used instead and the result says so.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+from scipy import sparse, stats
+
+from ..monitoring.overdispersion import between_area_variance
+from .reported import ReportedInference
+
+__all__ = ["AreaStatistics", "area_statistics", "studentised_placebo", "did_variance", "MIN_DISTINCT"]
+
+MIN_DISTINCT = 200  # fewer distinct pseudo-districts: normal reference instead of the placebo distribution
+N_PARAMETERS = 4  # the saturated DiD regression: constant, treated, post, treated x post
+
+
+@dataclass(frozen=True)
+class AreaStatistics:
+    """Sufficient statistics of a unit frame for group means and their clustered variance.
+
+    ``W[a, t]``, ``S[a, t]``: sum of weights and of weighted outcomes in area ``a``, period ``t``
+    (0 baseline, 1 follow-up). ``pairs`` holds, for every pair of (area, period) cells that share a
+    cluster, the sums over clusters of ``u_j u_l``, ``u_j v_l``, ``v_j u_l`` and ``v_j v_l`` where
+    ``u`` and ``v`` are a cluster's sums of weights and weighted outcomes in a cell.
+    """
+
+    areas: tuple[str, ...]
+    W: np.ndarray
+    S: np.ndarray
+    pair_cells: np.ndarray  # (P, 4): t_j, a_j, t_l, a_l
+    pair_sums: np.ndarray  # (P, 4): uu, uv, vu, vv
+    cell_area: np.ndarray  # per cluster x period x area cell: its area, cluster and number of rows
+    cell_cluster: np.ndarray
+    cell_rows: np.ndarray
+    binary: bool
+
+    def small_sample_factor(self, used: np.ndarray) -> float:
+        """statsmodels' cluster-robust factor ``G/(G-1) (N-1)/(N-4)`` over the rows of the ``used`` areas."""
+        keep = used[self.cell_area]
+        G = len(np.unique(self.cell_cluster[keep]))
+        N = int(self.cell_rows[keep].sum())
+        return G / (G - 1) * (N - 1) / (N - N_PARAMETERS) if G > 1 and N > N_PARAMETERS else float("nan")
+
+
+def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, followup: int) -> AreaStatistics:
+    """Cell and within-cluster pair sums of a unit frame (columns period, y, weight, cluster, area)."""
+    areas = tuple(str(a) for a in areas)
+    rows = units[units["period"].isin([baseline, followup]) & (units["weight"] > 0)]
+    area_code = pd.Index(areas).get_indexer(rows["area"].astype(str))
+    rows = rows[area_code >= 0]
+    area_code = area_code[area_code >= 0]
+    w = rows["weight"].to_numpy(dtype=float)
+    y = rows["y"].to_numpy(dtype=float)
+    cells = pd.DataFrame({"c": pd.factorize(rows["cluster"])[0],
+                          "t": (rows["period"].to_numpy() == followup).astype(np.int64),
+                          "a": area_code.astype(np.int64), "u": w, "v": w * y, "rows": 1})
+    cells = cells.groupby(["c", "t", "a"], sort=False, as_index=False).sum()
+    A = len(areas)
+    W = np.zeros((A, 2))
+    S = np.zeros((A, 2))
+    np.add.at(W, (cells["a"].to_numpy(), cells["t"].to_numpy()), cells["u"].to_numpy())
+    np.add.at(S, (cells["a"].to_numpy(), cells["t"].to_numpy()), cells["v"].to_numpy())
+    pairs = cells.merge(cells, on="c", suffixes=("_j", "_l"))
+    sums = pd.DataFrame({"t_j": pairs["t_j"], "a_j": pairs["a_j"], "t_l": pairs["t_l"], "a_l": pairs["a_l"],
+                         "uu": pairs["u_j"] * pairs["u_l"], "uv": pairs["u_j"] * pairs["v_l"],
+                         "vu": pairs["v_j"] * pairs["u_l"], "vv": pairs["v_j"] * pairs["v_l"]})
+    sums = sums.groupby(["t_j", "a_j", "t_l", "a_l"], sort=False, as_index=False).sum()
+    return AreaStatistics(
+        areas=areas, W=W, S=S,
+        pair_cells=sums[["t_j", "a_j", "t_l", "a_l"]].to_numpy(dtype=np.int64),
+        pair_sums=sums[["uu", "uv", "vu", "vv"]].to_numpy(dtype=float),
+        cell_area=cells["a"].to_numpy(), cell_cluster=cells["c"].to_numpy(), cell_rows=cells["rows"].to_numpy(),
+        binary=bool(np.isin(y, (0.0, 1.0)).all()),
+    )
+
+
+def _group_means(labels: np.ndarray, st: AreaStatistics) -> tuple[np.ndarray, np.ndarray]:
+    """Weights and means per draw, group (0 comparison, 1 district) and period: shape (B, 2, 2)."""
+    member = np.stack([labels == 0, labels == 1], axis=1).astype(float)  # (B, 2, A)
+    W = member @ st.W
+    S = member @ st.S
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return W, S / W
+
+
+def _pair_matrix(st: AreaStatistics) -> sparse.csr_matrix:
+    """The pair sums as a sparse (A, 2*2*4*A) matrix: row a_j, column ((t_j, t_l, statistic), a_l)."""
+    A = len(st.areas)
+    t_j, a_j, t_l, a_l = st.pair_cells.T
+    rows = np.repeat(a_j, 4)
+    columns = (((np.repeat(t_j * 2 + t_l, 4)) * 4 + np.tile(np.arange(4), len(a_j))) * A + np.repeat(a_l, 4))
+    return sparse.csr_matrix((st.pair_sums.ravel(), (rows, columns)), shape=(A, 16 * A))
+
+
+def did_variance(labels: np.ndarray, st: AreaStatistics) -> tuple[np.ndarray, np.ndarray]:
+    """DiD and its person-clustered sampling variance for each labelling of the areas.
+
+    ``labels`` (B, A): 1 district, 0 comparison, -1 left out. The variance is the sum over
+    clusters of the squared influence of each cluster on the DiD, times the small-sample factor
+    ``G / (G - 1) * (N - 1) / (N - 4)`` of statsmodels' cluster-robust covariance. The pair sums
+    of every group-period combination are gathered with one sparse product per group.
+    """
+    labels = np.atleast_2d(labels)
+    B, A = labels.shape
+    W, m = _group_means(labels, st)
+    did = (m[:, 1, 1] - m[:, 1, 0]) - (m[:, 0, 1] - m[:, 0, 0])
+    sign = np.array([[1.0, -1.0], [-1.0, 1.0]])  # [group, period]: the DiD's coefficient on each cell mean
+    with np.errstate(invalid="ignore", divide="ignore"):
+        k = np.where(W > 0, sign[None] / W, 0.0)
+    m = np.where(W > 0, m, 0.0)
+    member = [(labels == g).astype(float) for g in (0, 1)]
+    pairs = _pair_matrix(st).T.tocsr()  # (16 A, A): sparse @ dense is the fast direction
+    variance = np.zeros(B)
+    for g_j in (0, 1):
+        Y = (pairs @ member[g_j].T).T.reshape(B, 2, 2, 4, A)  # sums over a_j in group g_j
+        for g_l in (0, 1):
+            agg = (Y * member[g_l][:, None, None, None, :]).sum(axis=-1)  # (B, t_j, t_l, stat)
+            uu, uv, vu, vv = (agg[..., s] for s in range(4))
+            kj, kl = k[:, g_j, :, None], k[:, g_l, None, :]
+            mj, ml = m[:, g_j, :, None], m[:, g_l, None, :]
+            variance += (kj * kl * (vv - ml * vu - mj * uv + mj * ml * uu)).sum(axis=(1, 2))
+    return did, variance * st.small_sample_factor((labels >= 0).any(axis=0))
+
+
+def _shock_scale(st: AreaStatistics, reference: float) -> np.ndarray:
+    """Relative size of an area's shock: ``p (1 - p)`` against the reference level for 0/1 outcomes."""
+    if not st.binary:
+        return np.ones(len(st.areas))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        p = st.S.sum(axis=1) / st.W.sum(axis=1)
+    base = reference * (1 - reference)
+    return np.where(base > 0, p * (1 - p) / base, 1.0) if base > 0 else np.ones(len(st.areas))
+
+
+def _area_shock_variance(st: AreaStatistics, comparison: np.ndarray, scale: np.ndarray) -> float:
+    """tau^2 from the comparison areas: the variance of their changes beyond sampling noise."""
+    labels = np.full((len(comparison), len(st.areas)), -1)
+    labels[np.arange(len(comparison)), comparison] = 1  # each area alone, as its own "district"
+    W, m = _group_means(labels, st)
+    change = m[:, 1, 1] - m[:, 1, 0]
+    # sampling variance of an area's own change: the district half of the DiD variance
+    alone = labels.copy()
+    _, var = did_variance(alone, st)  # comparison group empty -> only the area's own terms enter
+    overall = st.S[comparison].sum(axis=0) / st.W[comparison].sum(axis=0)
+    root = np.sqrt(scale[comparison])
+    usable = root > 0  # an area without a single case (p = 0) carries no information on tau
+    deviation = (change - (overall[1] - overall[0]))[usable] / root[usable]
+    se = np.sqrt(np.maximum(var[usable], 0)) / root[usable]
+    return between_area_variance(deviation, se)
+
+
+def _shock_part(labels: np.ndarray, st: AreaStatistics, scale: np.ndarray, tau2: float) -> np.ndarray:
+    """tau^2 * sum over areas of (area's share of its group)^2 * its shock scale, both groups."""
+    share_of = (st.W[:, 0] + st.W[:, 1]) / 2
+    total = np.zeros(labels.shape[0])
+    for g in (0, 1):
+        member = (labels == g).astype(float)
+        group_size = member @ share_of
+        with np.errstate(invalid="ignore", divide="ignore"):
+            total += (member @ (share_of ** 2 * scale)) / group_size ** 2
+    return tau2 * total
+
+
+def _draw_labels(rng: np.random.Generator, n_draws: int, n_treated: int, comparison: np.ndarray,
+                 n_areas: int) -> np.ndarray:
+    """Pseudo-districts of ``n_treated`` comparison areas; the real district's areas left out."""
+    labels = np.full((n_draws, n_areas), -1)
+    labels[:, comparison] = 0
+    order = rng.permuted(np.tile(comparison, (n_draws, 1)), axis=1)[:, :n_treated]
+    labels[np.arange(n_draws)[:, None], order] = 1
+    return labels
+
+
+def _critical_value(t_placebo: np.ndarray, alpha: float) -> float:
+    """The c with ``p < alpha`` exactly when ``|t| > c`` for p = (1 + #{|t_b| >= |t|}) / (1 + B)."""
+    B = len(t_placebo)
+    largest_allowed = math.ceil(alpha * (B + 1) - 1e-9) - 2  # reject when at most this many |t_b| >= |t|
+    if largest_allowed < 0:
+        return float("inf")
+    return float(np.sort(np.abs(t_placebo))[::-1][largest_allowed])
+
+
+def studentised_placebo(statistics: AreaStatistics | pd.DataFrame, treated_areas: Sequence[str],
+                        comparison_areas: Sequence[str], baseline: int, followup: int, *, n_draws: int = 999,
+                        seed: int | None = None, confidence: float = 0.95) -> ReportedInference:
+    """The district's DiD, its standard error (sampling + area shocks) and the studentised placebo test.
+
+    ``statistics`` is a unit frame (``evaluering.indicators.units``: period, y, weight, cluster,
+    area) or its :func:`area_statistics` (computed once, it serves every district of a
+    municipality). Only ``treated_areas`` (the district) and ``comparison_areas`` count; areas
+    without data in both periods are left out. See the module docstring for the method.
+    """
+    treated = [str(a) for a in dict.fromkeys(treated_areas)]
+    comparison = [str(a) for a in dict.fromkeys(comparison_areas) if str(a) not in set(treated)]
+    st = statistics if isinstance(statistics, AreaStatistics) else area_statistics(
+        statistics, treated + comparison, baseline, followup)
+    index = {a: i for i, a in enumerate(st.areas)}
+    present = (st.W > 0).all(axis=1)
+    treated_idx = np.array([index[a] for a in treated if a in index and present[index[a]]], dtype=np.int64)
+    comparison_idx = np.array([index[a] for a in comparison if a in index and present[index[a]]], dtype=np.int64)
+    if len(treated_idx) == 0:
+        raise ValueError("no district area has data in both periods")
+    if len(comparison_idx) < 2:
+        raise ValueError("fewer than two comparison areas have data in both periods")
+    observed = np.full((1, len(st.areas)), -1)
+    observed[0, treated_idx], observed[0, comparison_idx] = 1, 0
+    overall = st.S[comparison_idx].sum() / st.W[comparison_idx].sum()
+    scale = _shock_scale(st, overall)
+    tau2 = _area_shock_variance(st, comparison_idx, scale)
+    did, sampling = did_variance(observed, st)
+    se = float(np.sqrt(sampling[0] + _shock_part(observed, st, scale, tau2)[0]))
+    estimate = float(did[0])
+
+    n_distinct = math.comb(len(comparison_idx), len(treated_idx)) if len(comparison_idx) > len(treated_idx) else 0
+    if n_distinct < MIN_DISTINCT or not se > 0:
+        return _normal_reference(estimate, se, confidence, n_distinct)
+
+    labels = _draw_labels(np.random.default_rng(seed), n_draws, len(treated_idx), comparison_idx, len(st.areas))
+    did_b, sampling_b = did_variance(labels, st)
+    se_b = np.sqrt(sampling_b + _shock_part(labels, st, scale, tau2))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t_b = np.where(se_b > 0, did_b / se_b, np.where(did_b == 0, 0.0, np.inf))
+    t_obs = estimate / se
+    tol = 1e-12 * max(1.0, abs(t_obs))
+    p_value = (1 + int(np.sum(np.abs(t_b) >= abs(t_obs) - tol))) / (1 + n_draws)
+    c = _critical_value(t_b, 1 - confidence)
+    return ReportedInference(method="studentised_placebo", estimate=estimate, se=se, ci_low=estimate - c * se,
+                             ci_high=estimate + c * se, p_value=float(p_value), confidence=confidence)
+
+
+def _normal_reference(estimate: float, se: float, confidence: float, n_distinct: int) -> ReportedInference:
+    """Normal interval and p-value on the same standard error, when placebo draws are too few."""
+    note = (f"Der er kun {n_distinct} mulige placebo-bydele; usikkerheden bygger derfor på normalfordelingen "
+            "med områdestød, ikke på en placebotest.")
+    if not se > 0:
+        return ReportedInference("normal", estimate, se, estimate, estimate, float("nan"), confidence, note)
+    z = float(stats.norm.ppf(0.5 + confidence / 2))
+    p = float(2 * stats.norm.sf(abs(estimate / se)))
+    return ReportedInference("normal", estimate, se, estimate - z * se, estimate + z * se, p, confidence, note)
