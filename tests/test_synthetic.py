@@ -204,8 +204,12 @@ def test_truth_covers_every_district_and_indicator(params, truth):
         assert set(entries) == {i.key for i in params.indicators}
         for key, entry in entries.items():
             assert np.isfinite(entry["value"]) and entry["scale"] in {"share", "log"}
-            assert entry["truth_kind"] in {"planted", "realised", "expected"}
-            if entry["truth_kind"] == "planted":
+            assert entry["truth_kind"] in {"planted", "expected"}
+            if "extra_outside_share" in entry.get("lever", {}):  # social mix: the lever's effect
+                assert entry["lever"]["extra_outside_share"] == PLANTED_EFFECTS[district.key][key]
+                if entry["lever"]["extra_outside_share"] == 0:
+                    assert entry["value"] == 0.0 and set(entry["by_wave"].values()) == {0.0}
+            elif entry["truth_kind"] == "planted":
                 assert entry["value"] == PLANTED_EFFECTS[district.key][key]
     assert truth["area_effect"]["threshold"] == 0.20 and truth["area_effect"]["slope_above"] == -0.6
     assert set(truth["population"]) == {str(y) for y in range(params.register_data.first_year, 2025)}
@@ -238,9 +242,10 @@ def test_realised_isolation_matches_the_written_tables(params, tables, truth):
         for d in params.districts:
             did = ((index[wave, kind, d.key] - index[base, kind, d.key])
                    - (index[wave, kind, "comparison"] - index[base, kind, "comparison"]))
-            assert truth["effects"][d.key][ind.key]["value"] == pytest.approx(did, abs=1e-6)
-    hg_daycare = truth["effects"]["hoeje-gladsaxe"]["mix-dagtilbud"]["value"]
-    assert hg_daycare < -0.03, "more Høje Gladsaxe children in rest daycares should lower their isolation"
+            assert truth["effects"][d.key][ind.key]["realised"] == pytest.approx(did, abs=1e-6)
+    hg_daycare = truth["effects"]["hoeje-gladsaxe"]["mix-dagtilbud"]
+    assert hg_daycare["realised"] < -0.03, "more Høje Gladsaxe children in rest daycares should lower their isolation"
+    assert hg_daycare["value"] < -0.03, "the lever's own effect (same draws without it) should lower it too"
 
 
 def test_isolation_index_on_a_small_example():

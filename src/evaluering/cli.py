@@ -23,8 +23,14 @@ def _cmd_synthetic(args: argparse.Namespace) -> int:
     from .data.synthetic import generate
 
     params = load_params(args.params)
-    out = generate(params, args.out, seed=args.seed, include_next_wave=args.next_wave)
-    print(f"Synthetic data (seed {args.seed}) written to {out}")
+    planted = "none" if args.no_effects else "effects"
+    try:
+        out = generate(params, args.out, seed=args.seed, include_next_wave=args.next_wave, world=args.world,
+                       planted=planted)
+    except ValueError as error:
+        return _fail(str(error))
+    what = f"world {args.world}" + (", no planted effects" if args.no_effects else "")
+    print(f"Synthetic data (seed {args.seed}, {what}) written to {out}")
     return 0
 
 
@@ -109,6 +115,11 @@ def build_parser() -> argparse.ArgumentParser:
     synthetic.add_argument("--out", default=str(DEFAULT_DATA), help="output directory (default: %(default)s)")
     synthetic.add_argument("--params", default=str(DEFAULT_PARAMS), help="parameter file (default: %(default)s)")
     synthetic.add_argument("--next-wave", action="store_true", help="also generate the next survey wave (2027)")
+    synthetic.add_argument("--world", default="gladsaxe",
+                           help="gladsaxe (default) or heterogeneous: districts of different size, base rates far "
+                                "from the rest, yearly area, institution and counter shocks")
+    synthetic.add_argument("--no-effects", action="store_true",
+                           help="plant no effects (every district x indicator is a null)")
     synthetic.set_defaults(func=_cmd_synthetic)
     return parser
 

@@ -23,6 +23,7 @@ from .district_analyses import (PEOPLE_KINDS, REGISTER_KINDS, district_cohort, p
 from .inference import benjamini_hochberg, holm
 from .inference.reported import ReportedInference
 from .inference.social_mix import social_mix_inference
+from .inference.visitors import visitor_inference
 from .indicators.levels import weighted_levels
 from .indicators.prepare import COMPARISON, PreparedData
 from .indicators.units import survey_outcome, unit_frame
@@ -128,8 +129,9 @@ def _reported_inference(data: PreparedData, ind: Indicator, est: DidEstimate, un
         return register_inference(data, ind, district, baseline, followup)
     if isinstance(ind.computation, InstitutionIsolation):
         return social_mix_inference(data, ind, district, baseline, followup)
-    kind = "design" if units is None else "cluster"
-    return ReportedInference(kind, est.estimate, est.se, est.ci_low, est.ci_high, est.p_value, est.confidence)
+    if isinstance(ind.computation, VisitorMean):
+        return visitor_inference(data, ind, district, baseline, followup)
+    return ReportedInference("design", est.estimate, est.se, est.ci_low, est.ci_high, est.p_value, est.confidence)
 
 
 def _people(cohort: pd.DataFrame, ind: Indicator, baseline: int) -> dict:

@@ -18,8 +18,9 @@ are measured rather than modelled:
   workplace, a new block). Its variance ``tau^2`` is estimated from the comparison areas as the
   between-area variance beyond their sampling variance (the trimmed moment estimator of
   :func:`evaluering.monitoring.overdispersion.between_area_variance`). For a 0/1 outcome the
-  shock is taken to scale with ``p (1 - p)`` of the area (a shock of fixed size on the logit
-  scale), so a district with three times the rest's conviction rate gets a larger area part.
+  shock's standard deviation is taken to scale with ``p (1 - p)`` of the area (a shock of fixed
+  size on the logit scale; for rare outcomes, proportional to the rate), so a district with three
+  times the rest's conviction rate gets about three times the rest's shock.
 
 Each DiD is divided by its own standard error, and the district's t-statistic is compared with
 those of pseudo-districts (as many comparison areas as the district, each against the remaining
@@ -159,13 +160,17 @@ def did_variance(labels: np.ndarray, st: AreaStatistics) -> tuple[np.ndarray, np
 
 
 def _shock_scale(st: AreaStatistics, reference: float) -> np.ndarray:
-    """Relative size of an area's shock: ``p (1 - p)`` against the reference level for 0/1 outcomes."""
-    if not st.binary:
+    """Relative variance of an area's shock: ``(p (1 - p))^2`` against the reference level, 0/1 outcomes.
+
+    A shock of fixed size on the logit scale moves a share by about ``p (1 - p)`` times as much; for
+    a rare outcome that is a shock proportional to the rate (a district with 2.5 times the rest's
+    conviction rate gets 2.5 times the rest's shock).
+    """
+    if not st.binary or not 0 < reference < 1:
         return np.ones(len(st.areas))
     with np.errstate(invalid="ignore", divide="ignore"):
         p = st.S.sum(axis=1) / st.W.sum(axis=1)
-    base = reference * (1 - reference)
-    return np.where(base > 0, p * (1 - p) / base, 1.0) if base > 0 else np.ones(len(st.areas))
+    return (p * (1 - p) / (reference * (1 - reference))) ** 2
 
 
 def _area_shock_variance(st: AreaStatistics, comparison: np.ndarray, scale: np.ndarray) -> float:

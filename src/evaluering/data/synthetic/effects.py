@@ -21,7 +21,7 @@ from ...config import (
     SurveyShare,
     VisitorMean,
 )
-from .settings import DISTRICT_PROFILES, PLANTED_EFFECTS, SURVEY_MODELS
+from .settings import DISTRICT_PROFILES, PLANTED_CHOICES, PLANTED_EFFECTS, SURVEY_MODELS
 from .world import World
 
 
@@ -35,6 +35,7 @@ class Effects:
     mixing: dict[str, np.ndarray]  # institution type -> extra share attending outside the district
     visitors: np.ndarray  # log effect per district
     inmover_raise: np.ndarray  # rise in P(resourceful education) of in-migrants into the district
+    table: dict[str, dict[str, float]]  # district key -> indicator key -> planted value (or lever)
 
     @staticmethod
     def by_area(effect: np.ndarray, world: World) -> np.ndarray:
@@ -45,16 +46,27 @@ class Effects:
 REGISTER_EFFECT_COLUMNS = {"in_education", "employed", "convicted", "voted", "school_absence"}
 
 
-def planted_effects(params: Params) -> Effects:
-    """Route PLANTED_EFFECTS to the mechanisms the parameter file's indicators call for."""
+def planted_table(params: Params, planted: str = "effects") -> dict[str, dict[str, float]]:
+    """PLANTED_EFFECTS for the parameter file's districts, or all zeros with ``planted="none"``."""
+    if planted not in PLANTED_CHOICES:
+        raise ValueError(f"planted must be one of {PLANTED_CHOICES}, not {planted!r}")
+    return {d.key: {k: (v if planted == "effects" else 0.0) for k, v in PLANTED_EFFECTS[d.key].items()}
+            for d in params.districts}
+
+
+def planted_effects(params: Params, planted: str = "effects") -> Effects:
+    """Route PLANTED_EFFECTS (or zeros, ``planted="none"``) to the mechanisms the parameter file's
+    indicators call for."""
     missing = [f"{d.key}.{i.key}" for d in params.districts for i in params.indicators
                if i.key not in PLANTED_EFFECTS.get(d.key, {})]
     unknown = [d.key for d in params.districts if d.key not in DISTRICT_PROFILES]
     if missing or unknown:
         raise ValueError(f"synthetic generator has no planted effect for {missing} / no profile for {unknown}")
 
+    table = planted_table(params, planted)
+
     def per_district(key: str) -> np.ndarray:
-        return np.array([PLANTED_EFFECTS[d.key][key] for d in params.districts])
+        return np.array([table[d.key][key] for d in params.districts])
 
     register, survey, mixing = {}, {}, {}
     outside_view = visitors = None
@@ -87,4 +99,5 @@ def planted_effects(params: Params) -> Effects:
         mixing=mixing,
         visitors=zeros if visitors is None else visitors,
         inmover_raise=raises[0] if raises else zeros,
+        table=table,
     )

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
+from scipy.special import expit, logit
 
 from ...config import Params
 from ..contract import INSTITUTION_TYPE
@@ -23,16 +24,19 @@ from .settings import (
     INSTITUTIONS_IN_REST,
     REST_HOME_SHARE,
     REST_IN_DISTRICT_SHARE,
+    DistrictProfile,
 )
+from .shocks import Shocks
 from .world import World
 
 
-def institution_catalogue(params: Params) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
+def institution_catalogue(params: Params, profiles: dict[str, DistrictProfile] = DISTRICT_PROFILES,
+                          ) -> dict[str, tuple[list[np.ndarray], np.ndarray]]:
     """Institution ids per type: one array per district (those located there) and the rest's."""
     catalogue = {}
     for kind in INSTITUTION_TYPE:
         counts = [
-            max(1, round(DISTRICT_PROFILES[d.key].adults / DISTRICT_ADULTS_PER_DAYCARE)) if kind == "daycare" else 1
+            max(1, round(profiles[d.key].adults / DISTRICT_ADULTS_PER_DAYCARE)) if kind == "daycare" else 1
             for d in params.districts
         ]
         n_total = sum(counts) + INSTITUTIONS_IN_REST[kind]
@@ -43,14 +47,19 @@ def institution_catalogue(params: Params) -> dict[str, tuple[list[np.ndarray], n
 
 
 def institutions_year(year: int, reg: dict[str, np.ndarray], people: People, world: World,
-                      catalogue: dict, effects: Effects, params: Params) -> dict[str, np.ndarray]:
+                      catalogue: dict, effects: Effects, params: Params,
+                      shocks: Shocks | None = None) -> dict[str, np.ndarray]:
     """Each child's daycare/school/after-school institution in ``year`` and home disadvantage.
 
     Choices rest on fixed per-child uniforms, so a child stays put unless it moves or the rules
     change. District children attend a district institution unless their uniform falls below the
     outside share (raised by the planted mixing lever after the baseline wave); rest children
     mostly attend their local institution, a few one in a district. A home is disadvantaged when
-    the household is poor or the resident mother is neither employed nor in education.
+    the household is poor or the resident mother is neither employed nor in education. With
+    institution x year shocks (heterogeneous world) the probability that a child attends its home
+    institution (local or own-district) is shifted on the logit scale by that institution's shock
+    of the year, up for disadvantaged and down for other children (or the reverse), so the share of
+    disadvantaged children it takes in varies from year to year.
     """
     active = np.zeros(len(people), dtype=bool)
     active[reg["idx"]] = reg["employed"] | reg["in_education"]
@@ -74,24 +83,31 @@ def institutions_year(year: int, reg: dict[str, np.ndarray], people: People, wor
         ids = np.concatenate([rest_ids, district_ids])  # positions: rest first, then districts
         first_of = n_rest + np.cumsum([0, *(len(x) for x in in_district)])[:-1]
         size_of = np.array([len(x) for x in in_district])
+        mother = people.mother[idx]
+        mother_home = (mother >= 0) & resident[np.maximum(mother, 0)]
+        disadvantaged = people.poor[idx] | (mother_home & ~active[np.maximum(mother, 0)])
 
         random_rest = np.floor(v * n_rest).astype(np.int64)
         local = rest_rank[area] * n_rest // len(rest_areas)
         random_district = n_rest + np.floor(v * len(district_ids)).astype(np.int64)
-        rest_choice = np.where(u < REST_HOME_SHARE, local,
-                               np.where(u < 1 - REST_IN_DISTRICT_SHARE, random_rest, random_district))
         d = np.maximum(district, 0)
         outside = DISTRICT_OUTSIDE_SHARE + post * effects.mixing.get(kind, np.zeros(len(size_of)))[d]
         own = first_of[d] + np.floor(v * size_of[d]).astype(np.int64)
+        home_share = REST_HOME_SHARE
+        intake = None if shocks is None else shocks.intake(kind, year)
+        if intake is not None:
+            shift = np.where(disadvantaged, 1.0, -1.0) * intake[np.where(district >= 0, own, local)]
+            home_share = np.minimum(expit(logit(REST_HOME_SHARE) + shift), 1 - REST_IN_DISTRICT_SHARE)
+            outside = 1 - expit(logit(1 - outside) + shift)
+        rest_choice = np.where(u < home_share, local,
+                               np.where(u < 1 - REST_IN_DISTRICT_SHARE, random_rest, random_district))
         district_choice = np.where(u < outside, random_rest, own)
         position = np.where(district >= 0, district_choice, rest_choice)
 
-        mother = people.mother[idx]
-        mother_home = (mother >= 0) & resident[np.maximum(mother, 0)]
         parts["idx"].append(idx)
         parts["kind"].append(np.full(len(idx), k))
         parts["institution"].append(ids[position])
-        parts["disadvantaged"].append(people.poor[idx] | (mother_home & ~active[np.maximum(mother, 0)]))
+        parts["disadvantaged"].append(disadvantaged)
         parts["group"].append(district)
     return {name: np.concatenate(values) for name, values in parts.items()}
 

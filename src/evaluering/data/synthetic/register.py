@@ -3,9 +3,12 @@ school absence, income and registered education.
 
 Additive probability models: person baseline (age, sex, origin, education, poor) + common year
 trend (+ a Galster threshold area effect for employment) + the planted district effect in years
-after the baseline wave, drawn independently each year. The models use each person's *latent*
-education (drawn before any in-migration selection), so the planted selection on in-movers'
-education moves only the registered education (indicators 17 and 19).
+after the baseline wave, drawn independently each year. The heterogeneous world adds district
+level shifts (conviction risk, employment) from the district profiles and area x year shocks:
+additive on the probability scale, or a mean-one multiplier of the baseline risk (convictions,
+school absence), applied before the planted effect so that the effect stays additive. The models
+use each person's *latent* education (drawn before any in-migration selection), so the planted
+selection on in-movers' education moves only the registered education (indicators 17 and 19).
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from .settings import (
     MAX_AGE,
     TURNOUT_SHIFT,
 )
+from .shocks import Shocks
 from .world import World
 
 
@@ -77,7 +81,7 @@ def _bernoulli(p: np.ndarray, clip: tuple[float, float], rng: np.random.Generato
 
 
 def register_year(year: int, people: People, world: World, effects: Effects, params: Params,
-                  rng: np.random.Generator) -> dict[str, np.ndarray]:
+                  rng: np.random.Generator, shocks: Shocks | None = None) -> dict[str, np.ndarray]:
     """All register columns (as codes/arrays) for the residents of ``year``."""
     idx = np.flatnonzero(people.area >= 0)
     n = len(idx)
@@ -92,6 +96,14 @@ def register_year(year: int, people: People, world: World, effects: Effects, par
             return np.zeros(n)
         return effects.by_area(effects.register[column], world)[area]
 
+    def shifted(column: str, base: np.ndarray) -> np.ndarray:
+        """``base`` with the area x year shock of ``column`` (additive, or multiplying the base)."""
+        if shocks is None:
+            return base
+        add, times = shocks.additive(column, year), shocks.relative(column, year)
+        base = base if times is None else base * times[area]
+        return base if add is None else base + add[area]
+
     adult = age >= 18
     poor_share = np.bincount(area[adult], weights=poor[adult], minlength=len(world.size)) / np.maximum(
         np.bincount(area[adult], minlength=len(world.size)), 1)
@@ -100,27 +112,31 @@ def register_year(year: int, people: People, world: World, effects: Effects, par
     working_age = (age >= 18) & (age <= 64)
     p_emp = np.where(
         working_age,
-        _employment_base(*covariates) + EMPLOYMENT_CYCLE.get(year, 0.0) + area_term[area] + effect("employed"),
+        shifted("employed", _employment_base(*covariates) + EMPLOYMENT_CYCLE.get(year, 0.0) + area_term[area]
+                + world.by_area("employment_shift")[area]) + effect("employed"),
         _age_table(age, [0, 15, 18, 65, 70], [0.0, 0.08, 0.0, 0.15, 0.02]),
     )
     employed = _bernoulli(p_emp, CLIP, rng) & (age >= 15)
 
     young = (age >= 18) & (age <= 29)
-    p_edu = np.where(young, _education_base(*covariates) + 0.002 * (year - 2015) + effect("in_education"),
+    p_edu = np.where(young, shifted("in_education", _education_base(*covariates) + 0.002 * (year - 2015))
+                     + effect("in_education"),
                      _age_table(age, [0, 6, 17, 18, 30, 40, 65], [0.0, 1.0, 0.85, 0.0, 0.05, 0.02, 0.0]))
     in_education = rng.random(n) < np.where(young, np.clip(p_edu, *CLIP), p_edu)
 
-    p_conv = _conviction_base(*covariates) - 0.0001 * (year - 2015) + effect("convicted")
+    p_conv = shifted("convicted", _conviction_base(*covariates) - 0.0001 * (year - 2015)
+                     + world.by_area("conviction_shift")[area]) + effect("convicted")
     convicted = _bernoulli(p_conv, CONVICTION_CLIP, rng) & (age >= 15)
 
     voted = np.full(n, -1, dtype=np.int8)  # -1 = NA
     if year in TURNOUT_SHIFT:
-        p_vote = _turnout_base(*covariates) + TURNOUT_SHIFT[year] + effect("voted")
+        p_vote = shifted("voted", _turnout_base(*covariates) + TURNOUT_SHIFT[year]) + effect("voted")
         voted = np.where(adult, _bernoulli(p_vote, CLIP, rng), -1).astype(np.int8)
 
     pupil = (age >= 6) & (age <= 16)
     covid = 0.01 if year in (2020, 2021) else 0.0
-    mean_absence = _absence_base(*covariates) + 0.001 * (year - 2015) + covid + effect("school_absence")
+    mean_absence = shifted("school_absence", _absence_base(*covariates) + 0.001 * (year - 2015) + covid) + effect(
+        "school_absence")
     absence = np.clip(rng.gamma(ABSENCE_SHAPE, mean_absence / ABSENCE_SHAPE), 0.0, 1.0)
 
     income = _income(year, age, poor, employed, rng)

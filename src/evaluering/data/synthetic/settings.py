@@ -15,8 +15,9 @@ import numpy as np
 # indicator's own scale (the sign is about the indicator's value: a negative effect on
 # 'kriminalitet' or 'ensomhed' is an improvement). Three kinds of entries are levers instead:
 #   mix-*                              extra share of the district's children attending institutions
-#                                      outside the district; truth.json gives the REALISED change of
-#                                      the isolation index.
+#                                      outside the district; truth.json gives the lever's EFFECT on the
+#                                      isolation-index DiD (with minus without the district's lever,
+#                                      same draws) and the realised index DiD under 'realised'.
 #   ressourcestaerke, bevaegelse       (must be equal) the rise in P(vocational or higher education)
 #                                      of in-migrants into the district; truth.json gives the
 #                                      EXPECTED effect given the realised movers.
@@ -98,6 +99,8 @@ class DistrictProfile:
     response_shift: float  # survey response propensity relative to the other districts
     outside_view: float  # share of comparison respondents with a positive view before the baseline
     visitor_level: float  # log mean daily count at the district's counters
+    conviction_shift: float = 0.0  # added to the yearly conviction risk of residents (area context)
+    employment_shift: float = 0.0  # added to the employment probability of 18-64-year-old residents
 
 
 DISTRICT_PROFILES: dict[str, DistrictProfile] = {
@@ -105,6 +108,67 @@ DISTRICT_PROFILES: dict[str, DistrictProfile] = {
     "vaerebro-park": DistrictProfile(2400, 4, (0.72, 0.90), 0.00, 0.35, 5.1),
     "moerkhoej": DistrictProfile(1900, 3, (0.62, 0.85), 0.02, 0.42, 5.0),
 }
+
+# The heterogeneous world (``generate(..., world="heterogeneous")``): districts of different size
+# whose base rates are far from the rest's, as in real deprived districts (convictions 2-3 times
+# the rest's rate, employment ~20 points lower, about twice the share of disadvantaged children).
+# The composition (deprivation) already gives most of the employment gap; the conviction shift is
+# an area-context term, since composition alone gives only ~1.1 times the rest's rate.
+HETEROGENEOUS_PROFILES: dict[str, DistrictProfile] = {
+    "hoeje-gladsaxe": DistrictProfile(4000, 6, (0.78, 0.95), -0.02, 0.30, 5.3, conviction_shift=0.024),
+    "vaerebro-park": DistrictProfile(2000, 4, (0.74, 0.90), 0.00, 0.35, 5.1, conviction_shift=0.023,
+                                     employment_shift=-0.02),
+    "moerkhoej": DistrictProfile(600, 2, (0.76, 0.86), 0.02, 0.42, 5.0, conviction_shift=0.022,
+                                 employment_shift=-0.02),
+}
+
+
+@dataclass(frozen=True)
+class ShockSizes:
+    """Standard deviations of the area x year, institution x year and counter x year shocks.
+
+    ``area_additive``: register column -> sd of an additive shock on the probability (or mean)
+    scale; ``area_relative``: column -> sd of a mean-one log-normal multiplier of the baseline
+    risk (for outcomes whose spread scales with their level). Each area-year draws independently,
+    so an area's yearly change has sd sqrt(2) * sd beyond binomial noise. ``institution``: sd of a
+    logit-scale shift of the probability that a child attends its local (rest) or own-district
+    institution that year, with a plus sign for disadvantaged and a minus sign for other children;
+    ``counter``: sd of a log-scale shift of a counter's year.
+    """
+
+    area_additive: dict[str, float]
+    area_relative: dict[str, float]
+    institution: float
+    counter: float
+
+    @property
+    def any(self) -> bool:
+        """Whether any shock is drawn at all (the default world draws none)."""
+        return bool(self.area_additive or self.area_relative or self.institution or self.counter)
+
+
+NO_SHOCKS = ShockSizes({}, {}, 0.0, 0.0)
+HETEROGENEOUS_SHOCKS = ShockSizes(
+    area_additive={"employed": 0.012, "in_education": 0.015, "voted": 0.015},
+    area_relative={"convicted": 0.15, "school_absence": 0.08},
+    institution=0.3,
+    counter=0.08,
+)
+
+
+@dataclass(frozen=True)
+class WorldSettings:
+    """What a named synthetic world changes: the district profiles and the shocks."""
+
+    profiles: dict[str, DistrictProfile]
+    shocks: ShockSizes
+
+
+WORLDS: dict[str, WorldSettings] = {
+    "gladsaxe": WorldSettings(DISTRICT_PROFILES, NO_SHOCKS),
+    "heterogeneous": WorldSettings(HETEROGENEOUS_PROFILES, HETEROGENEOUS_SHOCKS),
+}
+PLANTED_CHOICES = ("effects", "none")  # planted="none": every planted effect and lever is zero
 
 # --- population --------------------------------------------------------------------------------
 MAX_AGE = 105

@@ -15,7 +15,6 @@ from .effects import Effects
 from .settings import (
     CLIP,
     COMPARISON_SAMPLE,
-    DISTRICT_PROFILES,
     RESPONSE,
     SKIP_QUESTION,
     SURVEY_AGE_EDGES,
@@ -55,7 +54,7 @@ def survey_wave(wave: int, reg: dict[str, np.ndarray], world: World, effects: Ef
     female, origin = reg["female"][rows], reg["origin"][rows]
     post = wave > params.survey.baseline_wave
 
-    shift = np.array([DISTRICT_PROFILES[x.key].response_shift for x in params.districts])
+    shift = np.array([profile.response_shift for profile in world.profiles])
     p_respond = (RESPONSE["level"] + np.array(RESPONSE["age"])[band] + RESPONSE["female"] * female
                  + np.array(RESPONSE["origin"])[origin]
                  + np.where(comparison, RESPONSE["comparison"], RESPONSE["district"] + np.append(shift, 0.0)[d]))
@@ -72,7 +71,7 @@ def survey_wave(wave: int, reg: dict[str, np.ndarray], world: World, effects: Ef
             answers[comp.question] = _answers(base + m["trend"].get(wave, 0.0) + effect, responded, rng)
         elif isinstance(comp, SurveyOutsideView):
             for j, dist in enumerate(params.districts):
-                p = DISTRICT_PROFILES[dist.key].outside_view + post * effects.outside_view[j]
+                p = world.profiles[j].outside_view + post * effects.outside_view[j]
                 answers[f"{comp.question_prefix}{dist.code}"] = _answers(np.full(n, p), responded & comparison, rng)
     return {
         "idx": reg["idx"][rows],

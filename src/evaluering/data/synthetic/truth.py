@@ -1,8 +1,10 @@
 """The contents of truth.json: what was planted, and what a correct estimator should recover.
 
-Most effects are planted directly; the isolation index is reported as the realised
-difference-in-differences in the written institutions table, and the education indicators as
-the effect expected from the in-migrants who actually arrived.
+Most effects are planted directly; the isolation index's truth is the effect of the district's
+mixing lever on the index DiD (the DiD with the lever minus the DiD without it, computed on the
+same draws, so a district without a lever has exactly 0), next to the realised index DiD in the
+written institutions table; the education indicators' truth is the effect expected from the
+in-migrants who actually arrived.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from ...config import InstitutionIsolation, Params, RegisterShare, VisitorMean
 from .effects import Effects
 from .institutions import isolation_levels
 from .population import People
-from .settings import AREA_EFFECT, PLANTED_EFFECTS
+from .settings import AREA_EFFECT, ShockSizes
 from .world import World
 
 
@@ -65,9 +67,45 @@ def _expected_selection(reg: dict, previous: dict, people: People, world: World,
     return stock[:-1] - stock[-1], movers[:-1] - movers[-1]
 
 
+def _shock_description(sizes: ShockSizes) -> dict:
+    """The world's shock sizes (all zero in the default world), so simulations can read them."""
+    return {
+        "area_year_additive_sd": dict(sizes.area_additive),
+        "area_year_relative_sd": dict(sizes.area_relative),
+        "institution_year_logit_sd": sizes.institution,
+        "counter_year_log_sd": sizes.counter,
+        "note": "independent zero-mean draws per area x year (additive on the probability/mean scale, or a "
+                "mean-one log-normal multiplier of the baseline risk), per institution x year (logit shift of "
+                "the probability that a disadvantaged child attends its home institution) and per counter x "
+                "year (log scale); applied to district and comparison units alike",
+    }
+
+
+def _mix_entry(kind: str, j: int, n_d: int, isolation: dict, lever_free: dict, baseline: int,
+               later: list[int]) -> dict[str, dict[str, float]]:
+    """Lever effect and realised isolation DiD per later wave for district ``j`` and one institution type.
+
+    ``lever_free[(w, kind, j)]`` holds the wave's index levels with district j's lever switched off
+    (same draws otherwise); it is absent when the lever is 0, whose effect is then exactly 0.
+    """
+    effect, realised = {}, {}
+    for w in later:
+        level, base = isolation[w][kind], isolation[baseline][kind]
+        realised[str(w)] = round(float((level[j] - base[j]) - (level[n_d] - base[n_d])), 6)
+        without = lever_free.get((w, kind, j))
+        lever = 0.0 if without is None else (level[j] - level[n_d]) - (without[j] - without[n_d])
+        effect[str(w)] = round(float(lever), 6)
+    return {"effect": effect, "realised": realised}
+
+
 def build_truth(params: Params, seed: int, waves: list[int], register_years: dict, institution_years: dict,
-                survey_waves: dict, people: People, world: World, effects: Effects) -> dict:
-    """Everything a recovery test needs to know about what was planted."""
+                survey_waves: dict, people: People, world: World, effects: Effects, lever_free: dict,
+                world_name: str, planted: str, shock_sizes: ShockSizes) -> dict:
+    """Everything a recovery test needs to know about what was planted.
+
+    ``lever_free`` maps (wave, institution type, district index) to the isolation index levels of
+    that wave with the district's mixing lever switched off (see :func:`_mix_entry`).
+    """
     baseline = params.survey.baseline_wave
     later = [w for w in waves if w > baseline]
     n_d = len(params.districts)
@@ -76,25 +114,24 @@ def build_truth(params: Params, seed: int, waves: list[int], register_years: dic
     selection = {w: _expected_selection(register_years[w], register_years[w - 1], people, world, n_d,
                                         effects.inmover_raise) for w in later}
 
-    def did(level: dict[int, np.ndarray], j: int) -> dict[str, float]:
-        return {str(w): round(float((level[w][j] - level[baseline][j]) - (level[w][n_d] - level[baseline][n_d])), 6)
-                for w in later}
-
     truth_effects: dict[str, dict] = {}
     for j, d in enumerate(params.districts):
         entries = {}
         for ind in params.indicators:
-            comp, planted = ind.computation, PLANTED_EFFECTS[d.key][ind.key]
+            comp, value = ind.computation, effects.table[d.key][ind.key]
             if isinstance(comp, InstitutionIsolation):
-                by_wave = did({w: isolation[w][comp.institution_type] for w in isolation}, j)
-                entry = {"truth_kind": "realised",
-                         "lever": {"extra_outside_share": planted, "from_year": baseline + 1}}
+                mix = _mix_entry(comp.institution_type, j, n_d, isolation, lever_free, baseline, later)
+                by_wave = mix["effect"]
+                entry = {"truth_kind": "planted",
+                         "lever": {"extra_outside_share": value, "from_year": baseline + 1},
+                         "realised": mix["realised"][str(waves[-1])] if later else 0.0,
+                         "realised_by_wave": mix["realised"]}
             elif getattr(comp, "column", None) == "education":
                 which = 0 if isinstance(comp, RegisterShare) else 1
                 by_wave = {str(w): round(float(selection[w][which][j]), 6) for w in later}
-                entry = {"truth_kind": "expected", "lever": {"inmover_resourceful_raise": planted}}
+                entry = {"truth_kind": "expected", "lever": {"inmover_resourceful_raise": value}}
             else:
-                entries[ind.key] = {"value": planted, "scale": "log" if isinstance(comp, VisitorMean) else "share",
+                entries[ind.key] = {"value": value, "scale": "log" if isinstance(comp, VisitorMean) else "share",
                                     "truth_kind": "planted"}
                 continue
             entries[ind.key] = {"value": by_wave[str(waves[-1])] if later else 0.0, "scale": "share",
@@ -105,6 +142,8 @@ def build_truth(params: Params, seed: int, waves: list[int], register_years: dic
     base_district = world.district[base_reg["area"]]
     return {
         "seed": seed,
+        "world": world_name,
+        "planted": planted,
         "baseline_wave": baseline,
         "waves": waves,
         "generated_with": f"evaluering {__version__}",
@@ -119,6 +158,7 @@ def build_truth(params: Params, seed: int, waves: list[int], register_years: dic
             "note": "planted on the area's share of adults with the latent poor trait (same year), which the "
                     "observed poverty share tracks; applies to ages 18-64",
         },
+        "shocks": _shock_description(shock_sizes),
         "composition": _group_composition(base_reg, people, world, params),
         "population": {str(y): int(len(r["idx"])) for y, r in register_years.items()},
         "district_adults_baseline": {
@@ -137,6 +177,10 @@ def build_truth(params: Params, seed: int, waves: list[int], register_years: dic
             "realised": "isolation DiD (district wave - district baseline) - (comparison wave - comparison "
                         "baseline), computed from the written institutions table; children grouped by their "
                         "area of residence that year, comparison = children living in the rest",
+            "planted_mix": "mix-* value: the realised isolation DiD minus the same DiD with the district's "
+                           "own mixing lever switched off and every draw (children, homes, shocks) the same, "
+                           "so a district without a lever has exactly 0; it includes the lever's effect on "
+                           "the comparison group's index. The realised DiD is under 'realised'",
             "expected": "delta x (share of flagged people among the district's 30-64-year-olds [17] or 30-64 "
                         "in-movers [19] in the wave) minus the same for the comparison group; flagged = "
                         "in-migrant into a district after the baseline whose education was drawn with "

@@ -8,7 +8,6 @@ import pandas as pd
 from ...config import Params
 from .effects import Effects
 from .settings import (
-    DISTRICT_PROFILES,
     REST_COUNTERS,
     VISITOR_DAILY_NOISE,
     VISITOR_SEASON,
@@ -16,21 +15,23 @@ from .settings import (
     VISITOR_WEEKDAY,
     VISITOR_YEAR_TREND,
 )
+from .shocks import Shocks
 from .world import World
 
 
 def visitor_counts(params: Params, world: World, effects: Effects, last_year: int,
-                   rng: np.random.Generator) -> pd.DataFrame:
+                   rng: np.random.Generator, shocks: Shocks | None = None) -> pd.DataFrame:
     """Daily Poisson counts at 2 counters per district and 4 in the rest.
 
     log(mean) = counter level + weekday + season + common year trend + planted log effect after
-    the baseline, with log-normal daily overdispersion.
+    the baseline (+ a counter x year shock in the heterogeneous world), with log-normal daily
+    overdispersion.
     """
     areas, levels, effect = [], [], []
     for j, d in enumerate(params.districts):
         district_areas = np.flatnonzero(world.district == j)[:2]
         areas += list(district_areas)
-        levels += [DISTRICT_PROFILES[d.key].visitor_level + 0.2 * i for i in range(len(district_areas))]
+        levels += [world.profiles[j].visitor_level + 0.2 * i for i in range(len(district_areas))]
         effect += [effects.visitors[j]] * len(district_areas)
     rest = np.flatnonzero(world.district < 0)
     areas += list(rest[np.linspace(0, len(rest) - 1, REST_COUNTERS).round().astype(int)])
@@ -45,6 +46,9 @@ def visitor_counts(params: Params, world: World, effects: Effects, last_year: in
     post = year > params.survey.baseline_wave
     log_mean = (np.array(levels)[:, None] + common[None, :] + np.array(effect)[:, None] * post[None, :]
                 + VISITOR_DAILY_NOISE * rng.standard_normal((len(areas), len(dates))))
+    counter_year = None if shocks is None else shocks.counters(len(areas), np.unique(year))
+    if counter_year is not None:
+        log_mean += counter_year[:, year - year[0]]
     counts = rng.poisson(np.exp(log_mean))
     n_counters, n_days = counts.shape
     return pd.DataFrame(

@@ -1,6 +1,6 @@
 """The small areas of the synthetic municipality: sizes, compositions and where movers go.
 
-Each district gets 3-5 areas, the rest of the municipality ~70. Every area has a deprivation
+Each district gets 2-6 areas (as its profile says), the rest of the municipality ~70. Every area has a deprivation
 level that fixes its composition (origin, education and the latent "poor" trait), and the
 composition decides both who is drawn into the area and where a mover from it goes.
 """
@@ -24,6 +24,7 @@ from .settings import (
     POOR_ORIGIN_FACTOR,
     REST_AREA_SIZE,
     WESTERN_SHARE,
+    DistrictProfile,
 )
 
 
@@ -39,6 +40,11 @@ class World:
     cell_cum: np.ndarray  # (area, cell): cumulative composition
     dest_cum: np.ndarray  # (cell, area): cumulative destination probabilities of a mover
     edu_cum: np.ndarray  # (area, origin, poor, education): cumulative p(education | origin, poor)
+    profiles: tuple[DistrictProfile, ...]  # profile of each district (in the parameter file's order)
+
+    def by_area(self, attribute: str) -> np.ndarray:
+        """A district profile attribute per area (0 in the rest)."""
+        return np.array([getattr(p, attribute) for p in self.profiles] + [0.0])[self.district]
 
     def target(self, year: int) -> np.ndarray:
         """Residents each area should hold in ``year`` (in-migration fills the gap)."""
@@ -62,13 +68,14 @@ def _compositions(deprivation: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     return p_origin, p_edu, p_poor
 
 
-def build_world(params: Params, rng: np.random.Generator) -> tuple[World, pd.DataFrame]:
-    """Draw the small areas: districts first, then the rest of the municipality."""
+def build_world(params: Params, rng: np.random.Generator,
+                profiles: dict[str, DistrictProfile] = DISTRICT_PROFILES) -> tuple[World, pd.DataFrame]:
+    """Draw the small areas: districts first (shaped by ``profiles``), then the rest of the municipality."""
     baseline, ref_year = params.survey.baseline_wave, params.survey.waves[-1]
     to_ref = GROWTH ** (ref_year - baseline)
     district, deprivation, size = [], [], []
     for d_index, d in enumerate(params.districts):
-        profile = DISTRICT_PROFILES[d.key]
+        profile = profiles[d.key]
         total = profile.adults / ADULT_SHARE * to_ref
         district += [d_index] * profile.n_areas
         deprivation.append(rng.uniform(*profile.deprivation, profile.n_areas))
@@ -108,5 +115,6 @@ def build_world(params: Params, rng: np.random.Generator) -> tuple[World, pd.Dat
         cell_cum=np.cumsum(cells, axis=1),
         dest_cum=np.cumsum(dest / dest.sum(axis=1, keepdims=True), axis=1),
         edu_cum=np.cumsum(edu_given, axis=-1),
+        profiles=tuple(profiles[d.key] for d in params.districts),
     )
     return world, areas
