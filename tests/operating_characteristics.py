@@ -28,12 +28,11 @@ SCORED_KINDS = ("planted", "expected", "none")
 
 
 def _is_null(truth: dict) -> bool:
-    """Nothing planted: the value is zero, or every lever behind an expected value is zero."""
+    """Nothing planted: the value is zero (for an expected value: every lever behind it is zero)."""
     if truth.get("truth_kind") == "none":
         return True
-    lever = truth.get("lever")
-    if lever:
-        return all(float(v) == 0 for k, v in lever.items() if k != "from_year")
+    if truth.get("truth_kind") == "expected":
+        return all(float(v) == 0 for k, v in truth.get("lever", {}).items() if k != "from_year")
     return float(truth["value"]) == 0.0
 
 

@@ -207,7 +207,7 @@ def test_truth_covers_every_district_and_indicator(params, truth):
             assert entry["truth_kind"] in {"planted", "expected"}
             if "extra_outside_share" in entry.get("lever", {}):  # social mix: the lever's effect
                 assert entry["lever"]["extra_outside_share"] == PLANTED_EFFECTS[district.key][key]
-                if entry["lever"]["extra_outside_share"] == 0:
+                if not any(PLANTED_EFFECTS[other][key] for other in PLANTED_EFFECTS):  # no lever of the type
                     assert entry["value"] == 0.0 and set(entry["by_wave"].values()) == {0.0}
             elif entry["truth_kind"] == "planted":
                 assert entry["value"] == PLANTED_EFFECTS[district.key][key]

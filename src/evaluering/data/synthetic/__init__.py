@@ -68,23 +68,23 @@ def _write_atomically(out_dir: Path, tables: dict[str, pd.DataFrame], truth: dic
 
 def _lever_free_isolation(waves: list[int], register_years: dict, people: People, world: World,
                           catalogue: dict, effects: Effects, params: Params, shocks: Shocks | None) -> dict:
-    """Isolation index levels of each later wave with one district's mixing lever switched off.
+    """Isolation index levels of each later wave with every district's mixing lever switched off.
 
-    Keyed (wave, institution type, district index), only where that lever is non-zero. Institution
-    choices use fixed per-child uniforms and the same shocks, so these are the same children in
-    the same homes as in the written data: the difference is the lever's effect alone (common
-    random numbers).
+    Keyed (wave, institution type), only for types with a non-zero lever. Institution choices use
+    fixed per-child uniforms and the same shocks, so these are the same children in the same homes
+    as in the written data: the difference is the levers' effect alone (common random numbers).
+    All levers go off together because one district's lever also moves the comparison group's
+    index, and with it every other district's DiD.
     """
     out = {}
     later = [w for w in waves if w > params.survey.baseline_wave]
     for kind, levers in effects.mixing.items():
-        for j in np.flatnonzero(levers):
-            off = levers.copy()
-            off[j] = 0.0
-            without = replace(effects, mixing={**effects.mixing, kind: off})
-            for w in later:
-                year = institutions_year(w, register_years[w], people, world, catalogue, without, params, shocks)
-                out[(w, kind, int(j))] = isolation_levels(year, len(params.districts))[kind]
+        if not np.any(levers):
+            continue
+        without = replace(effects, mixing={**effects.mixing, kind: np.zeros_like(levers)})
+        for w in later:
+            year = institutions_year(w, register_years[w], people, world, catalogue, without, params, shocks)
+            out[(w, kind)] = isolation_levels(year, len(params.districts))[kind]
     return out
 
 

@@ -83,16 +83,16 @@ def _shock_description(sizes: ShockSizes) -> dict:
 
 def _mix_entry(kind: str, j: int, n_d: int, isolation: dict, lever_free: dict, baseline: int,
                later: list[int]) -> dict[str, dict[str, float]]:
-    """Lever effect and realised isolation DiD per later wave for district ``j`` and one institution type.
+    """Levers' effect and realised isolation DiD per later wave for district ``j`` and one institution type.
 
-    ``lever_free[(w, kind, j)]`` holds the wave's index levels with district j's lever switched off
-    (same draws otherwise); it is absent when the lever is 0, whose effect is then exactly 0.
+    ``lever_free[(w, kind)]`` holds the wave's index levels with every mixing lever of the type
+    switched off (same draws otherwise); it is absent when all are 0, whose effect is then exactly 0.
     """
     effect, realised = {}, {}
     for w in later:
         level, base = isolation[w][kind], isolation[baseline][kind]
         realised[str(w)] = round(float((level[j] - base[j]) - (level[n_d] - base[n_d])), 6)
-        without = lever_free.get((w, kind, j))
+        without = lever_free.get((w, kind))
         lever = 0.0 if without is None else (level[j] - level[n_d]) - (without[j] - without[n_d])
         effect[str(w)] = round(float(lever), 6)
     return {"effect": effect, "realised": realised}
@@ -103,8 +103,8 @@ def build_truth(params: Params, seed: int, waves: list[int], register_years: dic
                 world_name: str, planted: str, shock_sizes: ShockSizes) -> dict:
     """Everything a recovery test needs to know about what was planted.
 
-    ``lever_free`` maps (wave, institution type, district index) to the isolation index levels of
-    that wave with the district's mixing lever switched off (see :func:`_mix_entry`).
+    ``lever_free`` maps (wave, institution type) to the isolation index levels of that wave with
+    every mixing lever of the type switched off (see :func:`_mix_entry`).
     """
     baseline = params.survey.baseline_wave
     later = [w for w in waves if w > baseline]
@@ -177,10 +177,11 @@ def build_truth(params: Params, seed: int, waves: list[int], register_years: dic
             "realised": "isolation DiD (district wave - district baseline) - (comparison wave - comparison "
                         "baseline), computed from the written institutions table; children grouped by their "
                         "area of residence that year, comparison = children living in the rest",
-            "planted_mix": "mix-* value: the realised isolation DiD minus the same DiD with the district's "
-                           "own mixing lever switched off and every draw (children, homes, shocks) the same, "
-                           "so a district without a lever has exactly 0; it includes the lever's effect on "
-                           "the comparison group's index. The realised DiD is under 'realised'",
+            "planted_mix": "mix-* value: the realised isolation DiD minus the same DiD with every mixing "
+                           "lever of the institution type switched off and every draw (children, homes, shocks) "
+                           "the same; it includes the levers' effect on the comparison group's index, so a "
+                           "district without a lever of its own can have a non-zero value when another "
+                           "district's lever moves the comparison group. The realised DiD is under 'realised'",
             "expected": "delta x (share of flagged people among the district's 30-64-year-olds [17] or 30-64 "
                         "in-movers [19] in the wave) minus the same for the comparison group; flagged = "
                         "in-migrant into a district after the baseline whose education was drawn with "
