@@ -1,6 +1,6 @@
 """Studentised placebo inference for register DiDs: exact sampling variance, consistency, calibration.
 
-The calibration tests use a small world written here (not the project's generator): persons in
+The calibration tests (slow: about a minute each) use a small world written here (not the project's generator): persons in
 small areas with a person effect and area x period shocks on the logit scale, a district whose
 base rate is more than twice the rest's, and nothing planted.
 """
@@ -14,7 +14,8 @@ from scipy.special import expit, logit
 
 from evaluering.did.two_wave import two_wave_did
 from evaluering.inference import placebo_test
-from evaluering.inference.studentised_placebo import area_statistics, did_variance, studentised_placebo
+from evaluering.inference.studentised_placebo import (area_statistics, did_variance, district_history_variance,
+                                                      studentised_placebo)
 
 N_AREAS, N_DISTRICT = 50, 3
 
@@ -88,6 +89,7 @@ RUNS = 400
 BOUND = 0.05 + 2 * np.sqrt(0.05 * 0.95 / RUNS)  # 5 % plus two simulation standard errors
 
 
+@pytest.mark.slow
 def test_calibrated_where_the_district_rate_differs_from_the_rest():
     """Convictions at 3.5 % in the district against 1.5 %: the raw placebo over-rejects, this does not."""
     studentised, raw = _rejections(lambda rng: _world(rng), RUNS)
@@ -95,6 +97,7 @@ def test_calibrated_where_the_district_rate_differs_from_the_rest():
     assert raw > 0.10, raw  # the world shows the problem the method solves
 
 
+@pytest.mark.slow
 def test_calibrated_with_area_shocks_and_a_small_district():
     """Area x period shocks the person-level SE misses, and a district of few persons."""
     def make(rng):
@@ -120,3 +123,50 @@ def test_few_comparison_areas_fall_back_to_the_normal_reference():
     res = studentised_placebo(units, DISTRICT, few, 2021, 2024)
     assert res.method == "normal" and "placebo-bydele" in res.note
     assert (res.p_value < 0.05) == (not res.ci_low <= 0 <= res.ci_high)
+
+
+def _panel_world(rng, *, district_shock: float, rest_shock: float = 0.15, persons: int = 150,
+                 years=range(2015, 2025)) -> pd.DataFrame:
+    """A yearly register panel (no moves) with area x year shocks on the logit scale, larger in the district."""
+    area = np.repeat(np.arange(N_AREAS), persons)
+    n = len(area)
+    person = rng.normal(0, 0.8, n)
+    sd = np.where(np.arange(N_AREAS) < N_DISTRICT, district_shock, rest_shock)
+    base = np.where(np.arange(N_AREAS) < N_DISTRICT, logit(0.55), logit(0.75))
+    frames = []
+    for year in years:
+        shock = rng.normal(0, sd)
+        y = (rng.random(n) < expit(base[area] + person + shock[area])).astype(float)
+        frames.append(pd.DataFrame({"group": np.where(area < N_DISTRICT, "d", "comparison"), "period": year,
+                                    "y": y, "weight": 1.0, "cluster": np.arange(n).astype(str), "persons": 1,
+                                    "area": area.astype(str)}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def test_district_history_recovers_a_more_volatile_district():
+    """The district's own pre-baseline history gives its larger shock variance; the rest's does not."""
+    ratios = []
+    for seed in range(40):
+        units = _panel_world(np.random.default_rng(seed), district_shock=0.45)
+        ratios.append(district_history_variance(units, DISTRICT, REST, 2021, 2024))
+    # planted on the logit scale: sd 0.45 at p = 0.55 is about 0.45 * 0.2475 = 0.111 on the probability
+    # scale, scaled to the rest's level (p = 0.75): 0.111 * 0.1875 / 0.2475 = 0.084; a change between two
+    # years carries two independent shocks: variance 2 * 0.084^2 = 0.0141 (the person effects make the
+    # logit-to-probability slope a little flatter than p (1 - p), so somewhat less)
+    assert np.mean(ratios) == pytest.approx(0.0141, rel=0.25)
+
+
+@pytest.mark.slow
+def test_calibrated_when_the_district_is_more_volatile_than_the_rest():
+    """District area shocks three times the rest's: the comparison areas alone understate the SE."""
+    with_history, without = [], []
+    for seed in range(RUNS // 2):
+        units = _panel_world(np.random.default_rng(2000 + seed), district_shock=0.45)
+        history = district_history_variance(units, DISTRICT, REST, 2021, 2024)
+        two = units[units["period"].isin([2021, 2024])]
+        with_history.append(studentised_placebo(two, DISTRICT, REST, 2021, 2024, n_draws=99, seed=seed,
+                                                district_tau2=history).p_value < 0.05)
+        without.append(studentised_placebo(two, DISTRICT, REST, 2021, 2024, n_draws=99, seed=seed).p_value < 0.05)
+    bound = 0.05 + 2 * np.sqrt(0.05 * 0.95 / len(with_history))
+    assert np.mean(with_history) <= bound, np.mean(with_history)
+    assert np.mean(without) > 0.10, np.mean(without)  # the world shows the problem

@@ -21,7 +21,7 @@ from .did.place_event_study import place_event_study
 from .indicators.prepare import PreparedData
 from .indicators.units import unit_frame
 from .inference.reported import ReportedInference
-from .inference.studentised_placebo import area_statistics, studentised_placebo
+from .inference.studentised_placebo import area_statistics, district_history_variance, studentised_placebo
 
 __all__ = ["REGISTER_KINDS", "register_inference", "PEOPLE_KINDS", "district_cohort", "people_estimate",
            "place_event_studies", "PLACEBO_SEED", "PLACEBO_DRAWS"]
@@ -51,8 +51,9 @@ def register_inference(data: PreparedData, indicator: Indicator, district: str, 
         data._unit_frames[key] = area_statistics(units, sorted(data.dataset.areas["area_id"].astype(str)),
                                                  baseline, followup)
     treated, rest = _areas(data, district)
+    history = district_history_variance(unit_frame(data, indicator), treated, rest, baseline, followup)
     return studentised_placebo(data._unit_frames[key], treated, rest, baseline, followup, n_draws=PLACEBO_DRAWS,
-                               seed=PLACEBO_SEED)
+                               seed=PLACEBO_SEED, district_tau2=history)
 
 
 def district_cohort(data: PreparedData, district: str, baseline: int, followup: int) -> pd.DataFrame:

@@ -20,7 +20,10 @@ are measured rather than modelled:
   :func:`evaluering.monitoring.overdispersion.between_area_variance`). For a 0/1 outcome the
   shock's standard deviation is taken to scale with ``p (1 - p)`` of the area (a shock of fixed
   size on the logit scale; for rare outcomes, proportional to the rate), so a district with three
-  times the rest's conviction rate gets about three times the rest's shock.
+  times the rest's conviction rate gets about three times the rest's shock; for a mean (school
+  absence) it scales with the mean. Deprived areas can also be more volatile than the rest at the
+  same level, so the district's own areas' history before the baseline (every pre-baseline window
+  as long as the evaluation's) gives a second estimate, and the district gets the larger of the two.
 
 Each DiD is divided by its own standard error, and the district's t-statistic is compared with
 those of pseudo-districts (as many comparison areas as the district, each against the remaining
@@ -45,7 +48,8 @@ from scipy import sparse, stats
 from ..monitoring.overdispersion import between_area_variance
 from .reported import ReportedInference
 
-__all__ = ["AreaStatistics", "area_statistics", "studentised_placebo", "did_variance", "MIN_DISTINCT"]
+__all__ = ["AreaStatistics", "area_statistics", "did_variance", "district_history_variance", "studentised_placebo",
+           "MIN_DISTINCT"]
 
 MIN_DISTINCT = 200  # fewer distinct pseudo-districts: normal reference instead of the placebo distribution
 N_PARAMETERS = 4  # the saturated DiD regression: constant, treated, post, treated x post
@@ -79,34 +83,51 @@ class AreaStatistics:
         return G / (G - 1) * (N - 1) / (N - N_PARAMETERS) if G > 1 and N > N_PARAMETERS else float("nan")
 
 
+def _sum_by(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys and the column sums of ``values`` (rows, k) per key."""
+    keys, inverse = np.unique(key, return_inverse=True)
+    sums = np.stack([np.bincount(inverse, weights=values[:, j], minlength=len(keys))
+                     for j in range(values.shape[1])], axis=1)
+    return keys, sums
+
+
 def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, followup: int) -> AreaStatistics:
-    """Cell and within-cluster pair sums of a unit frame (columns period, y, weight, cluster, area)."""
+    """Cell and within-cluster pair sums of a unit frame (columns period, y, weight, cluster, area).
+
+    A cell is a cluster's rows in one area and period; pairs join every two cells of a cluster
+    (a cell with itself included). Plain integer keys and ``bincount`` keep this fast on a
+    municipality's register.
+    """
     areas = tuple(str(a) for a in areas)
     rows = units[units["period"].isin([baseline, followup]) & (units["weight"] > 0)]
     area_code = pd.Index(areas).get_indexer(rows["area"].astype(str))
-    rows = rows[area_code >= 0]
-    area_code = area_code[area_code >= 0]
+    rows, area_code = rows[area_code >= 0], area_code[area_code >= 0].astype(np.int64)
+    A = len(areas)
     w = rows["weight"].to_numpy(dtype=float)
     y = rows["y"].to_numpy(dtype=float)
-    cells = pd.DataFrame({"c": pd.factorize(rows["cluster"])[0],
-                          "t": (rows["period"].to_numpy() == followup).astype(np.int64),
-                          "a": area_code.astype(np.int64), "u": w, "v": w * y, "rows": 1})
-    cells = cells.groupby(["c", "t", "a"], sort=False, as_index=False).sum()
-    A = len(areas)
+    cluster = pd.factorize(rows["cluster"])[0].astype(np.int64)
+    period = (rows["period"].to_numpy() == followup).astype(np.int64)
+    cell_key, cell_sums = _sum_by((cluster * 2 + period) * A + area_code, np.stack([w, w * y, np.ones(len(w))], 1))
+    c, t, a = cell_key // (2 * A), (cell_key // A) % 2, cell_key % A  # cells come sorted by cluster
+    u, v, n_rows = cell_sums.T
     W = np.zeros((A, 2))
     S = np.zeros((A, 2))
-    np.add.at(W, (cells["a"].to_numpy(), cells["t"].to_numpy()), cells["u"].to_numpy())
-    np.add.at(S, (cells["a"].to_numpy(), cells["t"].to_numpy()), cells["v"].to_numpy())
-    pairs = cells.merge(cells, on="c", suffixes=("_j", "_l"))
-    sums = pd.DataFrame({"t_j": pairs["t_j"], "a_j": pairs["a_j"], "t_l": pairs["t_l"], "a_l": pairs["a_l"],
-                         "uu": pairs["u_j"] * pairs["u_l"], "uv": pairs["u_j"] * pairs["v_l"],
-                         "vu": pairs["v_j"] * pairs["u_l"], "vv": pairs["v_j"] * pairs["v_l"]})
-    sums = sums.groupby(["t_j", "a_j", "t_l", "a_l"], sort=False, as_index=False).sum()
+    np.add.at(W, (a, t), u)
+    np.add.at(S, (a, t), v)
+    # every ordered pair of cells within a cluster: cluster starts and sizes give the index pairs
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+    sizes = np.diff(np.r_[starts, len(c)])
+    j = np.repeat(np.arange(len(c)), np.repeat(sizes, sizes))
+    offsets = np.arange(len(j)) - np.repeat(np.cumsum(np.r_[0, sizes[:-1] ** 2]), sizes ** 2)
+    first = np.repeat(np.repeat(starts, sizes), np.repeat(sizes, sizes))
+    l = first + offsets % np.repeat(np.repeat(sizes, sizes), np.repeat(sizes, sizes))
+    pair_key, pair_sums = _sum_by(((t[j] * A + a[j]) * 2 + t[l]) * A + a[l],
+                                  np.stack([u[j] * u[l], u[j] * v[l], v[j] * u[l], v[j] * v[l]], 1))
+    pair_cells = np.stack([pair_key // (2 * A * A), (pair_key // (2 * A)) % A, (pair_key // A) % 2,
+                           pair_key % A], axis=1)
     return AreaStatistics(
-        areas=areas, W=W, S=S,
-        pair_cells=sums[["t_j", "a_j", "t_l", "a_l"]].to_numpy(dtype=np.int64),
-        pair_sums=sums[["uu", "uv", "vu", "vv"]].to_numpy(dtype=float),
-        cell_area=cells["a"].to_numpy(), cell_cluster=cells["c"].to_numpy(), cell_rows=cells["rows"].to_numpy(),
+        areas=areas, W=W, S=S, pair_cells=pair_cells, pair_sums=pair_sums,
+        cell_area=a, cell_cluster=c, cell_rows=n_rows,
         binary=bool(np.isin(y, (0.0, 1.0)).all()),
     )
 
@@ -160,46 +181,86 @@ def did_variance(labels: np.ndarray, st: AreaStatistics) -> tuple[np.ndarray, np
 
 
 def _shock_scale(st: AreaStatistics, reference: float) -> np.ndarray:
-    """Relative variance of an area's shock: ``(p (1 - p))^2`` against the reference level, 0/1 outcomes.
+    """Relative variance of each area's shock against an area at the ``reference`` level.
 
-    A shock of fixed size on the logit scale moves a share by about ``p (1 - p)`` times as much; for
-    a rare outcome that is a shock proportional to the rate (a district with 2.5 times the rest's
-    conviction rate gets 2.5 times the rest's shock).
+    A 0/1 outcome: ``(p (1 - p))^2``, a shock of fixed size on the logit scale (for a rare outcome,
+    a shock proportional to the rate: 2.5 times the rest's conviction rate, 2.5 times the shock).
+    A non-negative mean (school absence): ``mean^2``, a shock of fixed relative size.
     """
-    if not st.binary or not 0 < reference < 1:
-        return np.ones(len(st.areas))
     with np.errstate(invalid="ignore", divide="ignore"):
-        p = st.S.sum(axis=1) / st.W.sum(axis=1)
-    return (p * (1 - p) / (reference * (1 - reference))) ** 2
+        level = st.S.sum(axis=1) / st.W.sum(axis=1)
+    if st.binary and 0 < reference < 1:
+        return (level * (1 - level) / (reference * (1 - reference))) ** 2
+    if not st.binary and reference > 0 and np.nanmin(level) >= 0:
+        return (level / reference) ** 2
+    return np.ones(len(st.areas))
+
+
+def _area_deviations(st: AreaStatistics, areas: np.ndarray, reference_change: float, scale: np.ndarray
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """Each area's change minus the reference change, and its sampling SE, both divided by its shock scale."""
+    labels = np.full((len(areas), len(st.areas)), -1)
+    labels[np.arange(len(areas)), areas] = 1  # each area alone, as its own "district"
+    _, m = _group_means(labels, st)
+    _, var = did_variance(labels, st)  # no comparison group: only the area's own terms enter
+    root = np.sqrt(scale[areas])
+    usable = root > 0  # an area without a single case (p = 0) carries no information on tau
+    deviation = (m[:, 1, 1] - m[:, 1, 0] - reference_change)[usable] / root[usable]
+    return deviation, np.sqrt(np.maximum(var[usable], 0)) / root[usable]
 
 
 def _area_shock_variance(st: AreaStatistics, comparison: np.ndarray, scale: np.ndarray) -> float:
     """tau^2 from the comparison areas: the variance of their changes beyond sampling noise."""
-    labels = np.full((len(comparison), len(st.areas)), -1)
-    labels[np.arange(len(comparison)), comparison] = 1  # each area alone, as its own "district"
-    W, m = _group_means(labels, st)
-    change = m[:, 1, 1] - m[:, 1, 0]
-    # sampling variance of an area's own change: the district half of the DiD variance
-    alone = labels.copy()
-    _, var = did_variance(alone, st)  # comparison group empty -> only the area's own terms enter
     overall = st.S[comparison].sum(axis=0) / st.W[comparison].sum(axis=0)
-    root = np.sqrt(scale[comparison])
-    usable = root > 0  # an area without a single case (p = 0) carries no information on tau
-    deviation = (change - (overall[1] - overall[0]))[usable] / root[usable]
-    se = np.sqrt(np.maximum(var[usable], 0)) / root[usable]
-    return between_area_variance(deviation, se)
+    return between_area_variance(*_area_deviations(st, comparison, overall[1] - overall[0], scale))
 
 
-def _shock_part(labels: np.ndarray, st: AreaStatistics, scale: np.ndarray, tau2: float) -> np.ndarray:
-    """tau^2 * sum over areas of (area's share of its group)^2 * its shock scale, both groups."""
+def _history_windows(years: list[int], baseline: int, lag: int) -> list[tuple[int, int]]:
+    """Pre-baseline windows as long as the evaluation's (else consecutive years with data)."""
+    pre = [y for y in years if y <= baseline]
+    windows = [(y, y + lag) for y in pre if y + lag in pre]
+    return windows if len(windows) >= 2 else list(zip(pre[:-1], pre[1:]))
+
+
+def district_history_variance(units: pd.DataFrame, treated_areas: Sequence[str], comparison_areas: Sequence[str],
+                              baseline: int, followup: int) -> float:
+    """The district's own area-shock variance, from its areas' history before the baseline.
+
+    Deprived areas may be more volatile than the rest (more turnover, more events): the comparison
+    areas' shock variance can understate the district's. Every pre-baseline window as long as the
+    evaluation's gives each district area a change relative to the comparison group's; their
+    variance beyond sampling noise (scaled like the comparison's, see :func:`_shock_scale`) is the
+    district's own ``tau^2``. ``units`` holds every period (``unit_frame(data, indicator)``).
+    """
+    treated = [str(a) for a in treated_areas]
+    area = units["area"].astype(str)
+    in_district, in_comparison = area.isin(treated).to_numpy(), area.isin([str(a) for a in comparison_areas]).to_numpy()
+    rest = units[in_comparison & (units["weight"] > 0)]
+    level = (rest["y"] * rest["weight"]).groupby(rest["period"]).sum() / rest["weight"].groupby(rest["period"]).sum()
+    district = units[in_district]
+    deviations, ses = [], []
+    for start, end in _history_windows(sorted(level.index), baseline, followup - baseline):
+        st = area_statistics(district, treated, start, end)
+        present = np.flatnonzero((st.W > 0).all(axis=1))
+        reference = float((level[start] + level[end]) / 2)
+        d, se = _area_deviations(st, present, float(level[end] - level[start]), _shock_scale(st, reference))
+        deviations.append(d)
+        ses.append(se)
+    if not deviations:
+        return 0.0
+    return between_area_variance(np.concatenate(deviations), np.concatenate(ses))
+
+
+def _shock_part(labels: np.ndarray, st: AreaStatistics, scale: np.ndarray, tau2: np.ndarray) -> np.ndarray:
+    """Sum over areas of tau^2 (per area) * (area's share of its group)^2 * its shock scale, both groups."""
     share_of = (st.W[:, 0] + st.W[:, 1]) / 2
     total = np.zeros(labels.shape[0])
     for g in (0, 1):
         member = (labels == g).astype(float)
         group_size = member @ share_of
         with np.errstate(invalid="ignore", divide="ignore"):
-            total += (member @ (share_of ** 2 * scale)) / group_size ** 2
-    return tau2 * total
+            total += (member @ (share_of ** 2 * scale * tau2)) / group_size ** 2
+    return total
 
 
 def _draw_labels(rng: np.random.Generator, n_draws: int, n_treated: int, comparison: np.ndarray,
@@ -223,13 +284,16 @@ def _critical_value(t_placebo: np.ndarray, alpha: float) -> float:
 
 def studentised_placebo(statistics: AreaStatistics | pd.DataFrame, treated_areas: Sequence[str],
                         comparison_areas: Sequence[str], baseline: int, followup: int, *, n_draws: int = 999,
-                        seed: int | None = None, confidence: float = 0.95) -> ReportedInference:
+                        seed: int | None = None, confidence: float = 0.95,
+                        district_tau2: float | None = None) -> ReportedInference:
     """The district's DiD, its standard error (sampling + area shocks) and the studentised placebo test.
 
     ``statistics`` is a unit frame (``evaluering.indicators.units``: period, y, weight, cluster,
     area) or its :func:`area_statistics` (computed once, it serves every district of a
     municipality). Only ``treated_areas`` (the district) and ``comparison_areas`` count; areas
-    without data in both periods are left out. See the module docstring for the method.
+    without data in both periods are left out. ``district_tau2``, the district's own area-shock
+    variance from its history (:func:`district_history_variance`), replaces the comparison
+    areas' for the district where it is larger. See the module docstring for the method.
     """
     treated = [str(a) for a in dict.fromkeys(treated_areas)]
     comparison = [str(a) for a in dict.fromkeys(comparison_areas) if str(a) not in set(treated)]
@@ -247,9 +311,12 @@ def studentised_placebo(statistics: AreaStatistics | pd.DataFrame, treated_areas
     observed[0, treated_idx], observed[0, comparison_idx] = 1, 0
     overall = st.S[comparison_idx].sum() / st.W[comparison_idx].sum()
     scale = _shock_scale(st, overall)
-    tau2 = _area_shock_variance(st, comparison_idx, scale)
+    comparison_tau2 = _area_shock_variance(st, comparison_idx, scale)
+    tau2 = np.full(len(st.areas), comparison_tau2)
+    observed_tau2 = tau2.copy()  # the district's areas: as volatile as its own history says, if more
+    observed_tau2[treated_idx] = max(comparison_tau2, district_tau2 or 0.0)
     did, sampling = did_variance(observed, st)
-    se = float(np.sqrt(sampling[0] + _shock_part(observed, st, scale, tau2)[0]))
+    se = float(np.sqrt(sampling[0] + _shock_part(observed, st, scale, observed_tau2)[0]))
     estimate = float(did[0])
 
     n_distinct = math.comb(len(comparison_idx), len(treated_idx)) if len(comparison_idx) > len(treated_idx) else 0
