@@ -22,7 +22,7 @@ import pytest
 
 from operating_characteristics import simulate, summarise
 
-GLADSAXE, HETEROGENEOUS, OTHER = 110, 110, 60  # municipalities per world
+GLADSAXE, HETEROGENEOUS, OTHER = 100, 100, 60  # municipalities per world
 FIRST_SEED = 7000
 
 

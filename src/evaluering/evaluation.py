@@ -2,10 +2,12 @@
 
 Brings together, per indicator: the levels (district and comparison group, baseline and
 follow-up wave); the place difference-in-differences (design-based against the balanced
-comparison group for the survey, unit regressions otherwise); the p-value behind the verdict
-(placebo inference for register and institution indicators, see ``district_analyses``); the
-people estimate for register indicators; Holm and Benjamini-Hochberg adjusted p-values across
-the district's indicators; a verdict in the indicator's direction; and the ambition level.
+comparison group for the survey, unit regressions otherwise); the inference the report shows
+(one procedure per indicator class, each a ``ReportedInference``: design-based for the survey,
+the studentised placebo test for register indicators, the composition null for social mix,
+counter x year for visitor counts), whose interval, p-value and verdict always agree; the people
+estimate for register indicators; Holm and Benjamini-Hochberg adjusted p-values across the
+district's indicators; a verdict in the indicator's direction; and the ambition level.
 """
 
 from __future__ import annotations
