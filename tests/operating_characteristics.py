@@ -108,15 +108,29 @@ def simulate(jobs: list[tuple], workers: int = 2) -> pd.DataFrame:
         return pd.DataFrame([row for rows in pool.map(_run, jobs, chunksize=1) for row in rows])
 
 
+def _clustered_se(hits: pd.Series, seeds: pd.Series) -> float:
+    """Simulation SE of a share whose rows cluster by municipality (its districts share one comparison group)."""
+    per_seed = pd.DataFrame({"hits": hits.astype(float), "n": 1.0}).groupby(seeds.to_numpy()).sum()
+    share, k = per_seed["hits"].sum() / per_seed["n"].sum(), len(per_seed)
+    if k < 2:
+        return float("nan")
+    residual = per_seed["hits"] - share * per_seed["n"]
+    return float(np.sqrt((residual ** 2).sum() * k / (k - 1)) / per_seed["n"].sum())
+
+
 def summarise(scores: pd.DataFrame, by: str | list[str] = "class") -> pd.DataFrame:
-    """Coverage, false verdict rate where nothing was planted, and their simulation SEs."""
+    """Coverage, false verdict rate where nothing was planted, and their simulation SEs (clustered by
+    municipality, at least the binomial SE)."""
     def one(part: pd.DataFrame) -> pd.Series:
         null = part[part["null"]]
         cov, fv = part["covered"].mean(), null["false_verdict"].mean() if len(null) else np.nan
+        binomial = np.sqrt(cov * (1 - cov) / len(part))
+        null_se = np.sqrt(0.05 * 0.95 / len(null)) if len(null) else np.nan
         return pd.Series({"intervals": len(part), "coverage": cov,
-                          "coverage_se": np.sqrt(cov * (1 - cov) / len(part)),
+                          "coverage_se": max(binomial, _clustered_se(part["covered"], part["seed"])),
                           "nulls": len(null), "false_verdicts": fv,
-                          "false_se": np.sqrt(0.05 * 0.95 / len(null)) if len(null) else np.nan})
+                          "false_se": max(null_se, _clustered_se(null["false_verdict"], null["seed"]))
+                          if len(null) else np.nan})
     return scores.groupby(by).apply(one)
 
 
