@@ -61,7 +61,7 @@ def test_sample_table_hides_answers_when_few_did_not_answer(params):
     html = sample_table(data, "moerkhoej", [2021, 2024])
     assert '<td data-n="30">30</td>' in html  # 30 of 50: both parts large
     assert '<td data-n="17">–</td>' in html  # 3 non-respondents = 20 - 17
-    assert '<td data-n="3">–</td>' in html  # 3 respondents
+    assert '<td data-n="0">–</td>' in html  # 3 respondents: hidden, and so is the count
     assert _problems(html) == []
 
 
@@ -100,8 +100,9 @@ def test_goal_table_suppresses_a_small_row_and_passes_the_scan(params):
     small = goal.themes[0].indicators[0]
     html = goal_table(_evaluation(params, small.key), params, goal.key)
     row = _row(html, small.name)
-    assert "Ikke vist (for få personer)" in row
-    assert row.count('data-n="3">–<') >= 4  # estimate, people, p-value, Holm: all suppressed
+    assert "Ikke vist" in row
+    assert "Ikke vist: færre end 5 personer bag et af tallene (med eller uden kendetegnet)" in html  # the reason
+    assert row.count('data-n="0">–<') >= 4  # estimate, people, p-value, Holm: all suppressed, count too
     assert "nået" not in row  # nor whether the hidden level meets the ambition
     assert _problems(html) == []
     other = _row(html, goal.themes[0].indicators[1].name if len(goal.themes[0].indicators) > 1
@@ -132,10 +133,11 @@ def test_suppress_estimates_hides_whether_the_ambition_is_met(params):
 
 
 def test_threshold_figure_leaves_out_small_areas():
-    frame = pd.DataFrame({"area_id": ["A"] * 10 + ["B"] * 3 + ["C"] * 5, "y": [1.0, 0.0] * 9,
-                          "poverty_share": [0.1] * 10 + [0.5] * 3 + [0.3] * 5})
+    # A: 5 employed of 10; B: 3 persons; C: 2 employed of 5 (too few with the attribute); D: 6 of 12
+    frame = pd.DataFrame({"area_id": ["A"] * 10 + ["B"] * 3 + ["C"] * 5 + ["D"] * 12, "y": [1.0, 0.0] * 15,
+                          "poverty_share": [0.1] * 10 + [0.5] * 3 + [0.3] * 5 + [0.2] * 12})
     means, dropped = published_area_means(frame, MIN_CELL)
-    assert means["area_id"].tolist() == ["A", "C"] and dropped == 1
+    assert means["area_id"].tolist() == ["A", "D"] and dropped == 2
 
 
 # --- scan rules: each triggered by a minimal snippet, and not by its harmless counterpart ------------
@@ -157,6 +159,7 @@ def test_threshold_figure_leaves_out_small_areas():
     ("<p>id 0101901234</p>", "look like CPR numbers"),
     ("<table><tr><td>12,0 %</td></tr></table>", "table cell shows a number but has no data-n: '12,0 %'"),
     ('<table><tr><td data-n="3">12,0 %</td></tr></table>', "table cell with 3 persons (minimum 5): '12,0 %'"),
+    ('<table><tr><td data-n="2">–</td></tr></table>', "publishes a count of 2 persons in its data-n"),
     ('<table><tr><td data-n="many">1</td></tr></table>', "unreadable data-n"),
     ('<table class="dataframe"><tr><td>1</td></tr></table>', "pandas DataFrame table"),
 ])
@@ -173,7 +176,7 @@ def test_scan_flags(html, problem):
     '<div class="jp-Cell jp-CodeCell jp-Notebook-cell jp-mod-noInput"></div>',
     "<p>Person P0000124 og P00001234</p>",  # other tokens
     "<p>320190-1234, 1.234.567.890 og kontrolsum 0101901234ab</p>",  # no valid date, thousands dots, hash
-    '<table><tr><td data-n="2">–</td><td data-n="-">2021</td><td data-n="5">12,0 %</td></tr></table>',
+    '<table><tr><td data-n="0">–</td><td data-n="-">2021</td><td data-n="5">12,0 %</td></tr></table>',
     '<table><tr><th>2021</th></tr><tr><td class="tekst">Område 7</td><td>ikke relevant</td></tr></table>',
 ])
 def test_scan_passes_harmless_counterparts(html):

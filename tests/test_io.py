@@ -67,7 +67,8 @@ def test_sav_gives_codes_not_labels(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("name", "content", "expected"), [
     ("areas.csv", "area_id,area_name\n0101,M\xf8rkh\xf8j\n".encode("latin-1"), "not UTF-8 text"),
     ("areas.csv", b"", "the file is empty"),
-    ("areas.csv", b"a,b\n1,2\n1,2,3\n", "cannot be read as a CSV file"),
+    ("areas.csv", b"a,b\n1,2\n1,2,3\n", "line 3 (data row 2) has 3 fields but the header has 2"),
+    ("areas.csv", b'a,b\n"1,2\n', "cannot be read as a CSV file"),
     ("areas.parquet", b"PAR1 garbage", "cannot be read as a Parquet file"),
     ("areas.sav", b"garbage", "cannot be read as an SPSS file"),
 ])

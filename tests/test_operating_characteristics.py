@@ -10,7 +10,7 @@ quantity) over many simulated municipalities (``operating_characteristics.py``):
 
 Bounds, each widened by two simulation standard errors (clustered by municipality): coverage of
 the interval 93-97 % per class (survey, register, institutions, visitors; UPPER_COVERAGE and
-FALSE_BOUND name the two known exceptions); "better/worse" where nothing was planted at most
+FALSE_BOUND name the known exceptions); "better/worse" where nothing was planted at most
 5 % per class and at most 8 % for any single indicator. Slow (about 25 minutes on two cores): run
 with ``pytest -m slow``; CI runs it and shows the tables (``-rP``).
 """
@@ -27,15 +27,19 @@ GLADSAXE, HETEROGENEOUS, OTHER = 100, 100, 60  # municipalities per world
 FIRST_SEED = 7000
 
 
-# Known and open (issue 12): on the independent world the social-mix null is conservative (coverage
-# about 98 %, "better/worse" about 2 % where nothing was planted; it takes the larger of two
-# institution-shock models). Over-coverage is allowed up to 99 % there; every other bound holds as is.
-UPPER_COVERAGE = {("independently generated municipality", "institutions"): 0.99}
-# Known and open (issue 12): survey verdicts in the heterogeneous world say "better/worse" in 6.2 % of
-# nulls for seeds 7000-7099 (5.1 % +- 0.3 % for seeds 300-499). The linearisation variance of the
-# 600-adult district falls short by about K/n (K ~ 16 calibration constraints, n ~ 250 respondents):
-# 0.955 of the Monte Carlo variance. A leverage (HC2-type) correction would close it; until then 6 %.
-FALSE_BOUND = {("heterogeneous districts alone", "survey"): 0.06}
+# Measured (issue 12): on the independent world the social-mix interval is slightly conservative
+# (seeds 7000-7059: coverage 97.4 % +- 0.7 %, "better/worse" 2.4 % where nothing was planted), within
+# simulation error of the 97 % bound. Not the institution-shock models (the shocks fitted there are
+# about zero; without them coverage is 97.0 %): the child bootstrap is 0-25 % too wide there (likely
+# catchment institutions of nearly fixed size, which the bootstrap lets vary) but up to 20 % too narrow
+# in the project's world before the shocks, so narrowing it is no fix. No exception is needed.
+UPPER_COVERAGE: dict[tuple[str, str], float] = {}
+# Closed (issue 12): survey verdicts in the heterogeneous world said "better/worse" in 6.2 % of nulls for
+# seeds 7000-7099 with the plain linearisation variance, which falls short by about K/n in the 600-adult
+# district (K calibration constraints, n respondents). The report now uses leverage-corrected calibration
+# residuals (design_did, "design_leverage"): for seeds 7000-7059, 6.1 % -> 5.5 % (+- 0.7 %), coverage
+# 93.9 % -> 94.5 %. No exception is needed; the dict stays for future known exceptions.
+FALSE_BOUND: dict[tuple[str, str], float] = {}
 
 
 def _check(scores: pd.DataFrame, label: str) -> None:

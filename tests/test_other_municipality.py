@@ -117,12 +117,35 @@ def test_the_deprived_district_differs_from_the_rest(register, dataset):
 
 
 def test_nothing_the_evaluation_is_known_to_trip_on(dataset):
-    """Every sampled person is 18+ with a register row in the wave year; every adult has an education."""
+    """The default delivery (the operating-characteristics harness's): every sampled person is 18+
+    with a register row in the wave year; every adult has an education."""
     rows = dataset.survey.merge(dataset.register, left_on=["person_id", "wave"],
                                 right_on=["person_id", "year"], how="left", validate="one_to_one")
     assert rows["age"].notna().all() and (rows["age"] >= 18).all()
     adults = dataset.register[dataset.register["age"] >= 15]
     assert adults["education"].notna().all()
+
+
+def test_full_delivery_adds_the_contract_extras_and_leaves_the_rest_alone():
+    """``delivery="full"`` draws its extras from a stream of its own: the default tables are inside
+    it unchanged, except the education that is emptied and the one class made silent."""
+    default, full = generate_world(SEED), generate_world(SEED, delivery="full")
+    reg0, reg1 = default.tables["register"], full.tables["register"]
+    pd.testing.assert_frame_equal(reg0.drop(columns="education"), reg1.drop(columns="education"))
+    emptied = reg0["education"].notna() & reg1["education"].isna()
+    assert ((reg0["education"] == reg1["education"]) | emptied | reg0["education"].isna()).all()
+    assert 0.015 < emptied[reg0["age"] >= 25].mean() < 0.05
+    s0, s1 = default.tables["survey"], full.tables["survey"]
+    head = s1.iloc[: len(s0)]
+    same = head["responded"].to_numpy() == s0["responded"].to_numpy()
+    pd.testing.assert_frame_equal(head[same].reset_index(drop=True), s0[same].reset_index(drop=True))
+    assert 0 < (~same).sum() < 40 and not head.loc[~same, "responded"].any()  # the silent class
+    extra = s1.iloc[len(s0):].merge(reg0, left_on=["person_id", "wave"], right_on=["person_id", "year"], how="left")
+    assert extra["age"].isna().sum() >= 50 and extra["age"].between(16, 17).sum() >= 100
+    assert extra["age"].dropna().between(16, 17).all()
+    for name in ("areas", "institutions", "visitors"):
+        pd.testing.assert_frame_equal(default.tables[name], full.tables[name])
+    assert full.truth == default.truth
 
 
 def _share_difference(planted: pd.Series, unplanted: pd.Series) -> tuple[float, float]:

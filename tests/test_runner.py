@@ -1,15 +1,12 @@
-"""The runner: parallel runs, timeouts, atomic installs, skipping unchanged reports, killed runs.
+"""The runner: parallel runs, timeouts, atomic installs, skipping unchanged reports.
 
 These tests use tiny notebooks (a kernel start each, ~2 s) so that failure modes can be planted;
-the real notebooks are run end to end in test_cli.py.
+the real notebooks are run end to end in test_cli.py. Killed and interrupted runs are in the fault
+corpus, test_faults.py.
 """
 
 from __future__ import annotations
 
-import os
-import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -114,53 +111,6 @@ def test_index_flags_a_report_kept_after_a_failed_run(tmp_path, params_file, par
     index = write_index(tmp_path / "reports", params).read_text(encoding="utf-8")
     assert 'href="2024/moerkhoej.html">Mørkhøj</a>' in index
     assert "fejlede; rapporten er fra en tidligere kørsel" in index
-
-
-def _children(pid: int) -> set[int]:
-    out = subprocess.run(["pgrep", "-P", str(pid)], capture_output=True, text=True)
-    return {int(p) for p in out.stdout.split()}
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    stat = Path(f"/proc/{pid}/stat")
-    return not (stat.exists() and stat.read_text().split(")")[-1].split()[0] == "Z")  # a zombie is gone
-
-
-@pytest.mark.skipif(sys.platform != "linux", reason="uses pgrep, /proc and POSIX signals")
-def test_killing_a_run_midway_leaves_the_previous_reports_intact(tmp_path, params_file, synthetic_dir):
-    notebooks = tmp_path / "notebooks"
-    notebooks.mkdir()
-    for name in ("district_evaluation.ipynb", "overview.ipynb", "monitoring.ipynb", "area_effects.ipynb"):
-        _notebook(notebooks, name, "import time\ntime.sleep(300)")
-    out = tmp_path / "reports"
-    (out / "2024").mkdir(parents=True)
-    previous = {name: f"tidligere {name}" for name in ("moerkhoej.html", "oversigt.html")}
-    for name, text in previous.items():
-        (out / "2024" / name).write_text(text, encoding="utf-8")
-    run = subprocess.Popen([sys.executable, "-m", "evaluering.cli", "run", "--params", str(params_file),
-                            "--data", str(synthetic_dir), "--out", str(out), "--notebooks", str(notebooks),
-                            "--jobs", "2"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    deadline = time.time() + 90
-    workers: set[int] = set()
-    while len(workers) < 2 and time.time() < deadline:  # both workers started, with their kernels
-        time.sleep(0.5)
-        workers = _children(run.pid)
-    assert len(workers) == 2, "the workers did not start"
-    time.sleep(3)
-    kernels = set().union(*(_children(w) for w in workers))
-    run.send_signal(signal.SIGKILL)
-    run.wait()
-    for name, text in previous.items():
-        assert (out / "2024" / name).read_text(encoding="utf-8") == text
-    assert not [p for p in (out / "2024").iterdir() if p.name.startswith(".")]  # nothing half-written
-    deadline = time.time() + 20  # orphaned workers notice their parent is gone and stop, then their kernels
-    while any(_alive(p) for p in workers | kernels) and time.time() < deadline:
-        time.sleep(0.5)
-    assert not [p for p in workers | kernels if _alive(p)]
 
 
 @pytest.mark.slow

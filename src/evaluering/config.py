@@ -13,6 +13,8 @@ from typing import Annotated, Any, Literal, Union
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from .errors import EvalueringError
+
 __all__ = [
     "ConfigError",
     "Params",
@@ -25,7 +27,7 @@ __all__ = [
 SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
-class ConfigError(ValueError):
+class ConfigError(EvalueringError, ValueError):
     """A parameter file is missing, unreadable or invalid."""
 
 
@@ -175,6 +177,8 @@ class ComparisonGroup(_Strict):
 
 
 class Strategy(_Strict):
+    # the strategy's name in report titles; without it "Socialt bydelsarbejde i <municipality>"
+    name: str | None = Field(default=None, min_length=1)
     vision_year: int
     strategy_year: int
     concretised_year: int
@@ -203,7 +207,10 @@ class Survey(_Strict):
 
 
 class Register(_Strict):
-    first_year: int = Field(ge=1980)
+    """Only the synthetic generator reads this (the first year it writes); the analysis uses
+    whatever years the register table holds, so the whole section is optional."""
+
+    first_year: int = Field(default=2010, ge=1980)
 
 
 class Disclosure(_Strict):
@@ -232,7 +239,7 @@ class Params(_Strict):
     comparison_group: ComparisonGroup
     strategy: Strategy
     survey: Survey
-    register_data: Register = Field(alias="register")
+    register_data: Register = Field(default_factory=Register, alias="register")
     disclosure: Disclosure
     monitoring: Monitoring | None = None  # optional: without it, pass reference values explicitly
     effect_goals: list[EffectGoal] = Field(min_length=1)
@@ -287,7 +294,8 @@ class Params(_Strict):
             if key_or_name in (d.key, d.name) or key_or_name.casefold() == d.name.casefold():
                 return d
         known = ", ".join(d.key for d in self.districts)
-        raise ConfigError(f"unknown district '{key_or_name}' (known: {known})")
+        where = f" in {self.source_file}" if self.source_file else ""
+        raise ConfigError(f"unknown district '{key_or_name}'{where} (known: {known})")
 
     def theme_of(self, indicator_key: str) -> tuple[EffectGoal, Theme]:
         for goal in self.effect_goals:
@@ -332,15 +340,66 @@ def _format_location(loc: tuple[Any, ...], raw: dict[str, Any]) -> str:
     return "".join(parts) or "(top level)"
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, except that a key given twice in one mapping is an error.
+
+    Plain YAML keeps the last value silently, so ``min_cell: 5`` followed by ``min_cell: 1``
+    would quietly lower the disclosure control.
+    """
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        first_line: dict[Any, int] = {}
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if not isinstance(key, (str, int, float, bool)):
+                continue  # unhashable keys are refused by the base loader itself
+            line = key_node.start_mark.line + 1
+            if key in first_line:
+                raise _DuplicateKey(f"line {line}: key '{key}' appears twice in the same mapping "
+                                    f"(first on line {first_line[key]}); keep only one")
+            first_line[key] = line
+        return super().construct_mapping(node, deep=deep)
+
+
+class _DuplicateKey(Exception):
+    """Raised by the loader; turned into a ConfigError that names the file."""
+
+
+def _read_yaml(path: Path) -> Any:
+    """The parsed file; ConfigError naming the file for a missing file, bad encoding, bad YAML or a repeated key."""
+    if not path.is_file():
+        reason = "is a folder, not a parameter file" if path.is_dir() else "parameter file not found"
+        raise ConfigError(f"{path}: {reason}")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise ConfigError(f"{path}: cannot be read: {exc.strerror}") from None
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        line = data[: exc.start].count(b"\n") + 1
+        raise ConfigError(f"{path}: not UTF-8 text (byte 0x{data[exc.start]:02x} on line {line}; "
+                          "perhaps latin-1 or Windows-1252): save the file as UTF-8") from None
+    try:
+        return yaml.load(text, Loader=_UniqueKeyLoader)
+    except _DuplicateKey as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: not valid YAML{_yaml_problem(exc)}") from None
+
+
+def _yaml_problem(exc: yaml.YAMLError) -> str:
+    """' on line 12, column 3: found character ...' (one line), from what PyYAML knows."""
+    mark = getattr(exc, "problem_mark", None)
+    where = f" on line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+    problem = getattr(exc, "problem", None) or str(exc)
+    return f"{where}: {' '.join(str(problem).split())}"
+
+
 def load_params(path: str | Path) -> Params:
     """Read and validate a parameter file; raise ConfigError naming the file and the key."""
     path = Path(path)
-    if not path.is_file():
-        raise ConfigError(f"{path}: parameter file not found")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
+    raw = _read_yaml(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: expected a mapping of keys at the top level")
     try:

@@ -18,7 +18,7 @@ import pandas as pd
 from tqdm import tqdm
 
 from .config import Indicator, InstitutionIsolation, SurveyOutsideView, SurveyShare, VisitorMean
-from .did.design_did import design_did
+from .did.design_did import DesignDidEstimate, design_did
 from .did.two_wave import DidEstimate, two_wave_did
 from .district_analyses import (PEOPLE_KINDS, REGISTER_KINDS, district_cohort, people_estimate, place_event_studies,
                                 register_inference)
@@ -26,10 +26,13 @@ from .inference import benjamini_hochberg, holm
 from .inference.reported import ReportedInference
 from .inference.social_mix import social_mix_inference
 from .inference.visitors import visitor_inference
+from .indicators.attributes import disclosure_persons, with_attribute_counts
+from .indicators.availability import (counters_in_both, not_computed_reason, not_computed_row, outside_view_outcome,
+                                      weighting_note)
 from .indicators.levels import weighted_levels
 from .indicators.prepare import COMPARISON, PreparedData
 from .indicators.units import survey_outcome, unit_frame
-from .survey.balance import BALANCE_GROUP, balance_comparison
+from .survey.balance import BALANCE_GROUP, balance_comparison, balance_comparison_noted
 from .survey.design import SurveyDesign
 
 __all__ = ["DistrictEvaluation", "balanced_designs", "estimation_designs", "estimate_indicator", "evaluate_district",
@@ -112,12 +115,16 @@ def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseli
         outside = isinstance(ind.computation, SurveyOutsideView)
         designs = estimation_designs(data, ind, {w: balanced[w] for w in (baseline, followup)})
         code = data.params.district(district).code
-        outcomes = {w: survey_outcome(designs[w].data, ind, code) for w in (baseline, followup)}
+        # the outside view is the comparison group's: district residents' answers about districts do not count
+        outcomes = {w: (outside_view_outcome(designs[w].data, ind, code).to_numpy() if outside
+                        else survey_outcome(designs[w].data, ind, code)) for w in (baseline, followup)}
         est, levels = design_did(designs, outcomes, indicator=ind.key, district=district, baseline=baseline,
                                  followup=followup, group=None if outside else BALANCE_GROUP, comparison=COMPARISON)
         return est, levels, None
     units = unit_frame(data, ind, [baseline, followup])
     units = units[units["group"].isin([district, COMPARISON])]
+    if isinstance(ind.computation, VisitorMean):  # the counters the change rests on (as visitor_inference)
+        units = counters_in_both(units, baseline, followup)
     scale = "log" if isinstance(ind.computation, VisitorMean) else "difference"
     est = two_wave_did(units, indicator=ind.key, district=district, baseline=baseline, followup=followup,
                        scale=scale)
@@ -133,6 +140,9 @@ def _reported_inference(data: PreparedData, ind: Indicator, est: DidEstimate, un
         return social_mix_inference(data, ind, district, baseline, followup)
     if isinstance(ind.computation, VisitorMean):
         return visitor_inference(data, ind, district, baseline, followup)
+    # survey: design-based with leverage-corrected calibration residuals (design_did); est.se stays R's
+    if isinstance(est, DesignDidEstimate) and est.reported is not None:
+        return est.reported
     return ReportedInference("design", est.estimate, est.se, est.ci_low, est.ci_high, est.p_value, est.confidence)
 
 
@@ -157,12 +167,21 @@ def evaluate_district(
     """
     params = data.params
     district_obj = params.district(district)
-    balanced = balanced_designs(data, district_obj.key, [baseline, followup])
+    balanced, balance_notes = {}, {}
+    for wave in (baseline, followup):  # the comparison group balanced to the district, and what it gave up
+        balanced[wave], balance_notes[wave] = balance_comparison_noted(
+            data.designs[wave], "stratum", district_obj.key, COMPARISON, BALANCE_COVARIATES)
     cohort = district_cohort(data, district_obj.key, baseline, followup) if details else None
     rows, level_frames, estimates = [], [], []
     for ind in tqdm(params.indicators, desc=district_obj.name, disable=not progress, leave=False):
+        reason = not_computed_reason(data, ind, district_obj.key, baseline, followup)
+        if reason is not None:  # no data for it in the district (e.g. no children in daycare): say why
+            rows.append(not_computed_row(data, ind, district_obj.key, reason))
+            continue
         est, levels, units = estimate_indicator(data, ind, district_obj.key, baseline, followup, balanced)
         shown = _reported_inference(data, ind, est, units, district_obj.key, baseline, followup)
+        if units is None and ind.source == "survey":  # survey levels: add persons with/without the answer
+            levels = with_attribute_counts(levels, unit_frame(data, ind, [baseline, followup]))
         levels = levels.assign(indicator=ind.key)
         goal, theme = params.theme_of(ind.key)
         target = params.ambition(district_obj.key, ind.key)
@@ -180,7 +199,8 @@ def evaluate_district(
                 "district_followup": followup_level,
                 "comparison_baseline": _level(levels, COMPARISON, baseline),
                 "comparison_followup": _level(levels, COMPARISON, followup),
-                "min_persons": levels["n_persons"].min() if ind.source != "visitors" else None,
+                # the fewest persons behind a level, or with or without its attribute (disclosure control)
+                "min_persons": disclosure_persons(levels).min() if ind.source != "visitors" else None,
                 # what the report shows: estimate, interval and p-value of one procedure
                 "estimate": shown.estimate,
                 "se": shown.se,
@@ -198,6 +218,8 @@ def evaluate_district(
                 **(_people(cohort, ind, baseline) if details else {}),
                 "ambition": target,
                 "ambition_met": _ambition_met(followup_level, target, ind),
+                "not_computed": None,
+                "weighting_note": weighting_note(data, ind, district_obj.key, [baseline, followup], balance_notes),
             }
         )
         level_frames.append(levels)

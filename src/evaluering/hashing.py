@@ -17,9 +17,16 @@ def file_hash(path: Path) -> str:
 
 
 def data_hash(directory: Path) -> str:
-    """One SHA-256 over every input table in ``directory`` (names and contents)."""
+    """One SHA-256 over exactly the table files that are read from ``directory`` (names and contents).
+
+    The files are found as validation finds them (suffix in any case, ``register.PARQUET`` too),
+    so a changed input always changes the hash and a stray file or folder never breaks it.
+    """
+    from .data.contract import TABLE_NAMES
+    from .data.io import table_files
+
     digest = hashlib.sha256()
-    for path in sorted(p for p in Path(directory).iterdir() if p.suffix in DATA_SUFFIXES):
+    for path in table_files(directory, TABLE_NAMES).values():
         digest.update(path.name.encode())
         digest.update(file_hash(path).encode())
     return digest.hexdigest()

@@ -28,10 +28,28 @@ no one moves between a district and the rest, baseline residents still in the re
 residents too, so the people estimand has the same truth. Survey answers depend on group, age
 and education, never on an outcome a planted effect moves, so unplanted indicators stay at 0.
 
-Contract-valid features deliberately left out because they are known to break the evaluation
-(tracked elsewhere): survey persons without a register row in the wave year, 16-17-year-olds in the
-survey sample, adults with an empty education, and weighting classes left without respondents
-(districts are sampled at 80 % so that every class has respondents).
+The default delivery (``delivery="evaluation"``, used by the operating-characteristics harness)
+leaves out contract-valid features that broke the evaluation before issue 13: survey persons
+without a register row in the wave year, 16-17-year-olds in the survey sample, adults with an
+empty education, and weighting classes left without respondents (districts are sampled at 80 %
+so that every class has respondents). ``delivery="full"`` adds them, drawn from a separate random
+stream so the default delivery stays byte-identical:
+
+* about 2 % of persons (5 % of those of non-Western origin) have an empty education in every year;
+* 16-17-year-olds are sampled at their group's rate (the survey then covers ages 16 and up);
+* persons sampled for a wave without a register row that year (in-movers of the next year in
+  2021, persons whose last register year is 2023 in 2024), about a fifth of the group's rate;
+* every sampled western-origin resident of 67+ in Søholm Vænge is a non-respondent, so their
+  finest weighting class has no respondents and must be collapsed.
+
+``delivery="two_districts"`` is the same plus a different municipality's choices (issue 13): two
+districts (Østre Åparken, Søholm Vænge; Blåbærhaven's areas join the rest of the municipality,
+its residents the comparison sample), 14 of the 19 indicators renumbered 1-14 in its own
+parameter file, ``areas`` and ``survey`` as Danish-Excel CSV and the rest as Parquet, district
+residents who answer the outside-view question about the *other* district (the contract says only
+the comparison group's answers count), no visitor counter in Søholm Vænge, one counter in Østre
+Åparken that starts in March 2022 (after the baseline), and no after-school children in Søholm
+Vænge. Its truth keeps the planted effects of the two districts.
 """
 
 from __future__ import annotations
@@ -45,7 +63,8 @@ import pyreadstat
 import yaml
 from scipy import stats
 
-__all__ = ["write_world", "generate_world", "write_tables", "World", "DISTRICTS", "PLANTED", "BASELINE", "FOLLOWUP"]
+__all__ = ["write_world", "generate_world", "write_tables", "World", "DISTRICTS", "PLANTED", "BASELINE", "FOLLOWUP",
+           "DELIVERIES", "TWO_DISTRICTS", "TWO_DISTRICT_INDICATORS"]
 
 GLADSAXE_PARAMS = Path(__file__).resolve().parents[2] / "params" / "gladsaxe.yaml"
 
@@ -643,10 +662,23 @@ class World:
     tables: dict[str, pd.DataFrame]
     params: dict
     truth: dict
+    delivery: str = "evaluation"
 
 
-def generate_world(seed: int, *, planted: bool = True) -> World:
+DELIVERIES = ("evaluation", "full", "two_districts")
+TWO_DISTRICTS = ("oestre-aaparken", "soeholm-vaenge")
+# indicators of the two-district parameter file (renumbered 1-14 in this order)
+TWO_DISTRICT_INDICATORS = (
+    "uddannelse", "arbejdsmarked", "oplevet-sundhed", "fysisk-tryghed", "oekonomisk-tryghed", "kriminalitet",
+    "deltagelse", "mix-dagtilbud", "mix-skole", "mix-sfo", "beboernes-oplevelse", "omverdenens-oplevelse",
+    "ressourcestaerke", "brug-af-omraadet",
+)
+
+
+def generate_world(seed: int, *, planted: bool = True, delivery: str = "evaluation") -> World:
     """Generate Kærbæk's delivery in memory (see :func:`write_world`)."""
+    if delivery not in DELIVERIES:
+        raise ValueError(f"delivery must be one of {DELIVERIES}, not {delivery!r}")
     rng = np.random.default_rng(seed)
     params = _params()
     effects = _planted_columns(params, planted)
@@ -664,18 +696,180 @@ def generate_world(seed: int, *, planted: bool = True) -> World:
         "institutions": _institutions(rng, register, panel, persons, areas),
         "visitors": _visitors(rng, areas),
     }
-    return World(tables, params, _truth(params, planted, reg_probs, survey_probs))
+    world = World(tables, params, _truth(params, planted, reg_probs, survey_probs))
+    if delivery == "evaluation":
+        return world
+    extra = np.random.default_rng([seed, 13])  # a stream of its own: the default delivery is unchanged
+    world = _with_contract_extras(extra, world, areas, _questions(params), effects)
+    return _two_districts(extra, world, areas) if delivery == "two_districts" else world
 
 
-def write_world(out_dir: str | Path, seed: int, *, planted: bool = True) -> tuple[Path, dict]:
+# --- contract-valid extras (delivery="full") -----------------------------------------------------
+
+
+def _empty_education(rng: np.random.Generator, register: pd.DataFrame) -> pd.DataFrame:
+    """Empty education in every row of ~2 % of persons (5 % of non-Western origin): unknown abroad."""
+    first = register.drop_duplicates("person_id")
+    rate = np.where(first["origin"].to_numpy() == "non_western", 0.05, 0.02)
+    unknown = set(first["person_id"].to_numpy()[rng.random(len(first)) < rate])
+    education = register["education"].to_numpy(dtype=object).copy()
+    education[register["person_id"].isin(unknown).to_numpy()] = None
+    return register.assign(education=education)
+
+
+def _sampling_rates(register: pd.DataFrame, group_of_area: pd.Series, wave: int) -> np.ndarray:
+    """Inclusion probability per group code: 80 % in the districts, 2,400 of the rest's adults."""
+    adults = register[(register["year"] == wave) & (register["age"] >= 18)]
+    n_rest = int((group_of_area.loc[adults["area_id"]].to_numpy() == 0).sum())
+    return np.array([2400 / n_rest] + [0.8] * len(DISTRICTS))
+
+
+def _extra_sample(rng: np.random.Generator, pop: pd.DataFrame, g: np.ndarray, rate: np.ndarray, wave: int,
+                  questions: list[str], planted: dict) -> pd.DataFrame:
+    """Survey rows for ``pop`` sampled at ``rate`` (per row), answered like everyone else."""
+    take = rng.random(len(pop)) < rate
+    pop, g, rate = pop[take].reset_index(drop=True), g[take], rate[take]
+    p_top, _ = _top_box_probabilities(pop, g, wave, questions, planted)
+    return pd.DataFrame({
+        "person_id": pop["person_id"].to_numpy(), "wave": wave,
+        "sample_group": np.where(g == 0, "comparison", "district"), "area_id": pop["area_id"].to_numpy(),
+        "design_weight": 1 / rate, "responded": rng.random(len(pop)) < _response_probability(pop, g),
+        **{q: _likert(rng, p_top[q]) for q in questions},
+    })
+
+
+def _without_register_row(register: pd.DataFrame, wave: int) -> pd.DataFrame:
+    """Adults with no register row in ``wave`` but one the year after (moved in after 1 January),
+    or for the last register year one the year before; age as it was (or will be) in the wave."""
+    in_wave = set(register.loc[register["year"] == wave, "person_id"])
+    other = wave + 1 if wave < YEARS[-1] else wave - 1
+    rows = register[(register["year"] == other) & ~register["person_id"].isin(in_wave)]
+    rows = rows.assign(age=rows["age"] - (other - wave), year=wave)
+    return rows[rows["age"] >= 18].reset_index(drop=True)
+
+
+def _with_contract_extras(rng: np.random.Generator, world: World, areas: pd.DataFrame, questions: list[str],
+                          planted: dict) -> World:
+    """The features the contract allows and the default delivery leaves out (module docstring)."""
+    register = world.tables["register"]
+    group_of_area = pd.Series(areas["g"].to_numpy(), index=areas["area_id"])
+    frames = []
+    for wave in (BASELINE, FOLLOWUP):
+        rates = _sampling_rates(register, group_of_area, wave)
+        young = register[(register["year"] == wave) & register["age"].between(16, 17)].reset_index(drop=True)
+        movers = _without_register_row(register, wave)
+        movers = movers[rng.random(len(movers)) < 0.2]  # a fifth of them are on the sampling frame
+        for pop in (young, movers):
+            g = group_of_area.loc[pop["area_id"]].to_numpy()
+            frames.append(_extra_sample(rng, pop, g, rates[g], wave, questions, planted))
+    extras = _blank_answers(rng, pd.concat(frames, ignore_index=True), questions)
+    survey = _no_respondents_in_a_class(pd.concat([world.tables["survey"], extras], ignore_index=True), register,
+                                        group_of_area, questions)
+    tables = {**world.tables, "register": _empty_education(rng, register), "survey": survey}
+    return World(tables, world.params, world.truth, "full")
+
+
+def _no_respondents_in_a_class(survey: pd.DataFrame, register: pd.DataFrame, group_of_area: pd.Series,
+                               questions: list[str]) -> pd.DataFrame:
+    """Every sampled western-origin resident of 67+ in Søholm Vænge does not respond."""
+    background = register[["person_id", "year", "age", "origin"]].rename(columns={"year": "wave"})
+    rows = survey[["person_id", "wave"]].merge(background, on=["person_id", "wave"], how="left")
+    g = group_of_area.loc[survey["area_id"]].to_numpy()
+    silent = ((g == GROUPS.index("soeholm-vaenge")) & (rows["origin"] == "western").to_numpy()
+              & (rows["age"] >= 67).to_numpy())
+    survey = survey.copy()
+    survey.loc[silent, "responded"] = False
+    survey.loc[silent, questions] = np.nan
+    return survey
+
+
+# --- the two-district municipality (delivery="two_districts") -------------------------------------
+
+
+def _two_district_params(params: dict) -> dict:
+    """Its own parameter file: two districts and 14 indicators renumbered 1-14."""
+    raw = {**params}
+    keep = {key: number for number, key in enumerate(TWO_DISTRICT_INDICATORS, start=1)}
+    goals = []
+    for goal in params["effect_goals"]:
+        themes = []
+        for theme in goal["themes"]:
+            indicators = [{**i, "number": keep[i["key"]]} for i in theme["indicators"] if i["key"] in keep]
+            if indicators:
+                themes.append({**theme, "indicators": indicators})
+        if themes:
+            goals.append({**goal, "themes": themes})
+    names = dict(DISTRICTS)
+    raw.update(
+        municipality={"key": "kaerbaek", "name": "Kærbæk Kommune", "inhabitants": 30000},
+        districts=[{"key": k, "name": names[k][0]} for k in TWO_DISTRICTS],
+        comparison_group={"name": "Resten af Kærbæk"},
+        disclosure={"min_cell": 5},
+        effect_goals=goals,
+        ambitions={d: {k: v for k, v in params["ambitions"][d].items() if k in keep} for d in TWO_DISTRICTS},
+    )
+    return raw
+
+
+def _two_districts(rng: np.random.Generator, world: World, areas: pd.DataFrame) -> World:
+    """Blåbærhaven joins the rest; the choices of a second municipality (module docstring)."""
+    params = _two_district_params(world.params)
+    group_of_area = pd.Series(areas["g"].to_numpy(), index=areas["area_id"])
+    soeholm, oestre = GROUPS.index("soeholm-vaenge"), GROUPS.index("oestre-aaparken")
+    t = world.tables
+    area_table = t["areas"].assign(district=t["areas"]["district"].where(
+        t["areas"]["district"].isin(TWO_DISTRICTS), ""))
+
+    survey = t["survey"].copy()
+    g = group_of_area.loc[survey["area_id"]].to_numpy()
+    survey["sample_group"] = np.where(np.isin(g, [oestre, soeholm]), "district", "comparison")
+    survey = _district_residents_view_the_other(rng, survey, g, {oestre: soeholm, soeholm: oestre})
+    used = {c["question"] for c in _computations(params).values() if c["kind"] == "survey_share"}
+    used |= {f"q_view_{k.replace('-', '_')}" for k in TWO_DISTRICTS}
+    survey = survey.drop(columns=[c for c in survey.columns if c.startswith("q_") and c not in used])
+
+    inst = t["institutions"]
+    home = t["register"][["person_id", "year", "area_id"]]
+    home_g = group_of_area.loc[inst.merge(home, on=["person_id", "year"], how="left")["area_id"]].to_numpy()
+    institutions = inst[~((inst["institution_type"] == "after_school").to_numpy() & (home_g == soeholm))]
+
+    vis = t["visitors"]
+    counter_g = group_of_area.loc[vis["area_id"]].to_numpy()
+    late = vis.loc[counter_g == oestre, "counter_id"].drop_duplicates().iloc[-1]
+    early = (vis["counter_id"] == late).to_numpy() & (vis["date"].to_numpy() < "2022-03-01")
+    visitors = vis[(counter_g != soeholm) & ~early].reset_index(drop=True)
+    visitors = visitors.assign(date=pd.to_datetime(visitors["date"]).dt.date)
+
+    tables = {**t, "areas": area_table, "survey": survey.reset_index(drop=True),
+              "institutions": institutions.reset_index(drop=True), "visitors": visitors}
+    truth = {d: {k: v for k, v in world.truth[d].items() if k in TWO_DISTRICT_INDICATORS} for d in TWO_DISTRICTS}
+    return World(tables, params, truth, "two_districts")
+
+
+def _district_residents_view_the_other(rng: np.random.Generator, survey: pd.DataFrame, g: np.ndarray,
+                                       other: dict[int, int]) -> pd.DataFrame:
+    """District respondents answer the outside-view question about the other district, and a
+    glowing one about their own (which the evaluation must ignore: it is not the outside view)."""
+    survey = survey.copy()
+    for home, there in other.items():
+        rows = (g == home) & survey["responded"].to_numpy()
+        own, view = f"q_view_{GROUPS[home].replace('-', '_')}", f"q_view_{GROUPS[there].replace('-', '_')}"
+        survey.loc[rows, view] = _likert(rng, np.full(int(rows.sum()), OUTSIDE_VIEW[GROUPS[there]]))
+        survey.loc[rows, own] = _likert(rng, np.full(int(rows.sum()), 0.95))
+    return survey
+
+
+def write_world(out_dir: str | Path, seed: int, *, planted: bool = True,
+                delivery: str = "evaluation") -> tuple[Path, dict]:
     """Write Kærbæk's delivery and parameter file into ``out_dir``; return (params path, truth).
 
     Truth: {district key: {indicator key: {"value": float, "truth_kind": "planted" | "none"}}},
     the district-vs-rest DiD (2024 minus 2021) the evaluation should recover in expectation.
     The same seed with ``planted`` True or False uses the same random numbers, so the two worlds
-    differ only by the planted effects.
+    differ only by the planted effects. ``delivery``: "evaluation" (default), "full" or
+    "two_districts" (module docstring); the truth of the last two ignores the extra respondents.
     """
-    world = generate_world(seed, planted=planted)
+    world = generate_world(seed, planted=planted, delivery=delivery)
     return write_tables(world, out_dir), world.truth
 
 
@@ -685,9 +879,21 @@ def write_tables(world: World, out_dir: str | Path) -> Path:
     out_dir.mkdir(parents=True, exist_ok=True)
     _write_danish_csv(world.tables["areas"], out_dir / "areas.csv")
     world.tables["register"].to_parquet(out_dir / "register.parquet", index=False)
-    _write_survey_sav(world.tables["survey"], out_dir / "survey.sav")
-    _write_danish_csv(world.tables["institutions"], out_dir / "institutions.csv")
-    world.tables["visitors"].to_csv(out_dir / "visitors.csv", index=False)
-    params_path = out_dir / "kaerbaek.yaml"
+    if world.delivery == "two_districts":
+        _write_danish_csv(_survey_for_csv(world.tables["survey"]), out_dir / "survey.csv")
+        world.tables["institutions"].to_parquet(out_dir / "institutions.parquet", index=False)
+        world.tables["visitors"].to_parquet(out_dir / "visitors.parquet", index=False)
+        params_path = out_dir / "kaerbaek-to-bydele.yaml"
+    else:
+        _write_survey_sav(world.tables["survey"], out_dir / "survey.sav")
+        _write_danish_csv(world.tables["institutions"], out_dir / "institutions.csv")
+        world.tables["visitors"].to_csv(out_dir / "visitors.csv", index=False)
+        params_path = out_dir / "kaerbaek.yaml"
     params_path.write_text(yaml.safe_dump(world.params, allow_unicode=True, sort_keys=False), encoding="utf-8")
     return params_path
+
+
+def _survey_for_csv(survey: pd.DataFrame) -> pd.DataFrame:
+    """Answers as whole numbers (empty when missing), as Excel shows them."""
+    answers = [c for c in survey.columns if c.startswith("q_")]
+    return survey.astype({c: "Int64" for c in answers})

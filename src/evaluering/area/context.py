@@ -69,7 +69,8 @@ def employment_context(register: pd.DataFrame, year: int, *, ages: tuple[int, in
 
     Adds the individual controls the area models use: ``poor`` (the person's own income below the
     same poverty line), ``age_band`` (30-59 / 60-64). Controlling for a person's own poverty keeps
-    composition (poor people work less) out of the area effect.
+    composition (poor people work less) out of the area effect. An empty education (allowed for
+    adults, e.g. education from abroad) is the category "unknown", so nobody is dropped.
     """
     shares = poverty_share(register)
     rows = register[(register["year"] == year) & register["age"].between(*ages)].merge(shares, on=["area_id", "year"])
@@ -78,4 +79,5 @@ def employment_context(register: pd.DataFrame, year: int, *, ages: tuple[int, in
         y=rows["employed"].astype(float),
         poor=(rows["income"] < 0.5 * median).astype(float),
         age_band=np.where(rows["age"] >= 60, "60-64", "30-59"),
+        education=rows["education"].astype(object).where(rows["education"].notna(), "unknown"),
     )

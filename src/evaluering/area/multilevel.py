@@ -35,6 +35,7 @@ from typing import Literal, Sequence
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
+from ..errors import EvalueringError
 
 __all__ = ["AreaModelError", "MultilevelResult", "multilevel", "icc_latent", "median_odds_ratio"]
 
@@ -42,7 +43,7 @@ LOGISTIC_VARIANCE = math.pi**2 / 3  # variance of the standard logistic distribu
 MIN_NODES = 7  # fewer adaptive Gauss-Hermite nodes are refused (see _LogitAGQ)
 
 
-class AreaModelError(ValueError):
+class AreaModelError(EvalueringError, ValueError):
     """The data cannot be fitted as asked (names the column or area at fault)."""
 
 

@@ -63,6 +63,7 @@ import pandas as pd
 from scipy import stats
 
 from .context import poverty_share  # re-exported: the area context used with thresholds
+from ..errors import EvalueringError
 
 __all__ = [
     "ThresholdInputError",
@@ -78,7 +79,7 @@ __all__ = [
 ]
 
 
-class ThresholdInputError(ValueError):
+class ThresholdInputError(EvalueringError, ValueError):
     """The data cannot identify the piecewise or threshold model (bad input)."""
 
 

@@ -145,7 +145,11 @@ def input_contract(params: Params) -> dict[str, TableSpec]:
             ColumnSpec("wave", "int", "survey wave (year)", minimum=1980, maximum=2100),
             ColumnSpec("sample_group", "str", "'district' residents or the 'comparison' group", allowed=SAMPLE_GROUP),
             ColumnSpec("area_id", "str", "small area of residence when sampled"),
-            ColumnSpec("design_weight", "float", "inverse of the inclusion probability", minimum=1),
+            ColumnSpec("design_weight", "float",
+                       "inverse of the inclusion probability; at most the municipality's inhabitants "
+                       "(parameter municipality.inhabitants): one sampled person cannot stand for more "
+                       "persons than live there, so a larger weight is a data error",
+                       minimum=1, maximum=params.municipality.inhabitants),
             ColumnSpec("responded", "bool", "answered the questionnaire"),
             *questions,
         ),

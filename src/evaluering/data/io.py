@@ -7,13 +7,16 @@ their stored types. Turning values into the contract's types is the job of ``val
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pandas as pd
 import pyarrow
 import pyreadstat
 
-__all__ = ["SUFFIXES", "InputFileError", "find_table_file", "read_raw"]
+from ..errors import EvalueringError
+
+__all__ = ["SUFFIXES", "InputFileError", "find_table_file", "table_files", "stray_entries", "read_raw"]
 
 SUFFIXES = (".parquet", ".csv", ".sav")
 
@@ -28,7 +31,7 @@ _READ_ERRORS = (
 )
 
 
-class InputFileError(ValueError):
+class InputFileError(EvalueringError, ValueError):
     """A table file cannot be found unambiguously or cannot be read; the message names the file."""
 
     def __init__(self, file: str, reason: str) -> None:
@@ -37,20 +40,55 @@ class InputFileError(ValueError):
         self.reason = reason
 
 
+def _entry_kind(path: Path) -> str | None:
+    """Why a folder entry cannot be a table file ('a folder', 'a broken link', ...), or None if it can."""
+    if path.is_file():
+        return None
+    if path.is_symlink() and not path.exists():
+        return "a link to a file that does not exist"
+    return "a folder, not a file" if path.is_dir() else "not a regular file"
+
+
 def find_table_file(directory: str | Path, table_name: str) -> Path | None:
     """The file holding ``table_name`` in ``directory``, or None if there is none.
 
     The suffix is matched case-insensitively (``register.CSV`` is found too). Two files for the
     same table (say ``survey.csv`` and ``survey.sav``) raise InputFileError: guessing which one is
-    current could silently evaluate old data.
+    current could silently evaluate old data. So does an entry with a table's name that is not a
+    readable file (a folder ``register.parquet/``, a broken link).
     """
     directory = Path(directory)
     wanted = {f"{table_name}{suffix}" for suffix in SUFFIXES}
-    found = sorted(p for p in directory.iterdir() if p.is_file() and p.name.lower() in wanted)
+    found = sorted(p for p in directory.iterdir() if p.name.lower() in wanted)
+    for path in found:
+        kind = _entry_kind(path)
+        if kind is not None:
+            raise InputFileError(path.name, f"is {kind}; table '{table_name}' must be one readable file")
     if len(found) > 1:
         names = " and ".join(p.name for p in found)
         raise InputFileError(names, f"two files for table '{table_name}'; keep only one of them")
     return found[0] if found else None
+
+
+def table_files(directory: str | Path, table_names: tuple[str, ...]) -> dict[str, Path]:
+    """The file of each table that has one (exactly the files validation and the analysis read)."""
+    found = {name: find_table_file(directory, name) for name in table_names}
+    return {name: path for name, path in found.items() if path is not None}
+
+
+def stray_entries(directory: str | Path, table_names: tuple[str, ...]) -> list[tuple[str, str]]:
+    """Entries with a table file's suffix that are not read: (name, why), e.g. ``register_old.parquet``.
+
+    Only these suffixes are looked at; other files (README, truth.json) are clearly not tables.
+    """
+    names = {f"{t}{s}" for t in table_names for s in SUFFIXES}
+    stray = []
+    for path in sorted(Path(directory).iterdir()):
+        if path.suffix.lower() not in SUFFIXES or path.name.lower() in names:
+            continue
+        kind = _entry_kind(path)
+        stray.append((path.name, f"is {kind}" if kind else "is not one of the tables"))
+    return stray
 
 
 def read_raw(path: str | Path) -> pd.DataFrame:
@@ -71,6 +109,8 @@ def read_raw(path: str | Path) -> pd.DataFrame:
             frame = _read_csv(path)
         else:
             frame, _meta = pyreadstat.read_sav(str(path), apply_value_formats=False)
+    except InputFileError:
+        raise
     except UnicodeDecodeError as exc:
         raise InputFileError(
             path.name,
@@ -94,16 +134,38 @@ def _csv_decimal(path: Path) -> str:
     return "," if header.count(";") > header.count(",") else "."
 
 
+_FIELD_COUNT = re.compile(r"Expected (\d+) fields in line (\d+), saw (\d+)")
+
+
 def _read_csv(path: Path) -> pd.DataFrame:
-    """Read a CSV file as text; only empty cells count as missing (not 'NA', 'null', ...)."""
+    """Read a CSV file as text; only empty cells count as missing (not 'NA', 'null', ...).
+
+    The header is read as a row like the others, so that a row with more fields than the header
+    is an error naming its line (pandas would otherwise turn the surplus of a first data row into
+    an index and shift every column).
+    """
     decimal = _csv_decimal(path)
-    frame = pd.read_csv(
-        path,
-        sep=";" if decimal == "," else ",",
-        dtype=str,
-        keep_default_na=False,
-        na_values=[""],
-        encoding="utf-8-sig",  # Excel's "CSV UTF-8" starts with a byte-order mark
-    )
+    try:
+        rows = pd.read_csv(
+            path,
+            sep=";" if decimal == "," else ",",
+            header=None,
+            dtype=str,
+            keep_default_na=False,
+            na_values=[""],
+            encoding="utf-8-sig",  # Excel's "CSV UTF-8" starts with a byte-order mark
+        )
+    except pd.errors.ParserError as exc:
+        match = _FIELD_COUNT.search(str(exc))
+        if match is None:
+            raise
+        header, line, seen = match.groups()
+        raise InputFileError(
+            path.name,
+            f"line {line} (data row {int(line) - 1}) has {seen} fields but the header has {header}; "
+            "a value that contains the separator must be in double quotes",
+        ) from None
+    names = ["" if pd.isna(v) else str(v) for v in rows.iloc[0]] if len(rows) else []
+    frame = rows.iloc[1:].set_axis(names, axis=1).reset_index(drop=True)
     frame.attrs["decimal"] = decimal
     return frame

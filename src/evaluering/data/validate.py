@@ -25,9 +25,10 @@ from pandas.api.types import (
 )
 
 from ..config import Params
-from .contract import ColumnSpec, TableSpec, input_contract
+from ..errors import EvalueringError
+from .contract import TABLE_NAMES, ColumnSpec, TableSpec, input_contract
 from .dataset import Dataset
-from .io import InputFileError, find_table_file, read_raw
+from .io import InputFileError, find_table_file, read_raw, stray_entries
 from .privacy import looks_like_cpr
 
 __all__ = ["Problem", "ValidationReport", "DataValidationError", "validate_directory", "load_dataset"]
@@ -153,7 +154,7 @@ def _prefix(where: str) -> str:
     return f"{where}: " if where else ""
 
 
-class DataValidationError(ValueError):
+class DataValidationError(EvalueringError, ValueError):
     """The data directory has errors; ``.report`` holds them all, and the message lists them."""
 
     def __init__(self, report: ValidationReport) -> None:
@@ -173,6 +174,8 @@ def validate_directory(directory: str | Path, params: Params) -> ValidationRepor
         report.problems.append(Problem(str(directory), None, (), 0, reason))
         return report
     contract = input_contract(params)
+    report.problems += [Problem(name, None, (), 0, f"{why}; it is not read", "warning")
+                        for name, why in stray_entries(directory, TABLE_NAMES)]
     files: dict[str, str] = {}
     for spec in contract.values():
         file, frame, problems = _check_table_file(directory, spec)

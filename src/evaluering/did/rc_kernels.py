@@ -17,12 +17,14 @@ import numpy as np
 import statsmodels.api as sm
 from scipy import optimize
 
+from ..errors import EvalueringError
+
 __all__ = ["KERNELS", "PS_CLIP", "KernelResult", "OverlapError", "RcDidError", "ipt_pscore", "logit_pscore"]
 
 PS_CLIP = 1 - 1e-6  # DRDID caps fitted propensity scores here to avoid dividing by zero
 
 
-class RcDidError(ValueError):
+class RcDidError(EvalueringError, ValueError):
     """The data cannot give a repeated cross-section DiD estimate (the message says why)."""
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..errors import EvalueringError
+
 __all__ = [
     "CohortChangesError",
     "CollinearCovariatesError",
@@ -12,7 +14,7 @@ __all__ = [
 ]
 
 
-class StaggeredDidError(ValueError):
+class StaggeredDidError(EvalueringError, ValueError):
     """The data or arguments cannot be used for a staggered-adoption DiD."""
 
 

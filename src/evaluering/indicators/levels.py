@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Indicator
+from .attributes import with_attribute_counts
 from .prepare import PreparedData
 from .units import unit_frame
 
@@ -16,6 +17,9 @@ __all__ = ["weighted_levels", "indicator_levels", "all_levels"]
 
 def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
     """Weighted mean of ``y`` per (group, period) with a cluster-robust standard error.
+
+    Also counts the persons with and without the attribute of a 0/1 outcome (``n_with``,
+    ``n_without``; see ``attributes``), which disclosure control needs.
 
     The mean is a ratio estimator ``sum(w*y)/sum(w)``; its variance uses the linearised values
     ``z = w*(y - mean)/sum(w)`` summed within clusters, with the usual G/(G-1) factor
@@ -36,7 +40,8 @@ def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
     g = sq["size"]
     totals["se"] = np.sqrt(sq["sum"] * g / (g - 1).where(g > 1))
     totals["n_clusters"] = g
-    return totals[["value", "se", "n_units", "n_persons", "n_clusters"]].reset_index()
+    levels = totals[["value", "se", "n_units", "n_persons", "n_clusters"]].reset_index()
+    return with_attribute_counts(levels, units)  # persons with and without the attribute (disclosure)
 
 
 def indicator_levels(

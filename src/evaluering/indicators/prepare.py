@@ -2,7 +2,9 @@
 
 Every person-row gets a ``group``: the key of the district whose small areas they live in, or
 ``"comparison"`` for the rest of the municipality. Each survey wave gets its calibrated design
-(non-response classes, then raking to the register's adults; see ``survey.waves``).
+(non-response classes, then raking to the register's residents of the survey's ages; see
+``survey.waves``). The survey's ages start at 18, or at the youngest register age among the
+sampled persons when that is lower (a survey from age 16 is weighted to the residents aged 16+).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from ..config import Params
 from ..data.dataset import Dataset
 from ..survey.design import SurveyDesign
 from ..survey.nonresponse import age_band
-from ..survey.waves import wave_design
+from ..survey.waves import wave_weighting
 
 __all__ = ["COMPARISON", "PreparedData", "prepare"]
 
@@ -38,6 +40,9 @@ class PreparedData:
     # unit frames already built, by computation and periods (filled by ``units.unit_frame``), so
     # the tables above must not be changed in place
     _unit_frames: dict = field(default_factory=dict, init=False, repr=False, compare=False)
+    # wave -> {stratum: what the weighting had to give up there, in Danish} (empty when nothing)
+    weighting_notes: dict = field(default_factory=dict, compare=False)
+    youngest: int = 18  # the survey's youngest age: its population is the residents this old and older
 
     @property
     def respondents(self) -> pd.DataFrame:
@@ -57,14 +62,22 @@ def _with_group(frame: pd.DataFrame, group_of_area: pd.Series) -> pd.DataFrame:
     return frame.assign(group=frame["area_id"].map(group_of_area).astype(str))
 
 
-def _adults(register: pd.DataFrame, year: int) -> pd.DataFrame:
-    """The register's adults in a year, with stratum and age band (the raking population)."""
-    adults = register[(register["year"] == year) & (register["age"] >= 18)]
-    return adults.assign(stratum=adults["group"], age_band=age_band(adults["age"]))
+def _adults(register: pd.DataFrame, year: int, youngest: int = 18) -> pd.DataFrame:
+    """The register's residents of the survey's ages in a year, with stratum and age band (the
+    raking population)."""
+    adults = register[(register["year"] == year) & (register["age"] >= youngest)]
+    return adults.assign(stratum=adults["group"], age_band=age_band(adults["age"], youngest))
 
 
-def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.Series):
-    """The survey sample with register background, and the calibrated design of every wave."""
+def survey_youngest(ages: pd.Series) -> int:
+    """The survey's youngest age: 18, or the youngest sampled person's age when lower."""
+    known = ages.dropna()
+    return int(min(18, known.min())) if len(known) else 18
+
+
+def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.Series, params: Params):
+    """The survey sample with register background, the calibrated design of every wave, the
+    weighting notes of every wave and the survey's youngest age."""
     background = dataset.register[["person_id", "year", *BACKGROUND]].rename(columns={"year": "wave"})
     sample = _with_group(dataset.survey, group_of_area).merge(
         background, on=["person_id", "wave"], how="left", validate="one_to_one"
@@ -75,13 +88,16 @@ def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.
         sample[column] = sample[column].astype(object).where(sample[column].notna(), "unknown")
     sample["employed"] = sample["employed"].astype(object).where(sample["employed"].notna(), "unknown").astype(str)
     sample["stratum"] = np.where(sample["sample_group"] == "comparison", COMPARISON, sample["group"])
-    sample["age_band"] = age_band(sample["age"]).where(sample["age"].notna(), "unknown")
-    designs, parts = {}, []
+    youngest = survey_youngest(sample["age"])
+    sample["age_band"] = age_band(sample["age"], youngest).where(sample["age"].notna(), "unknown")
+    names = {d.key: d.name for d in params.districts} | {COMPARISON: "sammenligningsgruppen"}
+    designs, parts, notes = {}, [], {}
     for wave, part in sample.groupby("wave", sort=True):
-        design = wave_design(part, _adults(register, int(wave)))
-        designs[int(wave)] = design
-        parts.append(design.data.assign(weight=design.weights.to_numpy()))
-    return pd.concat(parts, ignore_index=True), designs
+        weighting = wave_weighting(part, _adults(register, int(wave), youngest), wave=int(wave), names=names)
+        designs[int(wave)] = weighting.design
+        notes[int(wave)] = weighting.notes
+        parts.append(weighting.design.data.assign(weight=weighting.design.weights.to_numpy()))
+    return pd.concat(parts, ignore_index=True), designs, notes, youngest
 
 
 def prepare(dataset: Dataset, params: Params) -> PreparedData:
@@ -92,7 +108,7 @@ def prepare(dataset: Dataset, params: Params) -> PreparedData:
     institutions = dataset.institutions.merge(residence, on=["person_id", "year"], how="inner")
     visitors = _with_group(dataset.visitors, group_of_area)
     visitors = visitors.assign(year=visitors["date"].dt.year)
-    survey, designs = _survey_designs(dataset, register, group_of_area)
+    survey, designs, notes, youngest = _survey_designs(dataset, register, group_of_area, params)
     return PreparedData(
         params=params,
         register=register,
@@ -101,4 +117,6 @@ def prepare(dataset: Dataset, params: Params) -> PreparedData:
         institutions=institutions,
         visitors=visitors,
         dataset=dataset,
+        weighting_notes=notes,
+        youngest=youngest,
     )

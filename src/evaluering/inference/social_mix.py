@@ -55,7 +55,12 @@ test the same way), so p < 0.05 exactly when 0 is outside the 95 % interval.
 
 Calibration was checked by simulation (``tests/test_social_mix.py``, a hand-written world with
 chance allocation, a district at 50 % and a rest at 25 %), and on the project's synthetic
-municipalities with the mixing levers set to 0 (see the report of issue 12).
+municipalities with the mixing levers set to 0 (see the report of issue 12). Over seeds 7000-7049/59
+(coverage of the interval, "better/worse" where nothing was planted): project world with effects
+93.3 %; heterogeneous world 96.9 %, 3.1 % (10.2 % without the shock layer); the independent world of
+``tests/worlds`` 97.4 %, 2.4 %. The additive-only, design-effect-only, chosen-by-fit and jointly
+fitted shock models were within 1 point of this everywhere and no closer on the independent world,
+where the fitted shocks are about zero: its over-coverage comes from the child bootstrap itself.
 """
 
 from __future__ import annotations

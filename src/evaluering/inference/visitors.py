@@ -179,6 +179,10 @@ def _partial_years(panel: dict, baseline: int, followup: int) -> list[str]:
     return short
 
 
+def _counters(n: int) -> str:
+    return f"{n} tæller" if n == 1 else f"{n} tællere"
+
+
 def _note(n_d: int, n_c: int, years: tuple[int, int], pooled: bool, dropped: list[str],
           partial: list[str]) -> str | None:
     """The Danish caveat for the report."""
@@ -191,10 +195,12 @@ def _note(n_d: int, n_c: int, years: tuple[int, int], pooled: bool, dropped: lis
             "flyttet tæller) kan ligne en effekt.")
     if pooled:
         parts.append("Med kun én tæller på den ene side antages dens udsving at svare til de øvrige tælleres.")
+    # counted, not named: the report scan refuses identifiers from the input data (counter ids too)
     if dropped:
-        parts.append(f"Tæller {', '.join(dropped)} mangler data i et af de to år og indgår ikke.")
+        parts.append(f"{_counters(len(dropped))} mangler data i et af de to år og indgår ikke.")
     if partial:
-        parts.append(f"Tæller {', '.join(partial)} har tal for færre dage end de øvrige.")
+        years = sorted({label.rsplit("(", 1)[1].rstrip(")") for label in partial})
+        parts.append(f"{_counters(len(partial))} har i {' og '.join(years)} tal for færre dage end de øvrige.")
     return " ".join(parts) or None
 
 

@@ -32,7 +32,9 @@ years earlier, since turnout exists only in election years):
 Read the flags as a screening list, not as evidence of an effect.
 
 Person counts are kept (``persons`` in the levels, ``persons_start``/``persons_end`` in the
-trends) so that a report can suppress cells under ``params.disclosure.min_cell``.
+trends) so that a report can suppress cells under ``params.disclosure.min_cell``; so is the count
+the minimum-cell rule applies to (``disclosure``, ``disclosure_start``/``disclosure_end``: the
+fewest of the persons, those with and those without the attribute of a 0/1 indicator).
 """
 
 from __future__ import annotations
@@ -46,6 +48,7 @@ from scipy import stats
 
 from ..config import Indicator, RegisterMean, RegisterShare
 from ..indicators import PreparedData, unit_frame, weighted_levels
+from ..indicators.attributes import disclosure_persons
 from ..inference import benjamini_hochberg
 from .errors import MonitoringError
 from .overdispersion import between_area_variance
@@ -110,7 +113,9 @@ def _weighted_levels(units: pd.DataFrame, by: str) -> pd.DataFrame:
     """Weighted mean of ``y``, its person-clustered se and the person count per ``by`` x period
     (the indicators' own :func:`weighted_levels`, grouped by ``by`` instead of by district)."""
     levels = weighted_levels(units.assign(group=units[by]))
-    return levels.rename(columns={"group": by, "n_persons": "persons"})[[by, "period", "value", "se", "persons"]]
+    levels["disclosure"] = disclosure_persons(levels)
+    return levels.rename(columns={"group": by, "n_persons": "persons"})[
+        [by, "period", "value", "se", "persons", "disclosure"]]
 
 
 def _indicator_levels(units: pd.DataFrame, indicator: Indicator, municipality: str,
@@ -184,8 +189,8 @@ def _indicator_trends(units: pd.DataFrame, levels: pd.DataFrame, indicator: Indi
                       alpha: float) -> pd.DataFrame:
     window_levels = levels[levels["year"].between(start, end)]
     at = {yr: levels[levels["year"] == yr].set_index(["level", "unit"]) for yr in (start, end)}
-    units_now = at[end][["district"]].join(at[end][["value", "persons"]].add_suffix("_end"))
-    trends = units_now.join(at[start][["value", "persons"]].add_suffix("_start"), how="inner")
+    units_now = at[end][["district"]].join(at[end][["value", "persons", "disclosure"]].add_suffix("_end"))
+    trends = units_now.join(at[start][["value", "persons", "disclosure"]].add_suffix("_start"), how="inner")
     trends["change"] = trends["value_end"] - trends["value_start"]
     trends["slope"] = _slope(window_levels)
 
@@ -222,7 +227,7 @@ def _indicator_trends(units: pd.DataFrame, levels: pd.DataFrame, indicator: Indi
     trends.insert(5, "end_year", end)
     return trends[
         ["indicator", "level", "unit", "district", "start_year", "end_year", "value_start", "value_end",
-         "persons_start", "persons_end", "change", "slope", "rest_change", "difference", "se", "between_area_sd",
+         "persons_start", "persons_end", "disclosure_start", "disclosure_end", "change", "slope", "rest_change", "difference", "se", "between_area_sd",
          "se_total", "p_value", "p_adjusted", "flagged", "development"]
     ]
 

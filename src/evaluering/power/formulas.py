@@ -40,13 +40,15 @@ from dataclasses import dataclass
 import numpy as np
 from scipy import optimize, stats
 
+from ..errors import EvalueringError
+
 __all__ = ["PowerError", "kish_deff", "mde", "mde_did", "sample_size", "sample_size_did"]
 
 DIRECTIONS = ("increase", "decrease")
 _MAX_N = 10**12  # a sample size search gives up beyond this many invited persons
 
 
-class PowerError(ValueError):
+class PowerError(EvalueringError, ValueError):
     """An argument of a power calculation is invalid, or no effect within [0, 1] is detectable.
 
     ``argument`` names the offending argument.

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import matplotlib
 import matplotlib.pyplot as plt
+import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
@@ -25,8 +26,10 @@ from ..area.threshold import ThresholdResult, adjusted_area_means, area_means
 from ..config import Params
 from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
+from .disclosure import NOT_PERSONS
+from .figure_record import record_persons
 from .inputs import load_prepared
-from .provenance import provenance_table
+from .provenance import provenance_line, provenance_table
 from .tables import html_table
 
 __all__ = ["AreaReport", "published_area_means"]
@@ -40,8 +43,8 @@ def published_area_means(frame: pd.DataFrame, min_cell: int,
                          result: ThresholdResult | None = None) -> tuple[pd.DataFrame, int]:
     """Small-area employment means for the threshold figure, without areas of too few persons.
 
-    Returns the means of areas with at least ``min_cell`` persons and how many areas were left
-    out. The figure publishes no municipal total, so no other area needs to go with them. With the
+    Returns the means of areas with at least ``min_cell`` persons, employed and not employed, and
+    how many areas were left out. The figure publishes no municipal total, so no other area needs to go with them. With the
     threshold ``result`` the means are adjusted to the mean individual covariates
     (:func:`~evaluering.area.threshold.adjusted_area_means`), the basis of the fitted line.
     """
@@ -49,8 +52,11 @@ def published_area_means(frame: pd.DataFrame, min_cell: int,
         means = area_means(frame, "y", "poverty_share", "area_id")
     else:
         means = adjusted_area_means(result, frame, "area_id", INDIVIDUAL_CONTROLS)
-    keep = means["n"] >= min_cell
-    return means[keep].reset_index(drop=True), int((~keep).sum())
+    employed = frame.groupby("area_id")["y"].agg(["sum", "size"])
+    with_without = np.minimum(employed["sum"], employed["size"] - employed["sum"])  # employed, and not
+    rule = np.minimum(means["n"].to_numpy(), means["area_id"].map(with_without).fillna(0).to_numpy())
+    keep = rule >= min_cell
+    return means[keep].assign(rule_persons=rule[keep]).reset_index(drop=True), int((~keep).sum())
 
 
 @dataclass(frozen=True)
@@ -63,9 +69,11 @@ class AreaReport:
     data_dir: Path
 
     @classmethod
-    def build(cls, params_file: str | Path, data_dir: str | Path, year: int) -> "AreaReport":
+    def build(cls, params_file: str | Path, data_dir: str | Path, year: int | None = None) -> "AreaReport":
+        """``year`` None: the parameter file's latest survey wave."""
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
-        return cls(params, data, int(year), employment_context(data.register, int(year)), params_file, data_dir)
+        year = params.survey.waves[-1] if year is None else int(year)
+        return cls(params, data, year, employment_context(data.register, year), params_file, data_dir)
 
     def title(self) -> HTML:
         return HTML(
@@ -73,6 +81,7 @@ class AreaReport:
             "<p>Rammes beboerne i de udsatte bydele to gange: af deres egne vilkår og af området? Rapporten ser på "
             "beskæftigelsen blandt 30-64-årige og spørger, hvor meget der skyldes, hvem der bor i et område, og hvor "
             "meget der hænger sammen med området selv (Galster 2013; Rotger & Galster 2019).</p>"
+            + provenance_line(self.params_file, self.data_dir, self.params.municipality.name)
         )
 
     def variation(self) -> HTML:
@@ -88,7 +97,7 @@ class AreaReport:
         return HTML(
             "<h2>Hvor meget afhænger af området?</h2>"
             "<p>Andelen af forskellene i beskæftigelse, der ligger mellem småområder (intraklassekorrelation):</p>"
-            + html_table(["Model", "Andel mellem områder"], rows, persons)
+            + html_table(["Model", "Andel mellem områder"], rows, persons, min_cell=self.params.disclosure.min_cell)
             + f"<p>Når beboernes egne kendetegn holdes fast, hænger 10 procentpoint flere fattige i området sammen med "
             f"{fmt.change(coef * 0.10, 'share')} i beskæftigelse (95 % KI {fmt.change(low * 0.10, 'share')} til "
             f"{fmt.change(high * 0.10, 'share')}).</p>"
@@ -117,7 +126,9 @@ class AreaReport:
             "beskæftigelse, end modellen forudsiger ud fra områdets andel fattige; punktets størrelse viser "
             f"antallet af beboere.{left_out}</p>"
         )
-        return text, threshold_figure(res, means, points_label="Områder (justeret for beboernes kendetegn)")
+        fig = threshold_figure(res, means, points_label="Områder (justeret for beboernes kendetegn)")
+        # the line is fitted on every 30-64-year-old; the points are the kept areas (each checked above)
+        return text, record_persons(fig, min([len(self.frame), *means["rule_persons"]]))
 
     def decomposition(self) -> tuple[HTML, plt.Figure]:
         """Each district's employment gap to the rest: composition and area effect."""
@@ -126,7 +137,9 @@ class AreaReport:
         min_cell = self.params.disclosure.min_cell
         for district in self.params.districts:
             part = frame[frame["group"].isin([district.key, COMPARISON])]
-            n = int(part["group"].value_counts().reindex([district.key, COMPARISON], fill_value=0).min())
+            # the fewest persons in a group, employed or not employed: the gap publishes both groups' levels
+            counts = part.groupby("group")["y"].agg(["sum", "size"]).reindex([district.key, COMPARISON], fill_value=0)
+            n = int(np.minimum(counts["sum"], counts["size"] - counts["sum"]).min())
             for method in (oaxaca_blinder, dfl_reweighting):
                 label = [escape(district.name), "Oaxaca-Blinder" if method is oaxaca_blinder else "Omvægtning"]
                 persons.append([None, None, n, n, n])
@@ -146,13 +159,15 @@ class AreaReport:
         ax.legend(ax.get_legend_handles_labels()[0], shown, frameon=False)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(100 * v, 0)))
         ax.set_ylabel("Procentpoint")
+        drawn = [cells[2] for cells, row in zip(persons, rows) if row[2] != fmt.SUPPRESSED]
+        record_persons(fig, min(drawn) if drawn else NOT_PERSONS)
         return HTML(
             "<h2>Hvad skyldes forskellen til resten af kommunen?</h2>"
             "<p>Forskellen i beskæftigelse deles i <em>sammensætning</em> (hvem der bor i bydelen: alder, køn, "
             "herkomst, uddannelse og egen indkomst) og <em>områdeeffekt</em> (det, der er tilbage). To metoder: "
             "regression (Oaxaca-Blinder) og omvægtning af resten af kommunen (DiNardo-Fortin-Lemieux).</p>"
             + html_table(["Bydel", "Metode", "Forskel i alt", "Sammensætning", "Områdeeffekt (95 % KI)"], rows,
-                         persons, text_columns=(0, 1))
+                         persons, text_columns=(0, 1), min_cell=min_cell)
         ), fig
 
     def movers(self) -> HTML:

@@ -16,15 +16,19 @@ from IPython.display import HTML
 
 from ..config import Params
 from ..evaluation import BALANCE_COVARIATES, DistrictEvaluation, evaluate_district
+from ..indicators.attributes import disclosure_persons
 from ..indicators.levels import indicator_levels
 from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
-from .disclosure import suppress_estimates, suppress_levels
+from .disclosure import NOT_PERSONS, suppress_estimates, suppress_event_study, suppress_levels, unsafe_periods
+from .figure_record import record_persons
 from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
 from .figures import estimates_figure, event_study_grid, love_plot, trend_figure
 from .inputs import load_prepared
-from .provenance import provenance_table
+from .provenance import provenance_line, provenance_table
 from .tables import balance_hidden, balance_html, goal_table, sample_table
+from .texts import (coverage_text, falling_is_better, join_words, lower_first, measurement_notes,
+                    multiple_testing_item, strategy_name, survey_coverage)
 
 __all__ = ["DistrictReport"]
 
@@ -45,11 +49,14 @@ class DistrictReport:
     data_dir: Path
 
     @classmethod
-    def build(cls, params_file: str | Path, data_dir: str | Path, district: str, wave: int,
-              baseline_wave: int | None = None) -> "DistrictReport":
+    def build(cls, params_file: str | Path, data_dir: str | Path, district: str | None = None,
+              wave: int | None = None, baseline_wave: int | None = None) -> "DistrictReport":
+        """``district`` None: the parameter file's first district; ``wave`` None: its latest wave."""
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         baseline = params.survey.baseline_wave if baseline_wave is None else int(baseline_wave)
-        evaluation = evaluate_district(data, params.district(district).key, baseline, int(wave))
+        key = params.districts[0].key if district is None else params.district(district).key
+        wave = params.survey.waves[-1] if wave is None else int(wave)
+        evaluation = evaluate_district(data, key, baseline, wave)
         return cls(params, data, evaluation, params_file, data_dir)
 
     # --- sections --------------------------------------------------------------------------
@@ -62,9 +69,10 @@ class DistrictReport:
         ev = self.evaluation
         goals = "".join(f'<li><a href="#{g.key}">{escape(g.name)}</a></li>' for g in self.params.effect_goals)
         return HTML(
-            f"<h1>{escape(ev.district_name)}: Social balance {ev.followup}</h1>"
+            f"<h1>{escape(ev.district_name)}: {escape(strategy_name(self.params))} {ev.followup}</h1>"
             f"<p>Udviklingen i {escape(ev.district_name)} fra {ev.baseline} til {ev.followup} sammenlignet med "
-            f"{escape(self.params.comparison_group.name.lower())}, {escape(self.params.municipality.name)}.</p>"
+            f"{escape(lower_first(self.params.comparison_group.name))}, {escape(self.params.municipality.name)}.</p>"
+            + provenance_line(self.params_file, self.data_dir, self.params.municipality.name) +
             "<p class='note'><a href='oversigt.html'>Alle bydele side om side</a> · "
             "<a href='../index.html'>Alle rapporter</a></p>"
             f"<h3>Indhold</h3><ol>{goals}<li><a href='#temaer'>Udvikling pr. tema</a></li>"
@@ -75,8 +83,11 @@ class DistrictReport:
     def headline(self) -> HTML:
         counts = suppress_estimates(self.evaluation.table, self.params.disclosure.min_cell)["verdict"].value_counts()
         parts = [f"{counts.get(k, 0)} {fmt.VERDICT_LABELS[k].lower()}" for k in ("better", "no_change", "worse")]
+        hidden = int(counts.get("suppressed", 0) + counts.get("not_computed", 0))
+        rest = (f" For {hidden} af dem vises intet resultat (for få personer eller ingen data; se tabellerne)."
+                if hidden else "")
         return HTML(f"<p><strong>Samlet:</strong> Af {len(self.evaluation.table)} indikatorer udvikler "
-                    f"{parts[0]}, {parts[1]} og {parts[2]} sig i forhold til sammenligningsgruppen.</p>")
+                    f"{parts[0]}, {parts[1]} og {parts[2]} sig i forhold til sammenligningsgruppen.{rest}</p>")
 
     def effect_goal(self, goal_key: str) -> HTML:
         goal = next(g for g in self.params.effect_goals if g.key == goal_key)
@@ -84,7 +95,8 @@ class DistrictReport:
 
     def estimates_figure(self) -> plt.Figure:
         table = suppress_estimates(self.evaluation.table, self.params.disclosure.min_cell)
-        return estimates_figure(self.evaluation, table)
+        drawn = table[(table["unit"] == "share") & table["estimate"].notna()]
+        return record_persons(estimates_figure(self.evaluation, table), _fewest(drawn["min_persons"]))
 
     def theme_trends(self) -> list[tuple[HTML, plt.Figure | None]]:
         """A heading and a trend figure (all register years, survey waves) per theme."""
@@ -102,9 +114,12 @@ class DistrictReport:
                     levels = indicator_levels(self.data, ind)
                     levels = levels[levels["group"].isin(keep) & (levels["period"] <= self.evaluation.followup)]
                     frames.append(suppress_levels(levels, min_cell, person_based=pd.Series(ind.source != "visitors", index=levels.index)))
-                fig = trend_figure(pd.concat(frames), theme.indicators, self.evaluation.district, self._labels,
+                levels = pd.concat(frames)
+                fig = trend_figure(levels, theme.indicators, self.evaluation.district, self._labels,
                                    marks=tuple(self.params.survey.waves))
-                sections.append((heading, fig))
+                drawn = levels[~levels["suppressed"] & levels["value"].notna()]
+                person_based = drawn["indicator"].map({i.key: i.source != "visitors" for i in theme.indicators})
+                sections.append((heading, record_persons(fig, _fewest(disclosure_persons(drawn[person_based.astype(bool)])))))
         return sections
 
     def _balance(self, wave: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
@@ -142,20 +157,27 @@ class DistrictReport:
             parts.append(
                 f"<h4>Bølge {wave}</h4>"
                 + balance_html(table, counts, _totals(summary), self.params.disclosure.min_cell)
-                + f"<p class='note'>Effektiv stikprøvestørrelse: bydelen {fmt.number(summary['ess_district'], 0)} "
-                f"(af {fmt.number(summary['n_district'], 0)} svar); sammenligningsgruppen "
-                f"{fmt.number(summary['ess_before'], 0)} før og {fmt.number(summary['ess_after'], 0)} efter "
-                f"vægtningen (af {fmt.number(summary['n_comparison'], 0)} svar). Største vægts andel: "
-                f"{fmt.share(summary['max_share_after'], 2)}.</p>" + warning
+                + self._effective_sizes(summary) + warning
             )
         return HTML("".join(parts))
+
+    def _effective_sizes(self, summary: dict) -> str:
+        """The effective sample sizes, without the respondent counts (the sample table shows those,
+        with its suppression) and without the district's when it has fewer than ``min_cell`` answers."""
+        district = (f"bydelen {fmt.number(summary['ess_district'], 0)}; "
+                    if summary["n_district"] >= self.params.disclosure.min_cell else "")
+        return (f"<p class='note'>Effektiv stikprøvestørrelse: {district}sammenligningsgruppen "
+                f"{fmt.number(summary['ess_before'], 0)} før og {fmt.number(summary['ess_after'], 0)} efter "
+                f"vægtningen. Største vægts andel: {fmt.share(summary['max_share_after'], 2)}.</p>")
 
     def love_plot(self) -> plt.Figure:
         """Standardised differences before and after weighting, follow-up wave (hidden categories left out)."""
         table, counts, summary = self._balance(self.evaluation.followup)
         hidden = balance_hidden(counts, _totals(summary), self.params.disclosure.min_cell)
-        table = table[~hidden.reindex(table.index).to_numpy()].rename(index=fmt.covariate_label)
-        return love_plot(table)
+        shown = ~hidden.reindex(table.index).to_numpy()
+        drawn = counts.reindex(table.index)[shown]
+        table = table[shown].rename(index=fmt.covariate_label)
+        return record_persons(love_plot(table), _fewest(drawn.min(axis=1)))
 
     def event_studies(self) -> tuple[HTML, plt.Figure]:
         """Yearly difference to the comparison group around the start, register indicators."""
@@ -167,58 +189,46 @@ class DistrictReport:
             "(p-værdien i overskriften) er lav, hvis de ikke gjorde. Så er forskellen i udvikling efter start "
             "sværere at tolke som en virkning.</p>"
         )
-        return text, event_study_grid(ev.event_studies, self.params.indicators)
+        safe, persons = self._safe_event_studies()
+        return text, record_persons(event_study_grid(safe, self.params.indicators), persons)
+
+    def _safe_event_studies(self) -> tuple[dict, float]:
+        """The event studies with every point on too few persons (with or without the attribute) left
+        out, and the fewest persons behind a drawn point (district or comparison group, any drawn year)."""
+        ev, min_cell = self.evaluation, self.params.disclosure.min_cell
+        safe, fewest = {}, []
+        for key, result in ev.event_studies.items():
+            levels = indicator_levels(self.data, self.params.indicator(key))
+            shown = suppress_event_study(result, unsafe_periods(levels, ev.district, min_cell))
+            if shown is not None:
+                safe[key] = shown
+                drawn = levels[levels["group"].isin([ev.district, COMPARISON])
+                               & levels["period"].isin(shown.coefficients["year"])]
+                fewest.append(_fewest(disclosure_persons(drawn)))
+        return safe, _fewest(pd.Series(fewest, dtype=float))
 
     def methods(self) -> HTML:
         ev = self.evaluation
         waves = [ev.baseline, ev.followup]
         min_cell = self.params.disclosure.min_cell
+        coverage = [survey_coverage(self.data, ev.district, w) for w in waves]
+        direction = falling_is_better(self.params)
+        direction = f"Retningen følger indikatoren: {direction}. " if direction else ""
         return HTML(
             "<h3>Spørgeskemaundersøgelsen</h3>"
             + sample_table(self.data, ev.district, waves)
-            + "<p>Alle voksne beboere i bydelen er inviteret; sammenligningsgruppen er en tilfældig stikprøve blandt "
-            "voksne i resten af kommunen. Svarene er vægtet i to trin: først så de besvarende ligner alle udtrukne "
-            "på alder, køn og herkomst (bortfaldsvægtning), dernæst så de rammer registrenes antal voksne efter alder "
-            "og køn og efter herkomst (kalibrering). Usikkerheden for spørgeskemaindikatorerne tager højde for "
-            "vægtningen.</p>"
+            + f"<p>{coverage_text(coverage, min_cell)} Svarene er vægtet i to trin: først så de besvarende ligner "
+            "alle udtrukne på alder, køn og herkomst (bortfaldsvægtning), dernæst så de rammer registrenes antal "
+            "voksne efter alder og køn og efter herkomst (kalibrering). Usikkerheden for spørgeskemaindikatorerne "
+            "tager højde for vægtningen.</p>"
             "<h3>Sådan er udviklingen målt</h3>"
             "<p>For hver indikator sammenlignes ændringen i bydelen med ændringen i sammenligningsgruppen i samme "
             "periode (forskel i forskelle). For spørgeskemaindikatorerne er sammenligningsgruppen vægtet til at ligne "
             "bydelens beboere (se nedenfor); for registerindikatorerne er den hele resten af kommunen. Er intervallet "
             "(95 % konfidensinterval) helt over eller helt under nul, markeres udviklingen som bedre eller dårligere; "
-            "ellers som ingen påviselig ændring. Retningen følger indikatoren: for fx kriminalitet og ensomhed er et "
-            "fald en forbedring. Omverdenens oplevelse af bydelen (indikator 16) spørges kun i resten af kommunen og "
-            "måles derfor som ændringen over tid, med resten af kommunens egne vægte (ikke vægtet til at ligne "
-            "bydelen). Brug af området (indikator 18) måles med tællere og vises som procentvis ændring.</p>"
+            f"ellers som ingen påviselig ændring. {direction}{measurement_notes(self.params)}</p>"
             "<h3>Hvordan usikkerheden er vurderet</h3><ul>"
-            "<li><strong>Registerindikatorer: placebotest.</strong> Bydelens udvikling er usikker af to grunde: "
-            "tilfældig variation blandt de enkelte beboere, som afhænger af bydelens eget niveau og størrelse, og "
-            "hændelser, der rammer et helt område (fx en lukket arbejdsplads eller et nyt byggeri). Den første "
-            "beregnes ud fra bydelens egne beboere. Den anden vurderes ud fra, hvor meget resten af kommunens "
-            "småområder svinger ud over det, beboerne alene kan forklare, og tilpasses bydelens niveau. Forskellen i "
-            "udvikling divideres med sin egen usikkerhed og sammenlignes med det samme tal for 999 »placebo-bydele« "
-            "af lige så mange tilfældige småområder fra resten af kommunen, hver med sin egen usikkerhed. Så "
-            "sammenlignes bydelen ikke med områder, der blot ligner resten af kommunen. p-værdien er andelen af "
-            "placebo-bydele med en mindst lige så stor ændring; intervallet er de virkninger, testen ikke kan "
-            "afvise, så vurderingen og intervallet altid stemmer overens.</li>"
-            "<li><strong>Socialt mix i institutioner: tilfældig fordeling.</strong> Isolationsindekset beregnes for "
-            "alle børn, så ændringen kendes præcist. Spørgsmålet er, om den er større, end indekset ville flytte sig "
-            "ved tilfældigheder med bydelens egne børn, deres andel fra udsatte hjem og de samme institutioner. Det "
-            "vurderes ved at trække børnene på ny (med begge års oplysninger for hvert barn) og ved at lade "
-            "institutionerne svinge fra år til år så meget, som resten af kommunens institutioner gør.</li>"
-            "<li><strong>Spørgeskemaindikatorer: designbaseret.</strong> Usikkerheden tager højde for vægtningen "
-            "(bortfald, kalibrering og vægtning af sammenligningsgruppen).</li>"
-            "<li><strong>Brug af området: tæller og år.</strong> Tællingerne svinger fra dag til dag, men det, der "
-            "kan forveksles med en virkning, er udsving for en hel tæller et helt år (en flyttet tæller, en ny sti). "
-            "Ændringen i hver tællers årlige gennemsnit (på logaritmisk skala) sammenlignes derfor med, hvor meget "
-            "tællerne i bydelen og i resten af kommunen svinger fra år til år, med en t-fordeling, der tager højde "
-            "for, at der er få tællere. En note ved tabellen siger det, når tællerne er få.</li>"
-            "<li><strong>Mange indikatorer.</strong> Med 19 indikatorer vil nogle se ud til at ændre sig alene ved "
-            "tilfældighed. »Justeret p« er korrigeret efter Holms metode for alle bydelens indikatorer; under 0,05 "
-            "er en ændring, der holder, selv når der testes 19 ting på én gang.</li>"
-            "<li><strong>Samme beboere fulgt.</strong> Ud over bydelens beboere på hvert tidspunkt (sted) vises, for "
-            f"registerindikatorerne, udviklingen for dem, der boede i bydelen i {ev.baseline}, fulgt hvor de end "
-            "flytter hen (personer), sammenlignet med dem, der boede i resten af kommunen.</li></ul>"
+            + self._uncertainty_items(len(ev.table)) + "</ul>"
             "<h3>Forbehold</h3><ul>"
             "<li>Vægtningen gør sammenligningsgruppen ens med bydelen på de nævnte forhold, men ikke på alt andet.</li>"
             "<li>Indikatorerne måler bydelens beboere, som de er på hvert tidspunkt; flytninger ændrer "
@@ -226,6 +236,56 @@ class DistrictReport:
             f"<p class='note'>Tal bygget på færre end {min_cell} personer vises ikke (–).</p>"
         )
 
+    def _uncertainty_items(self, n_indicators: int) -> str:
+        """One list item per kind of indicator the parameter file has, then multiple testing."""
+        sources = {i.source for i in self.params.indicators}
+        visitors = [i.name for i in self.params.indicators if i.source == "visitors"]
+        items = []
+        if "register" in sources:
+            items.append(
+                "<li><strong>Registerindikatorer: placebotest.</strong> Bydelens udvikling er usikker af to grunde: "
+                "tilfældig variation blandt de enkelte beboere, som afhænger af bydelens eget niveau og størrelse, og "
+                "hændelser, der rammer et helt område (fx en lukket arbejdsplads eller et nyt byggeri). Den første "
+                "beregnes ud fra bydelens egne beboere. Den anden vurderes ud fra, hvor meget resten af kommunens "
+                "småområder svinger ud over det, beboerne alene kan forklare, og tilpasses bydelens niveau. Forskellen i "
+                "udvikling divideres med sin egen usikkerhed og sammenlignes med det samme tal for 999 »placebo-bydele« "
+                "af lige så mange tilfældige småområder fra resten af kommunen, hver med sin egen usikkerhed. Så "
+                "sammenlignes bydelen ikke med områder, der blot ligner resten af kommunen. p-værdien er andelen af "
+                "placebo-bydele med en mindst lige så stor ændring; intervallet er de virkninger, testen ikke kan "
+                "afvise, så vurderingen og intervallet altid stemmer overens.</li>")
+        if "institutions" in sources:
+            items.append(
+                "<li><strong>Socialt mix i institutioner: tilfældig fordeling.</strong> Isolationsindekset beregnes for "
+                "alle børn, så ændringen kendes præcist. Spørgsmålet er, om den er større, end indekset ville flytte sig "
+                "ved tilfældigheder med bydelens egne børn, deres andel fra udsatte hjem og de samme institutioner. Det "
+                "vurderes ved at trække børnene på ny (med begge års oplysninger for hvert barn) og ved at lade "
+                "institutionerne svinge fra år til år så meget, som resten af kommunens institutioner gør.</li>")
+        if "survey" in sources:
+            items.append(
+                "<li><strong>Spørgeskemaindikatorer: designbaseret.</strong> Usikkerheden tager højde for vægtningen "
+                "(bortfald, kalibrering og vægtning af sammenligningsgruppen).</li>")
+        if visitors:
+            items.append(
+                f"<li><strong>{escape(join_words(visitors))}: tæller og år.</strong> Tællingerne svinger fra dag til "
+                "dag, men det, der kan forveksles med en virkning, er udsving for en hel tæller et helt år (en flyttet "
+                "tæller, en ny sti). Ændringen i hver tællers årlige gennemsnit (på logaritmisk skala) sammenlignes "
+                "derfor med, hvor meget tællerne i bydelen og i resten af kommunen svinger fra år til år, med en "
+                "t-fordeling, der tager højde for, at der er få tællere. En note ved tabellen siger det, når tællerne "
+                "er få.</li>")
+        items.append(multiple_testing_item(n_indicators))
+        if "register" in sources:
+            items.append(
+                "<li><strong>Samme beboere fulgt.</strong> Ud over bydelens beboere på hvert tidspunkt (sted) vises, "
+                f"for registerindikatorerne, udviklingen for dem, der boede i bydelen i {self.evaluation.baseline}, "
+                "fulgt hvor de end flytter hen (personer), sammenlignet med dem, der boede i resten af kommunen.</li>")
+        return "".join(items)
+
     def provenance(self) -> HTML:
         return provenance_table(self.params_file, self.data_dir,
                                 f"{self.evaluation.baseline} → {self.evaluation.followup}")
+
+
+def _fewest(persons: pd.Series):
+    """The fewest persons behind what a figure draws; "not persons" when it draws nothing built from persons."""
+    persons = pd.Series(persons, dtype=float).dropna()
+    return NOT_PERSONS if persons.empty else float(persons.min())

@@ -14,10 +14,19 @@ from ..weighting.diagnostics import SMD_THRESHOLD
 from . import format as fmt
 from .tables import shown_interval
 
-__all__ = ["trend_figure", "estimates_figure", "love_plot", "event_study_grid"]
+__all__ = ["trend_figure", "estimates_figure", "love_plot", "event_study_grid", "plain_text"]
 
 DISTRICT_COLOUR, COMPARISON_COLOUR = "#b34700", "#4d6b8a"
 BEFORE_COLOUR, AFTER_COLOUR = "#8c8c8c", "#b34700"
+
+
+def plain_text(text: object) -> str:
+    """``text`` for a matplotlib title, label or legend, shown exactly as written.
+
+    Matplotlib reads text between two ``$`` as mathtext, so a name from a parameter file or the
+    data holding ``$`` would be garbled or break the figure; every ``$`` is escaped.
+    """
+    return str(text).replace("$", r"\$")
 
 
 def _tight_layout_above_legend(fig: plt.Figure, rows: int, legend_height: float = 0.06) -> None:
@@ -65,12 +74,12 @@ def trend_figure(
             if part.empty:
                 continue
             style = "o-" if len(part) < 5 else "-"
-            ax.plot(part["period"], part["value"], style, color=colour, label=labels[group], lw=2, ms=5)
+            ax.plot(part["period"], part["value"], style, color=colour, label=plain_text(labels[group]), lw=2, ms=5)
             ax.fill_between(part["period"], part["value"] - 1.96 * part["se"], part["value"] + 1.96 * part["se"],
                             color=colour, alpha=0.15, lw=0)
         for year in marks:
             ax.axvline(year, color="#999999", lw=0.8, ls=":")
-        ax.set_title(f"{ind.number}. {ind.name}", fontsize=10, loc="left")
+        ax.set_title(plain_text(f"{ind.number}. {ind.name}"), fontsize=10, loc="left")
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         _danish_axis(ax, ind.unit)
         ax.grid(axis="y", color="#eeeeee")
@@ -100,7 +109,7 @@ def estimates_figure(evaluation: DistrictEvaluation, table: pd.DataFrame | None 
         ax.plot([100 * low, 100 * high], [yi, yi], color=colour, lw=2)
         ax.plot(100 * row["estimate"], yi, "o", color=colour, ms=6)
     ax.axvline(0, color="#333333", lw=0.8)
-    ax.set_yticks(y, [f"{r.number}. {r.indicator}" for r in rows.itertuples()], fontsize=9)
+    ax.set_yticks(y, [plain_text(f"{r.number}. {r.indicator}") for r in rows.itertuples()], fontsize=9)
     ax.set_xlabel("Ændring i bydelen minus ændring i sammenligningsgruppen (procentpoint, 95 % KI)")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 0)))
     ax.grid(axis="x", color="#eeeeee")
@@ -121,7 +130,7 @@ def love_plot(table: pd.DataFrame) -> plt.Figure:
     for x in (-SMD_THRESHOLD, SMD_THRESHOLD):
         ax.axvline(x, color="#666666", lw=0.8, ls="--")
     ax.axvline(0, color="#bbbbbb", lw=0.8)
-    ax.set_yticks(y, list(table.index))
+    ax.set_yticks(y, [plain_text(name) for name in table.index])
     ax.set_ylim(-0.7, n - 0.3)
     ax.set_xlabel("Standardiseret forskel i gennemsnit")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 1)))
@@ -138,14 +147,19 @@ def event_study_grid(results: dict, indicators: list[Indicator]) -> plt.Figure:
     from ..did.event_study import event_study_figure
 
     shown = [ind for ind in indicators if ind.key in results]
+    if not shown:  # every panel suppressed (too few persons) or no register indicator
+        fig, ax = plt.subplots(figsize=(6, 1))
+        ax.axis("off")
+        ax.text(0, 0.5, "Ingen år-for-år-figur: for få personer i bydelen til at vise den.", fontsize=10)
+        return fig
     cols = 2
     rows = int(np.ceil(len(shown) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(5.4 * cols, 3.3 * rows), squeeze=False)
     for ax, ind in zip(axes.flat, shown):
         result = results[ind.key]
-        event_study_figure(result, ax=ax, title=f"{ind.number}. {ind.name}")
+        event_study_figure(result, ax=ax, title=plain_text(f"{ind.number}. {ind.name}"))
         p = result.pretrend.p_value
-        ax.set_title(f"{ind.number}. {ind.name}\nTest for ens udvikling før start: p = {fmt.p_value(p)}",
+        ax.set_title(plain_text(f"{ind.number}. {ind.name}\nTest for ens udvikling før start: p = {fmt.p_value(p)}"),
                      fontsize=9, loc="left")
     for ax in list(axes.flat)[len(shown):]:
         ax.set_visible(False)

@@ -10,14 +10,16 @@ VERDICT_LABELS = {
     "better": "Bedre",
     "no_change": "Ingen påviselig ændring",
     "worse": "Dårligere",
-    "suppressed": "Ikke vist (for få personer)",
+    "suppressed": "Ikke vist",
+    "not_computed": "Ikke beregnet",
 }
-VERDICT_MARKS = {"better": "▲", "no_change": "●", "worse": "▼", "suppressed": ""}
+VERDICT_MARKS = {"better": "▲", "no_change": "●", "worse": "▼", "suppressed": "", "not_computed": ""}
 VERDICT_CSS = {
     "better": "maerke-bedre",
     "no_change": "maerke-uaendret",
     "worse": "maerke-daarligere",
     "suppressed": "maerke-uaendret",
+    "not_computed": "maerke-uaendret",
 }
 DIRECTION_LABELS = {"higher_is_better": "højere er bedre", "lower_is_better": "lavere er bedre"}
 SUPPRESSED = "–"  # shown where a cell rests on too few persons

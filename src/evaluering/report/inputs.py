@@ -7,12 +7,17 @@ from pathlib import Path
 from ..config import Params, load_params
 from ..data.validate import load_dataset
 from ..indicators.prepare import PreparedData, prepare
+from .figure_record import install as record_figures_in_notebook
 
 __all__ = ["load_prepared"]
 
 
 def load_prepared(params_file: str | Path, data_dir: str | Path) -> tuple[Path, Path, Params, PreparedData]:
-    """The two paths as ``Path``, the parameters, and the data loaded, validated and prepared."""
+    """The two paths as ``Path``, the parameters, and the data loaded, validated and prepared.
+
+    In a notebook it also makes every figure's output carry the persons behind it (``figure_record``).
+    """
+    record_figures_in_notebook()
     params_file, data_dir = Path(params_file), Path(data_dir)
     params = load_params(params_file)
     return params_file, data_dir, params, prepare(load_dataset(data_dir, params), params)

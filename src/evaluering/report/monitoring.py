@@ -20,15 +20,19 @@ from IPython.display import HTML
 
 from ..ambitions import track_ambitions
 from ..config import Params
+from ..indicators.attributes import disclosure_persons
 from ..indicators.levels import indicator_levels
 from ..indicators.prepare import PreparedData
 from ..monitoring import monitor_areas, statutory_criteria
 from ..power import survey_plan
 from . import format as fmt
 from .disclosure import NOT_PERSONS
+from .figure_record import record_persons
+from .figures import plain_text
 from .inputs import load_prepared
-from .provenance import provenance_table
+from .provenance import provenance_line, provenance_table
 from .tables import html_table
+from .texts import outside_view_planning_text, planning_coverage_text, survey_coverage
 
 __all__ = ["MonitoringReport"]
 
@@ -64,6 +68,7 @@ class MonitoringReport:
             f"<h1>Overvågning af områderne i {escape(self.params.municipality.name)} {self.year}</h1>"
             "<p>Hvilke områder kræver opmærksomhed, er bydelene på vej mod ambitionerne, og kan næste "
             "spørgeskemabølge måle de ændringer, der betyder noget?</p>"
+            + provenance_line(self.params_file, self.data_dir, self.params.municipality.name) +
             "<p class='note'><a href='oversigt.html'>Alle bydele side om side</a> · "
             "<a href='../index.html'>Alle rapporter</a></p>"
             "<h3>Indhold</h3><ol><li><a href='#kriterier'>De lovbestemte kriterier</a></li>"
@@ -74,17 +79,47 @@ class MonitoringReport:
 
     # --- statutory criteria ------------------------------------------------------------------
 
-    def _criteria_rows(self, table: pd.DataFrame, names: dict[str, str]) -> tuple[list, list]:
+    # (persons column, share column or None, averaged over the criteria's years) per shown measure
+    CRITERIA_MEASURES = (("residents", None, False), ("persons_18_64", "outside_work_education_share", True),
+                         ("persons_15_plus", "conviction_share", True), ("persons_30_59", "primary_only_share", False),
+                         ("persons_income", None, False))
+
+    @classmethod
+    def _criteria_counts(cls, table: pd.DataFrame) -> pd.DataFrame:
+        """Per row and measure: (persons, with, without) in person-years, for the minimum-cell rule."""
+        out = {}
+        for n_col, share_col, _ in cls.CRITERIA_MEASURES:
+            n = table[n_col].astype(float)
+            with_ = np.floor(table[share_col] * n + 1e-6) if share_col else pd.Series(np.nan, index=table.index)
+            out[n_col] = pd.DataFrame({"n": n, "with": with_, "without": n - with_})
+        return pd.concat(out, axis=1)
+
+    def _rule_persons(self, counts: pd.DataFrame, years: pd.Series) -> pd.DataFrame:
+        """Per row and measure: the count the rule applies to, in persons (a person-year count over k
+        averaged years holds at least count / k persons)."""
+        k = years.map(lambda text: len(str(text).split(",")))
+        out = {}
+        for n_col, _, averaged in self.CRITERIA_MEASURES:
+            part = counts[n_col].min(axis=1, skipna=True)
+            out[n_col] = np.floor(part / k) if averaged else part
+        return pd.DataFrame(out)
+
+    def _criteria_rows(self, table: pd.DataFrame, names: dict[str, str],
+                       hide_rows: pd.Series | None = None) -> tuple[list, list]:
         rows, persons = [], []
         below = f" (under {fmt.number(self.params.monitoring.min_residents, 0)} beboere)"
-        for _, r in table.iterrows():
+        rule = self._rule_persons(self._criteria_counts(table), table["years_averaged"])
+        for i, r in table.iterrows():
+            hidden = bool(hide_rows[i]) if hide_rows is not None else False
             cells = [  # (persons behind the cell, value, text)
-                (r["residents"], r["residents"], fmt.number(r["residents"], 0)),
-                (r["persons_18_64"], r["outside_work_education_share"], fmt.share(r["outside_work_education_share"])),
-                (r["persons_15_plus"], r["conviction_ratio"], f"{fmt.number(r['conviction_ratio'], 2)} ×"),
-                (r["persons_30_59"], r["primary_only_share"], fmt.share(r["primary_only_share"])),
-                (r["persons_income"], r["income_ratio"], fmt.share(r["income_ratio"], 0)),
+                (rule.loc[i, "residents"], r["residents"], fmt.number(r["residents"], 0)),
+                (rule.loc[i, "persons_18_64"], r["outside_work_education_share"],
+                 fmt.share(r["outside_work_education_share"])),
+                (rule.loc[i, "persons_15_plus"], r["conviction_ratio"], f"{fmt.number(r['conviction_ratio'], 2)} ×"),
+                (rule.loc[i, "persons_30_59"], r["primary_only_share"], fmt.share(r["primary_only_share"])),
+                (rule.loc[i, "persons_income"], r["income_ratio"], fmt.share(r["income_ratio"], 0)),
             ]
+            cells = [(0 if hidden else n, value, text) for n, value, text in cells]
             shown = [self._shown(value, n, text) for n, value, text in cells]
             n_row = min(n for n, _, _ in cells)
             small = n_row < self.min_cell
@@ -99,6 +134,30 @@ class MonitoringReport:
             persons.append([None, *(n for n, _, _ in cells), n_row, n_row])
         return rows, persons
 
+    def _recoverable_districts(self, districts: pd.DataFrame, listed: pd.DataFrame) -> set[str]:
+        """Districts whose listed small areas would give away the rest of the district by subtraction.
+
+        A district's row and its listed areas' rows are both published, so the district minus its
+        listed areas (the areas not listed) is published too, in effect: it must be empty or rest on
+        at least ``min_cell`` persons with and without each attribute (secondary suppression).
+        """
+        district_of = self.data.dataset.areas.set_index("area_id")["district"]
+        listed = listed.assign(_district=listed["area"].map(district_of))
+        whole = self._criteria_counts(districts).set_index(districts["area"])
+        parts = self._criteria_counts(listed).groupby(listed["_district"].to_numpy()).sum()
+        recoverable = set()
+        for district in parts.index:
+            if district not in whole.index:
+                continue
+            rest = whole.loc[district] - parts.loc[district]
+            years = districts.loc[districts["area"] == district, "years_averaged"]
+            remainder = rest.to_frame().T
+            persons = self._rule_persons(remainder.set_axis(years.index), years)
+            empty = all(rest[(n_col, "n")] == 0 for n_col, _, _ in self.CRITERIA_MEASURES)
+            if not empty and (persons.to_numpy() < self.min_cell).any():
+                recoverable.add(district)
+        return recoverable
+
     def criteria(self) -> HTML:
         """§ 61 a and § 61 b criteria for the districts and every small area meeting at least one."""
         settings = self.params.monitoring
@@ -111,7 +170,9 @@ class MonitoringReport:
         areas = statutory_criteria(self.data, self.year, by="area")
         attention = areas[(areas["n_prevention_criteria"] > 0) & (areas["residents"] >= self.min_cell)]
         area_names = self.data.dataset.areas.set_index("area_id")["area_name"].to_dict()
-        area_rows, area_persons = self._criteria_rows(attention, area_names)
+        district_of = self.data.dataset.areas.set_index("area_id")["district"]
+        hide = attention["area"].map(district_of).isin(self._recoverable_districts(districts, attention))
+        area_rows, area_persons = self._criteria_rows(attention, area_names, hide)
         intro = (
             "<h2 id='kriterier'>De lovbestemte kriterier</h2>"
             "<p>Almenboligloven § 61 a: et område er et <em>udsat boligområde</em>, når mindst 2 af 4 kriterier er "
@@ -126,9 +187,9 @@ class MonitoringReport:
             f"{fmt.number(settings.regional_income, 0)} kr.</p><h3>Bydelene</h3>"
         )
         areas_part = ("<h3>Småområder, der opfylder mindst ét kriterium for forebyggelsesområder</h3>"
-                      + (html_table(header, area_rows, area_persons) if area_rows
+                      + (html_table(header, area_rows, area_persons, min_cell=self.min_cell) if area_rows
                          else "<p>Ingen småområder opfylder et kriterium.</p>"))
-        return HTML(intro + html_table(header, rows, persons) + areas_part)
+        return HTML(intro + html_table(header, rows, persons, min_cell=self.min_cell) + areas_part)
 
     # --- trends in every area ----------------------------------------------------------------
 
@@ -139,7 +200,7 @@ class MonitoringReport:
         labels = {i.key: f"{i.number}. {i.name}" for i in self.params.indicators}
         area_names = self.data.dataset.areas.set_index("area_id")["area_name"].to_dict()
         district_names = {d.key: d.name for d in self.params.districts}
-        flagged = trends[trends["flagged"] & (trends[["persons_start", "persons_end"]].min(axis=1) >= self.min_cell)]
+        flagged = trends[trends["flagged"] & (trends[["disclosure_start", "disclosure_end"]].min(axis=1) >= self.min_cell)]
         header = ["Område", "Indikator", "Ændring", "Resten af kommunen", "Forskel", "Justeret p", "Udvikling"]
         rows, persons = [], []
         for _, r in flagged.sort_values(["level", "indicator"]).iterrows():
@@ -151,7 +212,7 @@ class MonitoringReport:
                          fmt.change(r["difference"], unit), fmt.p_value(r["p_adjusted"]),
                          f"<span class='{fmt.VERDICT_CSS[mark]}'>{fmt.VERDICT_MARKS[mark]} "
                          f"{fmt.VERDICT_LABELS[mark]}</span>"])
-            n = int(min(r["persons_start"], r["persons_end"]))
+            n = int(min(r["disclosure_start"], r["disclosure_end"]))
             persons.append([None, None, n, NOT_PERSONS, n, n, None])
         start, end = int(trends["start_year"].min()), int(trends["end_year"].max())
         text = HTML(
@@ -162,7 +223,7 @@ class MonitoringReport:
             "grunde, der rammer hele området (variationen mellem områderne), og for, at mange områder testes "
             "(Benjamini-Hochberg). Listen er et udgangspunkt for opmærksomhed, ikke en konklusion: den siger "
             "ikke, hvorfor et område udvikler sig anderledes.</p>"
-            + (html_table(header, rows, persons, text_columns=(0, 1, 6)) if rows
+            + (html_table(header, rows, persons, text_columns=(0, 1, 6), min_cell=self.min_cell) if rows
                else "<p>Ingen områder skiller sig ud.</p>")
             + "<p>Figuren viser alle småområder (rækker: først bydelenes områder, så resten af kommunen) og "
             "indikatorer (kolonner): farven er forskellen i udvikling mod resten af kommunen i standardfejl; grøn er "
@@ -175,7 +236,7 @@ class MonitoringReport:
         """Areas (rows: each district's areas, then the rest, divided by lines) x indicators."""
         areas = trends[trends["level"] == "area"].copy()
         sign = {i.key: i.sign for i in self.params.indicators}
-        enough = areas[["persons_start", "persons_end"]].min(axis=1) >= self.min_cell
+        enough = areas[["disclosure_start", "disclosure_end"]].min(axis=1) >= self.min_cell
         areas["z"] = np.where(enough, areas["difference"] / areas["se_total"] * areas["indicator"].map(sign), np.nan)
         districts = {d.key: (i, d.name) for i, d in enumerate(self.params.districts)}
         rest = (len(districts), None)  # areas outside the districts come last
@@ -188,7 +249,7 @@ class MonitoringReport:
         fig, ax = plt.subplots(figsize=(9, 0.13 * len(grid) + 2.5))
         sns.heatmap(grid, cmap="RdYlGn", center=0, vmin=-4, vmax=4, ax=ax, yticklabels=False,
                     cbar_kws={"label": "Forskel i udvikling (standardfejl; grøn = bedre)"})
-        ax.set_yticks(np.arange(len(grid)) + 0.5, grid.index.get_level_values("label"), fontsize=5)
+        ax.set_yticks(np.arange(len(grid)) + 0.5, [plain_text(v) for v in grid.index.get_level_values("label")], fontsize=5)
         block_of_row = grid.index.get_level_values("block").to_numpy()
         for start in np.flatnonzero(np.diff(block_of_row)) + 1:  # a line where the next district's areas begin
             ax.axhline(start, color="black", linewidth=1)
@@ -196,7 +257,8 @@ class MonitoringReport:
         ax.set_xlabel("")
         ax.set_ylabel("")
         fig.tight_layout()
-        return fig
+        drawn = areas.loc[enough, ["disclosure_start", "disclosure_end"]].min(axis=1)
+        return record_persons(fig, float(drawn.min()) if len(drawn) else NOT_PERSONS)
 
     # --- ambitions ----------------------------------------------------------------------------
 
@@ -205,7 +267,7 @@ class MonitoringReport:
         levels = pd.concat([indicator_levels(self.data, i).assign(indicator=i.key) for i in self.params.indicators],
                            ignore_index=True)
         tracked = track_ambitions(levels, self.params, latest=self.wave)
-        counts = levels.set_index(["group", "indicator", "period"])["n_persons"]
+        counts = levels.assign(n=disclosure_persons(levels)).set_index(["group", "indicator", "period"])["n"]
         header = ["Indikator", "Ambition", "Seneste niveau (95 % KI)", "Krævet niveau nu", "Status"]
         parts = [f"<h2 id='ambitioner'>Ambitionerne</h2><p>Ambitionerne er det niveau, bydelen skal nå i "
                  f"{self.params.strategy.target_year}. »På vej« betyder, at bydelen mindst er nået så langt som en "
@@ -226,7 +288,7 @@ class MonitoringReport:
                              level, fmt.SUPPRESSED if small else fmt.indicator_value(r["trajectory_level"], r["unit"]),
                              status])
                 persons.append([None, NOT_PERSONS, n, n, None])
-            parts.append(f"<h3>{escape(district.name)}</h3>" + html_table(header, rows, persons, text_columns=(0, 4)))
+            parts.append(f"<h3>{escape(district.name)}</h3>" + html_table(header, rows, persons, text_columns=(0, 4), min_cell=self.min_cell))
         return HTML("".join(parts))
 
     # --- survey planning ----------------------------------------------------------------------
@@ -242,21 +304,43 @@ class MonitoringReport:
             f"<p>Hvor stor skal en ændring fra {self.wave} til {self.planned_wave} være, før undersøgelsen kan påvise "
             "den (to-sidet test på 5 %-niveau, 80 % styrke)? Beregningen bruger antal inviterede og svarprocenten og "
             f"designeffekten af vægtene fra {self.wave}. »Forskel i udvikling« er bydelens ændring minus "
-            "sammenligningsgruppens, som i rapporterne. I bydelene inviteres alle voksne, så kun en højere "
-            "svarprocent kan gøre undersøgelsen mere præcis. Omverdenens oplevelse (indikator 16) spørges i resten "
-            "af kommunen og måles blandt de inviterede dér.</p>"]
+            f"sammenligningsgruppens, som i rapporterne. {self._planning_survey_text()}</p>"]
+        level_persons = self._survey_level_persons()
         for district in self.params.districts:
             rows, persons = [], []
             for _, r in plan[plan["district"] == district.key].iterrows():
                 answered = r["invited"] * r["response_rate"]
-                rows.append([f"{r['number']}. {escape(r['name'])}", fmt.share(r["level"]),
-                             fmt.number(r["invited"], 0), fmt.share(r["response_rate"]), fmt.number(r["deff"], 2),
-                             fmt.change(r["mde"], "share"), fmt.change(r["mde_did"], "share"),
-                             self._needed(r["n_needed"], r["adults"])])
-                persons.append([None, answered, r["invited"], answered, answered, answered, answered, NOT_PERSONS])
+                level_n = min(answered, level_persons.get((district.key, r["indicator"]), 0))
+                # the MDEs and the sample needed depend on the level through p(1 - p): they go with it
+                few = level_n < self.min_cell
+                cells = [  # (persons, text)
+                    (level_n, fmt.share(r["level"])), (r["invited"], fmt.number(r["invited"], 0)),
+                    (answered, fmt.share(r["response_rate"])), (answered, fmt.number(r["deff"], 2)),
+                    (level_n, fmt.change(r["mde"], "share")), (level_n, fmt.change(r["mde_did"], "share")),
+                    (NOT_PERSONS, fmt.SUPPRESSED if few else self._needed(r["n_needed"], r["adults"])),
+                ]
+                rows.append([f"{r['number']}. {escape(r['name'])}"]
+                            + [text if n == NOT_PERSONS or n >= self.min_cell else fmt.SUPPRESSED for n, text in cells])
+                persons.append([None] + [n for n, _ in cells])
             parts.append(f"<h3>{escape(district.name)}</h3>"
-                         + html_table(header, rows, persons, text_columns=(0,)))
+                         + html_table(header, rows, persons, text_columns=(0,), min_cell=self.min_cell))
         return HTML("".join(parts))
+
+    def _planning_survey_text(self) -> str:
+        """Whether more invitations can help (only where a district was sampled) and where the outside view is asked."""
+        coverage = {d.key: survey_coverage(self.data, d.key, self.wave) for d in self.params.districts}
+        names = {d.key: d.name for d in self.params.districts}
+        return " ".join(t for t in (planning_coverage_text(coverage, names), outside_view_planning_text(self.params))
+                        if t)
+
+    def _survey_level_persons(self) -> dict:
+        """(district, indicator) -> the fewest respondents behind the wave's level, with or without the answer."""
+        out = {}
+        for ind in (i for i in self.params.indicators if i.source == "survey"):
+            levels = indicator_levels(self.data, ind, [self.wave])
+            for group, n in zip(levels["group"], disclosure_persons(levels)):
+                out[(group, ind.key)] = n
+        return out
 
     @staticmethod
     def _needed(needed: float, adults: int) -> str:

@@ -22,9 +22,12 @@ from ..config import Params
 from ..evaluation import DistrictEvaluation, evaluate_district
 from . import format as fmt
 from .disclosure import NOT_PERSONS, suppress_estimates
+from .figure_record import record_persons
+from .figures import plain_text
 from .inputs import load_prepared
-from .provenance import provenance_table
+from .provenance import provenance_line, provenance_table
 from .tables import html_table, shown_interval, verdict_mark
+from .texts import falling_is_better, lower_first, strategy_name
 
 __all__ = ["OverviewReport"]
 
@@ -41,11 +44,13 @@ class OverviewReport:
     data_dir: Path
 
     @classmethod
-    def build(cls, params_file: str | Path, data_dir: str | Path, wave: int,
+    def build(cls, params_file: str | Path, data_dir: str | Path, wave: int | None = None,
               baseline_wave: int | None = None) -> "OverviewReport":
+        """``wave`` None: the parameter file's latest survey wave."""
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         baseline = params.survey.baseline_wave if baseline_wave is None else int(baseline_wave)
-        evaluations = tuple(evaluate_district(data, d.key, baseline, int(wave)) for d in params.districts)
+        wave = params.survey.waves[-1] if wave is None else int(wave)
+        evaluations = tuple(evaluate_district(data, d.key, baseline, wave) for d in params.districts)
         return cls(params, evaluations, params_file, data_dir)
 
     @property
@@ -62,10 +67,11 @@ class OverviewReport:
     def title(self) -> HTML:
         goals = "".join(f'<li><a href="#{g.key}">{escape(g.name)}</a></li>' for g in self.params.effect_goals)
         return HTML(
-            f"<h1>Social balance {self.followup}: bydelene side om side</h1>"
+            f"<h1>{escape(strategy_name(self.params))} {self.followup}: bydelene side om side</h1>"
             f"<p>Udviklingen fra {self.baseline} til {self.followup} i {escape(self.params.municipality.name)}s "
-            f"udsatte bydele, hver sammenlignet med {escape(self.params.comparison_group.name.lower())}. "
+            f"udsatte bydele, hver sammenlignet med {escape(lower_first(self.params.comparison_group.name))}. "
             "Hver bydel har sin egen rapport med alle detaljer; her står de ved siden af hinanden.</p>"
+            + provenance_line(self.params_file, self.data_dir, self.params.municipality.name) +
             f"<h3>Indhold</h3><ol><li><a href='#samlet'>Samlet billede</a></li>{goals}"
             "<li><a href='#figur'>Ændringerne i en figur</a></li>"
             "<li><a href='#metode'>Sådan læses oversigten</a></li></ol>"
@@ -73,7 +79,8 @@ class OverviewReport:
 
     def summary(self) -> HTML:
         """Per district: how many indicators improve, hold or worsen, ambitions met, link to the report."""
-        header = ["Bydel", "Bedre", "Ingen påviselig ændring", "Dårligere", "Ikke vist", "Ambitioner nået",
+        header = ["Bydel", "Bedre", "Ingen påviselig ændring", "Dårligere", "Ikke vist eller ikke beregnet",
+                  "Ambitioner nået",
                   "Rapport"]
         rows = []
         for ev in self.evaluations:
@@ -82,7 +89,8 @@ class OverviewReport:
             with_target = table["ambition_met"].notna()
             met = int(table.loc[with_target, "ambition_met"].astype(bool).sum())
             rows.append([escape(ev.district_name)]
-                        + [str(int(counts.get(k, 0))) for k in ("better", "no_change", "worse", "suppressed")]
+                        + [str(int(counts.get(k, 0))) for k in ("better", "no_change", "worse")]
+                        + [str(int(counts.get("suppressed", 0) + counts.get("not_computed", 0)))]
                         + [f"{met} af {int(with_target.sum())}",
                            f'<a href="{escape(ev.district)}.html">Åbn rapporten</a>'])
         counts_of_indicators = [[None] + [NOT_PERSONS] * 5 + [None] for _ in rows]
@@ -102,7 +110,7 @@ class OverviewReport:
                         + [_district_cell(table.loc[ind.key]) for table in tables])
             persons.append([None] + [table.loc[ind.key, "min_persons"] for table in tables])
         return HTML(f'<h2 id="{goal.key}">{escape(goal.name)}</h2>'
-                    + html_table(header, rows, persons, text_columns=(0,)))
+                    + html_table(header, rows, persons, text_columns=(0,), min_cell=self.params.disclosure.min_cell))
 
     def figure(self) -> plt.Figure:
         """The changes of all share indicators, one panel per district, coloured by verdict."""
@@ -121,25 +129,28 @@ class OverviewReport:
                 ax.plot([100 * low, 100 * high], [yi, yi], color=colour, lw=2)
                 ax.plot(100 * row["estimate"], yi, "o", color=colour, ms=5)
             ax.axvline(0, color="#333333", lw=0.8)
-            ax.set_title(ev.district_name, fontsize=10)
+            ax.set_title(plain_text(ev.district_name), fontsize=10)
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 0)))
             ax.grid(axis="x", color="#eeeeee")
             sns.despine(ax=ax)
-        axes[0][0].set_yticks(y, [f"{tables[0].loc[k, 'number']}. {tables[0].loc[k, 'indicator']}" for k in keys],
-                              fontsize=9)
+        axes[0][0].set_yticks(y, [plain_text(f"{tables[0].loc[k, 'number']}. {tables[0].loc[k, 'indicator']}")
+                                  for k in keys], fontsize=9)
         fig.supxlabel("Ændring i bydelen minus ændring i sammenligningsgruppen (procentpoint, 95 % KI)", fontsize=9)
         fig.tight_layout()
-        return fig
+        drawn = [table.loc[k, "min_persons"] for table in tables for k in keys if pd.notna(table.loc[k, "estimate"])]
+        drawn = pd.Series(drawn, dtype=float).dropna()
+        return record_persons(fig, float(drawn.min()) if len(drawn) else NOT_PERSONS)
 
     def reading_guide(self) -> HTML:
         min_cell = self.params.disclosure.min_cell
+        direction = falling_is_better(self.params)
         return HTML(
             "<h2 id='metode'>Sådan læses oversigten</h2><ul>"
             "<li>Hver celle viser forskellen i udvikling: ændringen i bydelen minus ændringen i "
             "sammenligningsgruppen, med 95 % konfidensinterval i parentes. For andele er den målt i "
             "procentpoint.</li>"
-            "<li>▲ Bedre og ▼ Dårligere betyder, at ændringen er statistisk sikker i indikatorens retning (for fx "
-            "kriminalitet og ensomhed er et fald en forbedring); ● betyder ingen påviselig ændring.</li>"
+            "<li>▲ Bedre og ▼ Dårligere betyder, at ændringen er statistisk sikker i indikatorens retning"
+            f"{f' ({direction})' if direction else ''}; ● betyder ingen påviselig ændring.</li>"
             "<li>Ambitionen er det politisk fastsatte niveau for bydelen; »nået« betyder, at bydelens seneste "
             "niveau er på eller bedre end ambitionen.</li>"
             "<li>Metode, usikkerhed, vægtning og forbehold er beskrevet i hver bydels rapport.</li></ul>"
@@ -152,8 +163,8 @@ class OverviewReport:
 
 def _district_cell(row: pd.Series) -> str:
     """Mark, change with interval and ambition status of one indicator in one district."""
-    if row["verdict"] == "suppressed":
-        return verdict_mark("suppressed")
+    if row["verdict"] in ("suppressed", "not_computed"):  # no numbers: hidden, or no data in the district
+        return verdict_mark(row["verdict"])
     low, high = shown_interval(row)
     change = fmt.change(row["estimate"], row["unit"], row["scale"])
     bounds = (f"{fmt.change(low, row['unit'], row['scale'], with_unit=False)} til "

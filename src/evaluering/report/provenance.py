@@ -13,7 +13,14 @@ from ..hashing import data_hash, file_hash, git_commit
 from .disclosure import NOT_PERSONS
 from .tables import html_table
 
-__all__ = ["provenance_table"]
+__all__ = ["provenance_table", "provenance_line"]
+
+
+def provenance_line(params_file: Path, data_dir: Path, municipality: str) -> str:
+    """One line under a report's title naming the parameter file and the data it was built from, so
+    a report made with the default (Gladsaxe's) parameter file by mistake says so at once."""
+    return (f"<p class='note'>Bygget med parameterfilen {escape(params_file.name)} ({escape(municipality)}) og "
+            f"data fra mappen {escape(data_dir.resolve().name)}.</p>")
 
 
 def provenance_table(params_file: Path, data_dir: Path, waves: str) -> HTML:

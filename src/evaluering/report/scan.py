@@ -11,9 +11,13 @@ the run instead of reaching readers. What it flags:
   numbers that look like CPR numbers;
 * table cells: a ``<td>`` that shows a digit without a ``data-n`` count (unless ``class="tekst"``),
   and a cell whose ``data-n`` is below ``min_cell`` but that shows a number rather than "–"
-  (the ``data-n`` convention is described in ``disclosure``);
+  (the ``data-n`` convention is described in ``disclosure``), or whose ``data-n`` itself
+  publishes a count between 1 and ``min_cell`` - 1 (small counts are written as 0);
 * pandas DataFrame tables (``class="dataframe"``), which bypass disclosure control, and, in
-  notebook text outputs, printed DataFrame-like tables.
+  notebook text outputs, printed DataFrame-like tables;
+* figures (PNG outputs of a notebook) without a record of the fewest persons behind what they
+  draw, or with a record below ``min_cell`` (``figure_record``): the scan checks the data behind
+  a figure, which it cannot read from the picture.
 
 Tables are read with the standard library's HTML parser. Embedded ``data:`` URIs (the base64
 figures) are neither scanned for identifiers nor kept, so a 1-2 MB report takes a fraction of a
@@ -34,6 +38,7 @@ import pandas as pd
 from ..data.contract import input_contract
 from ..data.io import find_table_file, read_raw
 from ..data.privacy import looks_like_cpr
+from .figure_record import METADATA_KEY
 
 __all__ = ["Finding", "scan_html", "scan_notebook", "data_identifiers", "ID_COLUMNS"]
 
@@ -195,6 +200,8 @@ def cell_problem(text: str, data_n: str | None, text_cell: bool, min_cell: int) 
         return f"table cell with an unreadable data-n ({_snippet(data_n, 20)!r}): '{_snippet(text)}'"
     if persons < min_cell and shows_number:
         return f"table cell with {persons} persons (minimum {min_cell}): '{_snippet(text)}'"
+    if 0 < persons < min_cell:  # the attribute is published too: a small count may be written only as 0
+        return f"table cell publishes a count of {persons} persons in its data-n (minimum {min_cell})"
     return None
 
 
@@ -262,7 +269,7 @@ def _scan_output(output: dict, where: str, min_cell: int, identifiers: Collectio
     if kind == "error":
         text = "\n".join([output.get("ename", ""), output.get("evalue", ""), *output.get("traceback", [])])
         return _scan_text(text, where, identifiers)
-    findings = []
+    findings = [Finding(where, p) for p in figure_problems(output, min_cell)]
     for mime, value in output.get("data", {}).items():
         if mime == "text/html":
             findings += scan_html(_joined(value), min_cell=min_cell, identifiers=identifiers, source=where)
@@ -271,6 +278,25 @@ def _scan_output(output: dict, where: str, min_cell: int, identifiers: Collectio
         elif mime.startswith("text/") or mime == "application/json":
             findings += _scan_text(_joined(value) if not isinstance(value, dict) else str(value), where, identifiers)
     return findings
+
+
+def figure_problems(output: dict, min_cell: int) -> list[str]:
+    """A figure output (PNG) must carry the fewest persons behind what it draws (``figure_record``)."""
+    if "image/png" not in output.get("data", {}):
+        return []
+    record = output.get("metadata", {}).get("image/png", {}).get(METADATA_KEY)
+    if not isinstance(record, dict) or "persons" not in record or record["persons"] is None:
+        return ["figure without a record of the persons behind it"]
+    persons = record["persons"]
+    if persons == "-":
+        return []
+    try:
+        persons = float(persons)
+    except (TypeError, ValueError):
+        return ["figure with an unreadable record of the persons behind it"]
+    if persons < min_cell:
+        return [f"figure draws a value on fewer than {min_cell} persons (with or without the attribute)"]
+    return []
 
 
 def _scan_text(text: str, where: str, identifiers: Collection[str]) -> list[Finding]:

@@ -9,25 +9,28 @@ import pandas as pd
 
 from ..config import Params
 from ..evaluation import DistrictEvaluation
+from ..indicators.attributes import disclosure_persons
 from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
-from .disclosure import NOT_PERSONS, data_n, suppress_estimates, suppress_group
+from .disclosure import NOT_PERSONS, data_n, hide_small_count, suppress_estimates, suppress_group
 
 __all__ = ["goal_table", "sample_table", "balance_html", "balance_hidden", "html_table", "shown_interval",
            "verdict_mark", "INFERENCE_LABELS"]
 
 INFERENCE_LABELS = {"placebo": "placebotest", "studentised_placebo": "placebotest", "normal": "normalfordeling",
                     "composition_null": "tilfældig fordeling", "counter_year": "tæller og år", "design": "designbaseret",
-                    "cluster": "klyngerobust"}
+                    "design_leverage": "designbaseret", "cluster": "klyngerobust"}
 
 
 def html_table(header: list[str], rows: list[list[str]], persons: list[list] | None = None,
-               text_columns: tuple[int, ...] = (0,)) -> str:
+               text_columns: tuple[int, ...] = (0,), *, min_cell: int | None = None) -> str:
     """A plain HTML table; cells are escaped unless they are pre-built marks.
 
     ``persons`` runs parallel to ``rows``: per cell the number of persons behind it,
     :data:`~.disclosure.NOT_PERSONS` ("-") for a number not built from persons, or None for no
-    mark (text cells); it becomes the cell's ``data-n`` attribute (see ``disclosure``).
+    mark (text cells); it becomes the cell's ``data-n`` attribute (see ``disclosure``). With
+    ``min_cell``, a count below it is written as 0: the attribute is in the published page's
+    source, so a small count must not be published there either.
     """
     head = "".join(f"<th>{escape(h)}</th>" for h in header)
     persons = persons if persons is not None else [[None] * len(row) for row in rows]
@@ -36,7 +39,7 @@ def html_table(header: list[str], rows: list[list[str]], persons: list[list] | N
         cells = []
         for i, (cell, n) in enumerate(zip(row, counts, strict=True)):
             css = ' class="tekst"' if i in text_columns else ""
-            cells.append(f"<td{css}{data_n(n)}>{cell}</td>")
+            cells.append(f"<td{css}{data_n(hide_small_count(n, min_cell))}>{cell}</td>")
         body.append("<tr>" + "".join(cells) + "</tr>")
     return f"<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
 
@@ -86,6 +89,8 @@ def _p_value(row: pd.Series, footnotes: list[str]) -> str:
     """The p-value, the procedure behind it and, as a footnote, its caveat (few counters, few areas)."""
     note = row.get("inference_note")
     mark = "" if row.get("suppressed") or note is None or pd.isna(note) else _footnote(footnotes, str(note))
+    weighting = row.get("weighting_note")  # what the survey weighting had to give up (small groups)
+    mark += _footnote(footnotes, weighting) if isinstance(weighting, str) else ""  # no numbers: shown always
     label = INFERENCE_LABELS.get(row["inference"], row["inference"])
     return fmt.p_value(row["p_value"]) + f"<br><span class='note'>{escape(label)}{mark}</span>"
 
@@ -105,6 +110,16 @@ def _people(row: pd.Series, footnotes: list[str]) -> str:
                           "difference")
 
 
+def _suppression_mark(row: pd.Series, footnotes: list[str]) -> str:
+    """The footnote mark saying why a row's numbers are not shown ("" when they are)."""
+    if isinstance(row.get("not_computed"), str):  # no data for the indicator in the district
+        return _footnote(footnotes, row["not_computed"][:1].upper() + row["not_computed"][1:])
+    reason = row.get("suppressed_reason")
+    if not row.get("suppressed") or reason is None or pd.isna(reason):
+        return ""
+    return _footnote(footnotes, f"Ikke vist: {reason}")
+
+
 def _levels(before: float, after: float, unit: str) -> str:
     return f"{fmt.indicator_value(before, unit)} → {fmt.indicator_value(after, unit)}"
 
@@ -119,11 +134,12 @@ def _ambition(row: pd.Series) -> str:
 
 
 def _level_persons(evaluation: DistrictEvaluation, key: str, group: str) -> float:
-    """Fewest persons behind a group's levels of one indicator (baseline and follow-up); NaN if none."""
+    """Fewest persons behind a group's levels of one indicator (baseline and follow-up), or with or
+    without its attribute (:func:`~evaluering.indicators.attributes.disclosure_persons`); NaN if none."""
     lv = evaluation.levels
     hit = lv[(lv["indicator"] == key) & (lv["group"] == group)
              & lv["period"].isin([evaluation.baseline, evaluation.followup])]
-    return float(hit["n_persons"].min()) if len(hit) else float("nan")
+    return float(disclosure_persons(hit).min()) if len(hit) else float("nan")
 
 
 def _goal_persons(evaluation: DistrictEvaluation, row: pd.Series) -> list:
@@ -167,13 +183,13 @@ def goal_table(evaluation: DistrictEvaluation, params: Params, goal_key: str) ->
             _people(row, footnotes),
             _p_value(row, footnotes),
             fmt.p_value(row["p_holm"]),
-            verdict_mark(row["verdict"]),
+            verdict_mark(row["verdict"]) + _suppression_mark(row, footnotes),
             _ambition(row),
         ])
         persons.append(_goal_persons(evaluation, row))
     notes = "".join(f"<p class='note'>{_footnote_mark(i)} {escape(n.rstrip('.'))}.</p>"
                     for i, n in enumerate(footnotes))
-    return html_table(header, rows, persons, text_columns=(0, 7, 8)) + notes
+    return html_table(header, rows, persons, text_columns=(0, 7, 8), min_cell=params.disclosure.min_cell) + notes
 
 
 def sample_table(data: PreparedData, district: str, waves: list[int]) -> str:
@@ -199,7 +215,7 @@ def sample_table(data: PreparedData, district: str, waves: list[int]) -> str:
             fmt.SUPPRESSED if hide_answered else fmt.share(answered / sampled),
         ])
         persons.append([None, NOT_PERSONS, sampled, answered, answered])
-    return html_table(["Gruppe", "Bølge", "Udtrukne", "Besvarelser", "Svarprocent"], rows, persons)
+    return html_table(["Gruppe", "Bølge", "Udtrukne", "Besvarelser", "Svarprocent"], rows, persons, min_cell=min_cell)
 
 
 def balance_hidden(counts: pd.DataFrame, totals: Mapping[str, int], min_cell: int) -> pd.Series:
@@ -244,4 +260,4 @@ def balance_html(table: pd.DataFrame, counts: pd.DataFrame, totals: Mapping[str,
         district, comparison = int(counts.loc[name, "district"]), int(counts.loc[name, "comparison"])
         both = min(district, comparison)
         persons.append([None, district, comparison, comparison, both, both])
-    return html_table(header, rows, persons)
+    return html_table(header, rows, persons, min_cell=min_cell)

@@ -5,6 +5,10 @@ timeout. Its rendered report and executed notebook are then scanned for disclosu
 (:mod:`evaluering.report.scan`); only a finished, clean report replaces the previous one, by a
 rename in the report folder. A failed, timed-out or rejected run leaves the previous report as
 it was. Runs whose inputs are unchanged since their report was built are skipped.
+
+A run stopped by a signal (Ctrl-C, SIGTERM) stops its workers, which stop their kernels; every
+temporary folder is removed and :class:`RunInterrupted` carries the results so far, so that the
+caller can record that the previous reports were kept.
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
+import threading
 import time
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
@@ -23,16 +27,19 @@ import nbformat
 from tqdm import tqdm
 
 from ..config import Params
+from ..hashing import data_hash
 from ..report.scan import data_identifiers, scan_html, scan_notebook
 from .files import write_atomic
-from ..hashing import data_hash
 from .fingerprint import read_fingerprint, run_fingerprint, stamp_fingerprint
 from .plan import RunSpec
+from .scratch import run_folder
 from .worker import PARENT_VARIABLE
 
-__all__ = ["RunResult", "RunContext", "execute_run", "run_all"]
+__all__ = ["RunResult", "RunContext", "RunInterrupted", "execute_run", "run_all", "INTERRUPTED"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+INTERRUPTED = "the run was stopped (interrupted) before this report was finished"
+STOP_GRACE_SECONDS = 10  # a worker asked to stop gets this long to stop its kernel before it is killed
 
 
 @dataclass(frozen=True)
@@ -74,10 +81,70 @@ class RunContext:
                    data_hash(Path(data_dir)), **options)
 
 
-def _worker_env(threads: int) -> dict[str, str]:
+class RunInterrupted(Exception):
+    """A signal stopped :func:`run_all`; ``results`` has one entry per planned run (unfinished
+    ones failed with :data:`INTERRUPTED`). Not an error of the input: the caller records the
+    results and exits."""
+
+    def __init__(self, results: list[RunResult]) -> None:
+        super().__init__(INTERRUPTED)
+        self.results = results
+
+
+class _Workers:
+    """The worker processes running now, so that a signal can stop them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._live: set[subprocess.Popen] = set()
+        self.stopping = threading.Event()
+
+    def start(self, command: list[str], env: dict[str, str]) -> subprocess.Popen | None:
+        with self._lock:
+            if self.stopping.is_set():
+                return None
+            proc = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True, env=env)
+            self._live.add(proc)
+            return proc
+
+    def finished(self, proc: subprocess.Popen) -> None:
+        with self._lock:
+            self._live.discard(proc)
+
+    def stop_all(self) -> None:
+        """Ask every worker to stop (it stops its kernel first); no new worker starts."""
+        with self._lock:
+            self.stopping.set()
+            for proc in self._live:
+                _terminate(proc)
+
+
+_WORKERS = _Workers()
+
+
+def _terminate(proc: subprocess.Popen) -> None:
+    try:
+        proc.terminate()
+    except OSError:
+        pass
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    """Stop a worker: SIGTERM (it kills its kernel and exits), SIGKILL if it does not exit in time."""
+    _terminate(proc)
+    try:
+        proc.communicate(timeout=STOP_GRACE_SECONDS)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+
+
+def _worker_env(threads: int, folder: Path) -> dict[str, str]:
     """Keep parallel runs from oversubscribing the cores with BLAS threads; tell the worker who
-    its parent is, so that it stops when this run dies."""
-    env = dict(os.environ, **{PARENT_VARIABLE: str(os.getpid())})
+    its parent is, so that it stops when this run dies; keep the kernel's connection file and any
+    other temporary file of the worker or kernel in the run's own folder, so that they go with it."""
+    env = dict(os.environ, **{PARENT_VARIABLE: str(os.getpid()), "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
+                              "TMPDIR": str(folder)})  # jupyter_client writes the connection file to TMPDIR
     for name in THREAD_VARIABLES:
         env.setdefault(name, str(threads))
     return env
@@ -90,18 +157,25 @@ def _run_worker(spec: RunSpec, folder: Path, context: RunContext) -> RunResult |
     job_file = folder / "job.json"
     job_file.write_text(json.dumps(job), encoding="utf-8")
     command = [sys.executable, "-m", "evaluering.runner.worker", str(job_file)]
+    proc = _WORKERS.start(command, _worker_env(context.threads_per_run, folder))
+    if proc is None:
+        return RunResult(spec, False, INTERRUPTED)
     try:
-        proc = subprocess.run(command, capture_output=True, text=True, timeout=context.timeout,
-                              env=_worker_env(context.threads_per_run))
+        _, stderr = proc.communicate(timeout=context.timeout)
     except subprocess.TimeoutExpired:
+        _stop(proc)
         return RunResult(spec, False, f"timed out after {context.timeout} s")
+    finally:
+        _WORKERS.finished(proc)
+    if _WORKERS.stopping.is_set():
+        return RunResult(spec, False, INTERRUPTED)
     if proc.returncode == 0 and (folder / "report.html").exists():
         return None
     error_file = folder / "error.json"
     if error_file.exists():
         error = json.loads(error_file.read_text(encoding="utf-8"))
         return RunResult(spec, False, error["error"], error["cell"])
-    tail = " | ".join(proc.stderr.strip().splitlines()[-3:])
+    tail = " | ".join(stderr.strip().splitlines()[-3:])
     return RunResult(spec, False, f"worker exited with status {proc.returncode}: {tail}")
 
 
@@ -124,8 +198,7 @@ def execute_run(spec: RunSpec, context: RunContext) -> RunResult:
     fingerprint = run_fingerprint(spec, context.data_digest)
     if not context.force and read_fingerprint(spec.report) == fingerprint:
         return RunResult(spec, True, skipped=True)
-    with tempfile.TemporaryDirectory(prefix="evaluering-") as tmp:
-        folder = Path(tmp)
+    with run_folder() as folder:
         failure = _run_worker(spec, folder, context)
         if failure is not None:
             return failure
@@ -139,15 +212,33 @@ def execute_run(spec: RunSpec, context: RunContext) -> RunResult:
 
 
 def run_all(specs: list[RunSpec], context: RunContext, *, jobs: int = 1, progress: bool = True) -> list[RunResult]:
-    """Execute every run, ``jobs`` at a time, with a progress bar; results in the order planned."""
+    """Execute every run, ``jobs`` at a time, with a progress bar; results in the order planned.
+
+    On KeyboardInterrupt (Ctrl-C, or SIGTERM turned into one by the command line) every worker is
+    stopped and :class:`RunInterrupted` is raised with the results so far.
+    """
     jobs = max(1, min(jobs, len(specs) or 1))
     results: dict[int, RunResult] = {}
-    with tqdm(total=len(specs), desc="Rapporter", unit="rapport", disable=not progress) as bar, \
-            ThreadPoolExecutor(max_workers=jobs) as pool:
-        futures = {pool.submit(execute_run, spec, context): i for i, spec in enumerate(specs)}
-        for future in as_completed(futures):
-            result = future.result()
-            results[futures[future]] = result
-            bar.set_postfix_str(f"{result.spec.label}: {result.status}")
-            bar.update()
+    _WORKERS.stopping.clear()
+    pool = ThreadPoolExecutor(max_workers=jobs)
+    futures: dict = {}
+    try:
+        with tqdm(total=len(specs), desc="Rapporter", unit="rapport", disable=not progress) as bar:
+            futures = {pool.submit(execute_run, spec, context): i for i, spec in enumerate(specs)}
+            for future in as_completed(futures):
+                result = future.result()
+                results[futures[future]] = result
+                bar.set_postfix_str(f"{result.spec.label}: {result.status}")
+                bar.update()
+    except KeyboardInterrupt:
+        _WORKERS.stop_all()
+        pool.shutdown(wait=True, cancel_futures=True)
+        for future, i in futures.items():
+            if future.done() and not future.cancelled() and future.exception() is None:
+                results.setdefault(i, future.result())
+        raise RunInterrupted([results.get(i) or RunResult(spec, False, INTERRUPTED)
+                              for i, spec in enumerate(specs)]) from None
+    finally:
+        pool.shutdown(wait=True)
+        _WORKERS.stopping.clear()  # every worker has ended; later runs in this process may start
     return [results[i] for i in range(len(specs))]

@@ -1,8 +1,9 @@
 """Fingerprints of a run's inputs, so a re-run with unchanged inputs can skip rendering.
 
 A report records the fingerprint of what it was built from in a ``<meta>`` tag. The fingerprint
-covers the notebook, the parameter file, the input data, the package's own code and templates
-and the run's parameters: change any of them and the report is rebuilt.
+covers the notebook, the parameter file, the input data (exactly the table files that are read,
+found as validation finds them: see :func:`evaluering.hashing.data_hash`), the package's own code
+and templates and the run's parameters: change any of them and the report is rebuilt.
 """
 
 from __future__ import annotations

@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..config import Params
+from ..errors import RequestError
 
 __all__ = ["RunSpec", "plan_district_runs", "plan_overview_run", "plan_area_run", "plan_monitoring_run", "plan_wave",
            "DISTRICT_NOTEBOOK", "OVERVIEW_NOTEBOOK", "AREA_NOTEBOOK", "MONITORING_NOTEBOOK", "OVERVIEW_REPORT",
@@ -32,9 +33,20 @@ class RunSpec:
 
 def _check_wave(params: Params, wave: int) -> None:
     if wave not in params.survey.known_waves:
-        raise ValueError(f"wave {wave} is not a survey wave in {params.source_file} ({params.survey.known_waves})")
+        raise RequestError(f"wave {wave} is not a survey wave in {params.source_file} ({params.survey.known_waves})")
     if wave == params.survey.baseline_wave:
-        raise ValueError(f"wave {wave} is the baseline wave: there is no change to evaluate yet")
+        raise RequestError(f"wave {wave} is the baseline wave: there is no change to evaluate yet")
+
+
+def _check_notebooks(specs: list[RunSpec]) -> None:
+    """Every notebook a run needs must be there before anything starts."""
+    folders = {spec.notebook.parent for spec in specs}
+    for folder in sorted(folders):
+        if not folder.is_dir():
+            raise RequestError(f"{folder}: notebook folder not found (--notebooks)")
+    for notebook in sorted({spec.notebook for spec in specs}):
+        if not notebook.is_file():
+            raise RequestError(f"{notebook}: notebook not found in the notebook folder (--notebooks)")
 
 
 def _inputs(params_file: Path, data_dir: Path) -> dict:
@@ -103,4 +115,5 @@ def plan_wave(params: Params, *, params_file: Path, data_dir: Path, notebooks_di
     if not districts:
         specs += [plan_overview_run(params, **where), plan_monitoring_run(params, **where),
                   plan_area_run(params, **where)]
+    _check_notebooks(specs)
     return specs

@@ -6,13 +6,21 @@ touching the others. The worker writes only into the job's own folder:
 
 - ``executed.ipynb``: the executed notebook (scanned for disclosure by the parent, then deleted),
 - ``report.html``: the rendered report,
-- ``error.json``: on failure, the error and the failing cell.
+- ``error.json``: on failure, the error and the failing cell;
+- the kernel's connection file and any other temporary file (``TMPDIR`` and
+  ``JUPYTER_RUNTIME_DIR`` point into the folder).
+
+Asked to stop (SIGTERM, from a parent that times out or is interrupted) the worker kills its
+kernel and exits; the parent removes the folder. If the parent itself dies, the worker kills its
+kernel and removes the folder, since nobody else will.
 """
 
 from __future__ import annotations
 
 import json
 import os
+import shutil
+import signal
 import sys
 import threading
 import time
@@ -81,8 +89,28 @@ def _write_error(folder: Path, message: str, cell: int | None) -> None:
     (folder / "error.json").write_text(json.dumps({"error": message, "cell": cell}), encoding="utf-8")
 
 
-def _exit_with_parent() -> None:
-    """Stop, and stop our kernel, when the parent run dies: nobody would install our report.
+def _kill_children() -> None:
+    """Kill every process this worker started (the kernel runs in a session of its own)."""
+    for child in psutil.Process().children(recursive=True):
+        try:
+            child.kill()
+        except psutil.NoSuchProcess:
+            pass
+
+
+def _stop_on_terminate() -> None:
+    """On SIGTERM kill the kernel and exit at once (the parent removes the run's folder)."""
+
+    def stop(signum: int, _frame) -> None:
+        _kill_children()
+        os._exit(128 + signum)
+
+    signal.signal(signal.SIGTERM, stop)
+
+
+def _exit_with_parent(folder: Path) -> None:
+    """Stop, stop our kernel and remove the run's folder when the parent run dies: nobody would
+    install our report or clean up after us.
 
     The parent passes its pid in ``PARENT_VARIABLE``: if it died while this process was still
     importing, ``os.getppid()`` would already name the process that adopted us.
@@ -92,11 +120,12 @@ def _exit_with_parent() -> None:
     def watch() -> None:
         while os.getppid() == parent:
             time.sleep(0.5)
-        for child in psutil.Process().children(recursive=True):  # the kernel runs in a session of its own
-            try:
-                child.kill()
-            except psutil.NoSuchProcess:
-                pass
+        _kill_children()
+        for _ in range(50):  # the main thread may still write a file or two while the kernel dies
+            shutil.rmtree(folder, ignore_errors=True)
+            if not folder.exists():
+                break
+            time.sleep(0.1)
         os._exit(3)
 
     threading.Thread(target=watch, daemon=True).start()
@@ -104,7 +133,8 @@ def _exit_with_parent() -> None:
 
 def main(argv: list[str]) -> int:
     job_file = Path(argv[0])
-    _exit_with_parent()
+    _stop_on_terminate()
+    _exit_with_parent(job_file.parent)
     ok = run_job(json.loads(job_file.read_text(encoding="utf-8")), job_file.parent)
     return 0 if ok else 1
 

@@ -22,10 +22,18 @@ AGE_BANDS = (18, 30, 50, 67)  # lower edges: 18-29, 30-49, 50-66, 67+
 AGE_BAND_LABELS = ("18-29", "30-49", "50-66", "67+")
 
 
-def age_band(age: pd.Series) -> pd.Series:
-    """Age bands used for weighting and reporting."""
-    bins = [*AGE_BANDS, np.inf]
-    return pd.cut(age, bins=bins, right=False, labels=list(AGE_BAND_LABELS)).astype(str)
+def age_band(age: pd.Series, youngest: int = AGE_BANDS[0]) -> pd.Series:
+    """Age bands used for weighting and reporting.
+
+    The first band starts at ``youngest``, the youngest age the survey covers: 18 (18-29) unless
+    the sample includes younger persons, e.g. 16 (16-29) for a survey from age 16. Younger ages
+    get no band (NaN), as do missing ages.
+    """
+    if not youngest < AGE_BANDS[1]:
+        raise ValueError(f"youngest must be below {AGE_BANDS[1]}, not {youngest}")
+    bins = [youngest, *AGE_BANDS[1:], np.inf]
+    labels = [f"{youngest}-29", *AGE_BAND_LABELS[1:]]
+    return pd.cut(age, bins=bins, right=False, labels=labels).astype(object).where(lambda s: s.notna())
 
 
 def collapse_classes(

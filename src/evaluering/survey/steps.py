@@ -4,6 +4,13 @@ A step's ``apply(data, w)`` returns the new weights and, for steps that calibrat
 a *residualiser*: a function applied to the influence values before the design variance is
 computed, so standard errors use calibration residuals (as R's ``survey`` does) instead of
 treating the weights as fixed. Replicate designs call ``apply`` once per replicate.
+
+Each residualiser also knows every unit's *leverage* in its calibration projection (computed only
+when asked for): the share of a unit's own value that the projection removes. Calibration
+residuals shrink by about ``1 - h`` in variance, so a linearisation variance from them falls short
+by about K/n for K constraints on n respondents; dividing the residuals by ``sqrt(1 - h)`` is the
+leverage (HC2-type) correction of Valliant (2002) and Kott for the GREG variance. The correction
+itself is an option of ``SurveyDesign`` (off by default, which keeps R's numbers).
 """
 
 from __future__ import annotations
@@ -19,9 +26,41 @@ from scipy.special import expit
 from .variance import SurveyError
 
 __all__ = ["PostStratify", "Rake", "Calibrate", "Trim", "NonresponseClasses", "NonresponsePropensity",
-           "ConvergenceError"]
+           "ConvergenceError", "CalibrationResidual"]
 
-Residualiser = Callable[[np.ndarray], np.ndarray]
+
+class CalibrationResidual:
+    """A calibration step's residualiser (called on influence values) and its units' leverages.
+
+    Computed on first use (replicate designs apply steps hundreds of times and never need them):
+    ``leverage``, per unit the share of its own value that the step's projection removes (0 for
+    units with zero weight, which carry no influence), and ``factors``, (A, B) with the residual
+    r = x - A (B' x), the projection written as a low-rank matrix (exact for post-stratification,
+    classes and calibration; for raking, the projection its sweeps converge to), so that designs can
+    follow a chain of steps exactly.
+    """
+
+    def __init__(self, residualise: Callable[[np.ndarray], np.ndarray], leverage: Callable[[], np.ndarray],
+                 factors: Callable[[], tuple[np.ndarray, np.ndarray]]):
+        self._residualise = residualise
+        self._leverage_of, self._factors_of = leverage, factors
+        self._leverage: np.ndarray | None = None
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        return self._residualise(x)
+
+    @property
+    def leverage(self) -> np.ndarray:
+        if self._leverage is None:
+            self._leverage = np.asarray(self._leverage_of(), dtype=float)
+        return self._leverage
+
+    @property
+    def factors(self) -> tuple[np.ndarray, np.ndarray]:
+        return self._factors_of()
+
+
+Residualiser = CalibrationResidual
 
 
 class ConvergenceError(SurveyError):
@@ -69,6 +108,58 @@ def _centre_within(codes: np.ndarray, k: int, x: np.ndarray, psw: np.ndarray, ol
     return x - means[codes] * psw[:, None]
 
 
+def _class_share(codes: np.ndarray, k: int, oldw: np.ndarray) -> np.ndarray:
+    """Leverage of the centring in ``_centre_within``: each unit's share of its category's ``oldw``.
+
+    The centring is the projection on the category dummies in the metric ``oldw``, whose hat
+    matrix has diagonal oldw_i / sum_category oldw.
+    """
+    denom = np.bincount(codes, weights=oldw, minlength=k)
+    return np.where(oldw > 0, oldw / np.where(denom > 0, denom, 1)[codes], 0.0)
+
+
+def _class_factors(codes: np.ndarray, k: int, psw: np.ndarray, oldw: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A, B) with ``_centre_within(codes, k, x, psw, oldw) = x - A (B' x)``."""
+    dummies = np.zeros((len(codes), k))
+    dummies[np.arange(len(codes)), codes] = 1.0
+    denom = np.bincount(codes, weights=oldw, minlength=k)
+    b = oldw / np.where(psw > 0, psw, 1) / np.where(denom > 0, denom, 1)[codes]
+    return dummies * psw[:, None], dummies * b[:, None]
+
+
+def _projection_factors(q: np.ndarray, scale: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(A, B) of x -> scale * q q' (x / scale), rows with scale 0 left out."""
+    inverse = np.where(scale != 0, 1 / np.where(scale != 0, scale, 1), 0.0)
+    return q * scale[:, None], q * inverse[:, None]
+
+
+def _dummy_basis(columns: list[np.ndarray]) -> np.ndarray:
+    """Orthonormal basis of the span of some dummy columns (rank-deficient sets allowed).
+
+    From the eigen-decomposition of the small Gram matrix (dummies are well conditioned): much
+    cheaper than an SVD of the tall matrix.
+    """
+    A = np.column_stack(columns)
+    values, vectors = np.linalg.eigh(A.T @ A)
+    keep = values > max(values.max(initial=0.0), 1.0) * 1e-10
+    return A @ (vectors[:, keep] / np.sqrt(values[keep]))
+
+
+def _raking_basis(codes: Mapping[str, np.ndarray], sizes: Mapping[str, int], positive: np.ndarray) -> np.ndarray:
+    """Orthonormal basis (rows: all units, zero for zero weight) of the margins' dummies among the
+    units with positive weight.
+
+    R's raking residual alternately centres u = x/w within each margin's categories (unweighted means
+    over every row). Zero-weight rows (non-respondents) keep u = 0, so each sweep centres the
+    respondents' means only by the response share, but the 10 sweeps converge to the additive-model
+    projection among the positive-weight units; its hat diagonal is raking's leverage.
+    """
+    q = _dummy_basis([(c[positive] == j).astype(float) for v, c in codes.items() for j in range(sizes[v])])
+    full = np.zeros((len(positive), q.shape[1]))
+    full[positive] = q
+    return full
+
+
 @dataclass(frozen=True)
 class PostStratify:
     """Scale weights so that each category of ``variable`` sums to its known population total."""
@@ -83,7 +174,9 @@ class PostStratify:
         target = _totals_array(self.totals, self.variable, step)
         current = np.bincount(codes, weights=w, minlength=len(target))
         new = w * (target / current)[codes]
-        return new, lambda x: _centre_within(codes, len(target), x, new, w)
+        return new, CalibrationResidual(lambda x: _centre_within(codes, len(target), x, new, w),
+                                        lambda: _class_share(codes, len(target), w),
+                                        lambda: _class_factors(codes, len(target), new, w))
 
 
 @dataclass(frozen=True)
@@ -134,7 +227,9 @@ class Rake:
                     x = _centre_within(codes[variable], len(target), x, new, np.ones_like(new))
             return x
 
-        return new, residualise
+        sizes = {v: len(t) for v, t in targets.items()}
+        return new, CalibrationResidual(residualise, lambda: (_raking_basis(codes, sizes, new > 0)**2).sum(axis=1),
+                                        lambda: _projection_factors(_raking_basis(codes, sizes, new > 0), new))
 
 
 def _calibration_matrix(data: pd.DataFrame, totals: Mapping) -> tuple[np.ndarray, np.ndarray, list[str]]:
@@ -254,7 +349,9 @@ class Calibrate:
             u = x / np.where(scale != 0, scale, 1)[:, None]
             return (u - q @ (q.T @ u)) * scale[:, None]
 
-        return new, residualise
+        # the residual projects on the columns of X sqrt(d): the GREG hat matrix, diagonal = row norms of q
+        return new, CalibrationResidual(residualise, lambda: np.where(d > 0, (q**2).sum(axis=1), 0.0),
+                                        lambda: _projection_factors(q, scale))
 
 
 @dataclass(frozen=True)
@@ -318,7 +415,8 @@ class NonresponseClasses:
         factor = sampled / np.where(answered > 0, answered, 1)
         new = np.where(resp, w * factor[codes], 0.0)
         old = w * resp
-        return new, lambda x: _centre_within(codes, k, x, new, old)
+        return new, CalibrationResidual(lambda x: _centre_within(codes, k, x, new, old),
+                                        lambda: _class_share(codes, k, old), lambda: _class_factors(codes, k, new, old))
 
 
 @dataclass(frozen=True)

@@ -15,12 +15,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..errors import EvalueringError
+
 __all__ = ["Stages", "LONELY_PSU_OPTIONS", "SurveyError", "design_variance"]
 
 LONELY_PSU_OPTIONS = ("fail", "adjust", "certainty", "remove")
 
 
-class SurveyError(ValueError):
+class SurveyError(EvalueringError, ValueError):
     """Invalid survey design input or a weighting step that cannot be done."""
 
 

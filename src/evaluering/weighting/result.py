@@ -8,6 +8,7 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..errors import EvalueringError
 from .diagnostics import effective_sample_size, max_weight_share
 
 __all__ = ["BalanceError", "BalanceWarning", "BalanceWeights"]
@@ -15,7 +16,7 @@ __all__ = ["BalanceError", "BalanceWarning", "BalanceWeights"]
 METHOD_NAMES = {"entropy": "Entropy balancing", "ipw": "Inverse probability (odds) weighting"}
 
 
-class BalanceError(ValueError):
+class BalanceError(EvalueringError, ValueError):
     """The comparison group cannot be weighted to the target (infeasible or no convergence)."""
 
 

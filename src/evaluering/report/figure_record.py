@@ -1,0 +1,71 @@
+"""Figures carry the persons behind what they draw, so the disclosure scan can check them too.
+
+A table cell says how many persons are behind its number (``data-n``, see ``disclosure``); a
+figure is a picture, so the scan cannot read its numbers. Instead every figure a report makes
+records the fewest persons behind anything it draws (:func:`record_persons`: a count, or
+:data:`~.disclosure.NOT_PERSONS` for a figure not built from persons), and in a notebook the
+figure's PNG output carries that record in its metadata (``{"evaluering": {"persons": n}}``),
+added by a wrapper around IPython's PNG formatter (:func:`install`). The scan
+(:func:`evaluering.report.scan.scan_notebook`) refuses a figure output without a record, or with
+a count below ``min_cell``.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # the scan reads METADATA_KEY without loading matplotlib
+    from matplotlib.figure import Figure
+
+__all__ = ["record_persons", "recorded_persons", "install", "METADATA_KEY"]
+
+METADATA_KEY = "evaluering"
+_ATTRIBUTE = "_evaluering_persons"
+
+
+def record_persons(fig: Figure, persons) -> Figure:
+    """Note on ``fig`` the fewest persons behind what it draws (NaN or None: nothing drawn, recorded as 0)."""
+    if persons is None or (isinstance(persons, float) and math.isnan(persons)):
+        persons = 0
+    setattr(fig, _ATTRIBUTE, persons if isinstance(persons, str) else int(persons))
+    return fig
+
+
+def recorded_persons(fig: Figure):
+    """The record of :func:`record_persons`, or None if the figure has none."""
+    return getattr(fig, _ATTRIBUTE, None)
+
+
+def install() -> None:
+    """In an IPython kernel, make the PNG of every figure carry its record in the output metadata.
+
+    Wraps the PNG formatter the inline backend registered (``%matplotlib inline`` runs first in
+    the report notebooks), so the picture itself is made exactly as before. Does nothing outside
+    IPython or when figures have no PNG formatter.
+    """
+    try:
+        from IPython import get_ipython
+    except ImportError:  # pragma: no cover - IPython is a dependency
+        return
+    from matplotlib.figure import Figure
+
+    shell = get_ipython()
+    if shell is None:
+        return
+    formatter = shell.display_formatter.formatters["image/png"]
+    try:
+        make_png = formatter.lookup_by_type(Figure)
+    except KeyError:
+        return
+    if getattr(make_png, "_records_persons", False):
+        return
+
+    def png_with_record(fig: Figure):
+        data = make_png(fig)
+        if isinstance(data, tuple):  # a formatter may already return (data, metadata)
+            data = data[0]
+        return data, {METADATA_KEY: {"persons": recorded_persons(fig)}}
+
+    png_with_record._records_persons = True
+    formatter.for_type(Figure, png_with_record)
