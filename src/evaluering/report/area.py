@@ -28,6 +28,7 @@ from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
 from .disclosure import NOT_PERSONS
 from .figure_record import record_persons
+from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
 from .tables import html_table
@@ -152,7 +153,7 @@ class AreaReport:
                 rows.append(label + [fmt.change(res.gap, "share"), fmt.change(res.composition, "share"),
                                      f"{fmt.change(res.area, 'share')} (± {fmt.number(196 * res.se_area, 1)})"])
             if n >= min_cell:
-                shown.append(district.name)
+                shown.append(plain_text(district.name))  # a legend entry: no mathtext
         fig = decomposition_figure([r for r in results if r.method == results[0].method],
                                    title="Forskel i beskæftigelse til resten af kommunen (Oaxaca-Blinder)")
         ax = fig.axes[0]  # one bar per district: name them, and show percentage points
