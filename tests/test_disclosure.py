@@ -138,6 +138,11 @@ def test_threshold_figure_leaves_out_small_areas():
                           "poverty_share": [0.1] * 10 + [0.5] * 3 + [0.3] * 5 + [0.2] * 12})
     means, dropped = published_area_means(frame, MIN_CELL)
     assert means["area_id"].tolist() == ["A", "D"] and dropped == 2
+    # the x axis is a share too: D has 3 poor adults of 200, so it goes as well
+    context = pd.DataFrame({"area_id": ["A", "B", "C", "D"], "poverty_share": [0.1, 0.5, 0.3, 0.015],
+                            "n_adults": [100, 6, 10, 200]})
+    means, dropped = published_area_means(frame, MIN_CELL, context=context)
+    assert means["area_id"].tolist() == ["A"] and dropped == 3
 
 
 # --- scan rules: each triggered by a minimal snippet, and not by its harmless counterpart ------------

@@ -21,7 +21,7 @@ from IPython.display import HTML
 
 from ..area import (area_poverty, decomposition_figure, dfl_reweighting, movers_model, multilevel, oaxaca_blinder,
                     threshold_figure, threshold_regression)
-from ..area.context import INDIVIDUAL_CONTROLS, employment_context
+from ..area.context import INDIVIDUAL_CONTROLS, employment_context, poverty_share
 from ..area.threshold import ThresholdResult, adjusted_area_means, area_means
 from ..config import Params
 from ..indicators.prepare import COMPARISON, PreparedData
@@ -40,14 +40,17 @@ N_BOOT = 199  # threshold bootstrap (cheap: per-area sums)
 N_BOOT_DECOMPOSITION = 99  # refits on every person: 99 draws give the SE to about 7 %
 
 
-def published_area_means(frame: pd.DataFrame, min_cell: int,
-                         result: ThresholdResult | None = None) -> tuple[pd.DataFrame, int]:
+def published_area_means(frame: pd.DataFrame, min_cell: int, result: ThresholdResult | None = None,
+                         context: pd.DataFrame | None = None) -> tuple[pd.DataFrame, int]:
     """Small-area employment means for the threshold figure, without areas of too few persons.
 
-    Returns the means of areas with at least ``min_cell`` persons, employed and not employed, and
-    how many areas were left out. The figure publishes no municipal total, so no other area needs to go with them. With the
-    threshold ``result`` the means are adjusted to the mean individual covariates
-    (:func:`~evaluering.area.threshold.adjusted_area_means`), the basis of the fitted line.
+    A point shows two shares of its area: employment among its 30-64-year-olds (y) and, with
+    ``context`` (``area_id``, ``poverty_share``, ``n_adults``), the share of its adults who are poor
+    (x). An area is drawn only if each rests on at least ``min_cell`` persons with and without the
+    attribute. Returns the kept means (with ``rule_persons``, the fewest of those counts) and how
+    many areas were left out. The figure publishes no municipal total, so no other area needs to go
+    with them. With the threshold ``result`` the means are adjusted to the mean individual
+    covariates (:func:`~evaluering.area.threshold.adjusted_area_means`), the basis of the fitted line.
     """
     if result is None:
         means = area_means(frame, "y", "poverty_share", "area_id")
@@ -56,6 +59,10 @@ def published_area_means(frame: pd.DataFrame, min_cell: int,
     employed = frame.groupby("area_id")["y"].agg(["sum", "size"])
     with_without = np.minimum(employed["sum"], employed["size"] - employed["sum"])  # employed, and not
     rule = np.minimum(means["n"].to_numpy(), means["area_id"].map(with_without).fillna(0).to_numpy())
+    if context is not None:
+        poor = np.round(context["poverty_share"] * context["n_adults"])
+        poor_or_not = pd.Series(np.minimum(poor, context["n_adults"] - poor).to_numpy(), index=context["area_id"])
+        rule = np.minimum(rule, means["area_id"].map(poor_or_not).fillna(0).to_numpy())
     keep = rule >= min_cell
     return means[keep].assign(rule_persons=rule[keep]).reset_index(drop=True), int((~keep).sum())
 
@@ -111,8 +118,10 @@ class AreaReport:
         low, high = res.gamma_ci_bootstrap
         s_low, s_high = res.slope_above_ci_bootstrap
         min_cell = self.params.disclosure.min_cell
-        means, dropped = published_area_means(self.frame, min_cell, res)
-        left_out = (f" Småområder med færre end {min_cell} beboere på 30-64 år vises ikke i figuren "
+        context = poverty_share(self.data.register)
+        means, dropped = published_area_means(self.frame, min_cell, res, context[context["year"] == self.year])
+        left_out = (f" Småområder, hvor færre end {min_cell} personer er i eller uden for beskæftigelse, eller "
+                    f"færre end {min_cell} voksne er eller ikke er fattige, vises ikke i figuren "
                     f"({dropped} af {len(means) + dropped}).")
         text = HTML(
             "<h2>Er der en tærskel?</h2>"
