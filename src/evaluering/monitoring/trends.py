@@ -227,7 +227,8 @@ def _indicator_trends(units: pd.DataFrame, levels: pd.DataFrame, indicator: Indi
     trends.insert(5, "end_year", end)
     return trends[
         ["indicator", "level", "unit", "district", "start_year", "end_year", "value_start", "value_end",
-         "persons_start", "persons_end", "disclosure_start", "disclosure_end", "change", "slope", "rest_change", "difference", "se", "between_area_sd",
+         "persons_start", "persons_end", "disclosure_start", "disclosure_end", "change", "slope", "rest_change",
+         "difference", "se", "between_area_sd",
          "se_total", "p_value", "p_adjusted", "flagged", "development"]
     ]
 

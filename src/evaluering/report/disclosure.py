@@ -18,8 +18,8 @@ The ``data-n`` convention
     category, the persons in that category; for a level, mean, rate or estimate, the persons in
     the smallest group it is computed from, or the fewest persons with or without the attribute
     of a share (``indicators.attributes``). The attribute is published with the page, so a count
-    below ``min_cell`` is written as 0 (:func:`hide_small_count`). A cell with ``data-n`` below ``min_cell`` must show
-    no digit, only "–".
+    below ``min_cell`` is written as 0 (:func:`hide_small_count`). A cell with ``data-n`` below
+    ``min_cell`` must show no digit, only "–".
 ``<td data-n="-">``
     The cell shows a number that is not built from persons: a year, a hash, a version, a date,
     a visitor-counter count or a model fitted to counter data, a politically set target.

@@ -119,7 +119,8 @@ class DistrictReport:
                                    marks=tuple(self.params.survey.waves))
                 drawn = levels[~levels["suppressed"] & levels["value"].notna()]
                 person_based = drawn["indicator"].map({i.key: i.source != "visitors" for i in theme.indicators})
-                sections.append((heading, record_persons(fig, _fewest(disclosure_persons(drawn[person_based.astype(bool)])))))
+                persons = _fewest(disclosure_persons(drawn[person_based.astype(bool)]))
+                sections.append((heading, record_persons(fig, persons)))
         return sections
 
     def _balance(self, wave: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
