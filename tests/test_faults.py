@@ -22,7 +22,6 @@ import time
 from pathlib import Path
 from typing import Callable
 
-import nbformat
 import numpy as np
 import pandas as pd
 import pytest
@@ -30,6 +29,7 @@ import yaml
 
 from evaluering.cli import main
 from evaluering.config import load_params
+from notebook_files import write_notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 GLADSAXE = ROOT / "params" / "gladsaxe.yaml"
@@ -54,13 +54,7 @@ def _write_yaml(path: Path, raw: dict) -> Path:
 
 
 def _notebook(folder: Path, name: str, *cells: str) -> Path:
-    nb = nbformat.v4.new_notebook()
-    parameters = nbformat.v4.new_code_cell("wave = 0")
-    parameters.metadata["tags"] = ["parameters"]
-    nb.cells = [parameters] + [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    nbformat.write(nb, folder / name)
-    return folder / name
+    return write_notebook(folder / name, "wave = 0", *cells)
 
 
 def _notebooks(folder: Path, *cells: str) -> Path:

@@ -10,23 +10,16 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-import nbformat
 import pytest
 
 from evaluering.runner import RunContext, RunSpec, execute_run, run_all, update_status, write_index
 from evaluering.runner.fingerprint import read_fingerprint
+from notebook_files import write_notebook
 
 
 def _notebook(folder: Path, name: str, *cells: str) -> Path:
     """A notebook with a parameters cell (``label``) followed by ``cells``."""
-    nb = nbformat.v4.new_notebook()
-    parameters = nbformat.v4.new_code_cell('label = "prøve"')
-    parameters.metadata["tags"] = ["parameters"]
-    nb.cells = [parameters] + [nbformat.v4.new_code_cell(c) for c in cells]
-    nb.metadata["kernelspec"] = {"display_name": "Python 3", "language": "python", "name": "python3"}
-    path = folder / name
-    nbformat.write(nb, path)
-    return path
+    return write_notebook(folder / name, 'label = "prøve"', *cells)
 
 
 GOOD = "from IPython.display import HTML\nHTML(f'<h1>Rapport {label}</h1><p>Alt i orden.</p>')"

@@ -12,7 +12,25 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["attribute_counts", "with_attribute_counts", "disclosure_persons"]
+__all__ = ["attribute_columns", "shares_only", "attribute_counts", "with_attribute_counts", "disclosure_persons"]
+
+
+def attribute_columns(units: pd.DataFrame) -> dict[str, np.ndarray]:
+    """Per unit row: persons with (``n_with``) and without (``n_without``) the attribute, and whether
+    the outcome is not 0/1 (``not_binary``): summed per cell by :func:`attribute_counts` and, in the
+    same grouping as the levels, by ``levels.weighted_levels``."""
+    y = units["y"].to_numpy(dtype=float)
+    persons = units["persons"].to_numpy()
+    return {"n_with": np.where(y == 1.0, persons, 0), "n_without": np.where(y == 0.0, persons, 0),
+            "not_binary": ~(np.isin(y, (0.0, 1.0)) | np.isnan(y))}
+
+
+def shares_only(counts: pd.DataFrame) -> pd.DataFrame:
+    """Cell sums of :func:`attribute_columns` -> ``n_with``/``n_without`` as floats, NaN for cells whose
+    outcomes are not all 0 or 1 (not a share); ``not_binary`` dropped."""
+    counts = counts.astype({"n_with": float, "n_without": float})
+    counts.loc[counts["not_binary"].astype(bool), ["n_with", "n_without"]] = np.nan
+    return counts.drop(columns="not_binary")
 
 
 def attribute_counts(units: pd.DataFrame) -> pd.DataFrame:
@@ -21,18 +39,10 @@ def attribute_counts(units: pd.DataFrame) -> pd.DataFrame:
     ``units`` is a unit frame (``indicators.units``: one row per unit with ``y`` and ``persons``).
     Cells whose outcomes are not all 0 or 1 get NaN in both columns (not a share).
     """
-    binary = units["y"].isin([0.0, 1.0]) | units["y"].isna()
-    frame = pd.DataFrame({
-        "group": units["group"], "period": units["period"],
-        "n_with": np.where(units["y"] == 1.0, units["persons"], 0),
-        "n_without": np.where(units["y"] == 0.0, units["persons"], 0),
-        "other": ~binary,
-    })
+    frame = pd.DataFrame({"group": units["group"], "period": units["period"], **attribute_columns(units)})
     counts = frame.groupby(["group", "period"], sort=True).agg(
-        n_with=("n_with", "sum"), n_without=("n_without", "sum"), other=("other", "any"))
-    counts = counts.astype({"n_with": float, "n_without": float})
-    counts.loc[counts["other"], ["n_with", "n_without"]] = np.nan
-    return counts.drop(columns="other").reset_index()
+        n_with=("n_with", "sum"), n_without=("n_without", "sum"), not_binary=("not_binary", "any"))
+    return shares_only(counts).reset_index()
 
 
 def with_attribute_counts(levels: pd.DataFrame, units: pd.DataFrame) -> pd.DataFrame:

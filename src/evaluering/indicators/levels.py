@@ -8,7 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Indicator
-from .attributes import with_attribute_counts
+from .attributes import attribute_columns, shares_only
 from .prepare import PreparedData
 from .units import unit_frame
 
@@ -25,10 +25,11 @@ def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
     ``z = w*(y - mean)/sum(w)`` summed within clusters, with the usual G/(G-1) factor
     (the with-replacement approximation used by R's ``survey`` for a one-stage design).
     """
-    u = units.assign(wy=units["weight"] * units["y"])
+    u = units.assign(wy=units["weight"] * units["y"], **attribute_columns(units))
     cells = u.groupby(["group", "period"], sort=True)  # grouped once, for agg, transform and ngroup below
     totals = cells.agg(
-        sum_w=("weight", "sum"), sum_wy=("wy", "sum"), n_units=("y", "size"), n_persons=("persons", "sum")
+        sum_w=("weight", "sum"), sum_wy=("wy", "sum"), n_units=("y", "size"), n_persons=("persons", "sum"),
+        n_with=("n_with", "sum"), n_without=("n_without", "sum"), not_binary=("not_binary", "any"),
     )
     totals["value"] = totals["sum_wy"] / totals["sum_w"]
     sum_w = cells["weight"].transform("sum")
@@ -40,8 +41,9 @@ def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
     g = sq["size"]
     totals["se"] = np.sqrt(sq["sum"] * g / (g - 1).where(g > 1))
     totals["n_clusters"] = g
-    levels = totals[["value", "se", "n_units", "n_persons", "n_clusters"]].reset_index()
-    return with_attribute_counts(levels, units)  # persons with and without the attribute (disclosure)
+    # persons with and without the attribute (disclosure control), from the same grouping
+    columns = ["value", "se", "n_units", "n_persons", "n_clusters", "n_with", "n_without", "not_binary"]
+    return shares_only(totals[columns]).reset_index()
 
 
 def indicator_levels(

@@ -6,7 +6,7 @@ each returning an HTML object (or a figure) that Jupyter displays and nbconvert 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
@@ -47,6 +47,13 @@ class DistrictReport:
     evaluation: DistrictEvaluation
     params_file: Path
     data_dir: Path
+    _levels: dict = field(default_factory=dict, repr=False, compare=False)  # indicator key -> all years' levels
+
+    def indicator_levels(self, ind) -> pd.DataFrame:
+        """Every group's levels of ``ind`` in every year (the trend figures and the event studies use them)."""
+        if ind.key not in self._levels:
+            self._levels[ind.key] = indicator_levels(self.data, ind)
+        return self._levels[ind.key]
 
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, district: str | None = None,
@@ -111,7 +118,7 @@ class DistrictReport:
                     continue
                 frames = []
                 for ind in theme.indicators:
-                    levels = indicator_levels(self.data, ind)
+                    levels = self.indicator_levels(ind)
                     levels = levels[levels["group"].isin(keep) & (levels["period"] <= self.evaluation.followup)]
                     frames.append(suppress_levels(levels, min_cell, person_based=pd.Series(ind.source != "visitors", index=levels.index)))
                 levels = pd.concat(frames)
@@ -199,7 +206,7 @@ class DistrictReport:
         ev, min_cell = self.evaluation, self.params.disclosure.min_cell
         safe, fewest = {}, []
         for key, result in ev.event_studies.items():
-            levels = indicator_levels(self.data, self.params.indicator(key))
+            levels = self.indicator_levels(self.params.indicator(key))
             shown = suppress_event_study(result, unsafe_periods(levels, ev.district, min_cell))
             if shown is not None:
                 safe[key] = shown
