@@ -10,7 +10,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaluering.ambitions import STATUS_LABELS, track_ambitions, track_district, trajectory_level
+from evaluering.evaluation.ambitions import STATUS_LABELS, track_ambitions, track_district, trajectory_level
 from evaluering.config import ConfigError, load_params
 
 DISTRICT = "hoeje-gladsaxe"

@@ -270,7 +270,7 @@ def test_monte_carlo_binary_answers_in_a_small_district():
 
 def test_design_did_reports_the_corrected_inference_and_keeps_the_linearisation_se(params):
     from evaluering.did.design_did import METHOD, design_did
-    from evaluering.evaluation import _reported_inference
+    from evaluering.evaluation.district import _reported_inference
 
     designs = {2021: _small_district_wave(5), 2024: _small_district_wave(6)}
     rng = np.random.default_rng(7)

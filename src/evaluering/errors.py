@@ -9,7 +9,7 @@ ValueError`` callers keep working.
 
 from __future__ import annotations
 
-__all__ = ["EvalueringError", "RequestError"]
+__all__ = ["ColumnError", "EstimationError", "EvalueringError", "RequestError"]
 
 
 class EvalueringError(Exception):
@@ -19,3 +19,12 @@ class EvalueringError(Exception):
 class RequestError(EvalueringError, ValueError):
     """A request that cannot be carried out as asked: a missing notebook folder, an output path
     that is a file or cannot be written, an existing delivery that would be overwritten."""
+
+
+class ColumnError(EvalueringError, ValueError):
+    """A table lacks a column a computation needs, or a column has values of the wrong kind."""
+
+
+class EstimationError(EvalueringError, ValueError):
+    """These data cannot identify the estimate asked for: collinear regressors, too few clusters or
+    observations."""

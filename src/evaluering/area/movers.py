@@ -36,7 +36,8 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..did.panel import as_float, t_interval, twfe
+from ..columns import as_float
+from ..numerics import interval, twfe
 
 from .context import area_poverty
 
@@ -196,7 +197,7 @@ def movers_model(
     }
     fit = twfe(data, c[keep][:, None], [context], covariates)
     estimate, se = float(fit.coef[0]), float(np.sqrt(fit.cov[0, 0]))
-    low, high, p = t_interval(estimate, se, fit.df, confidence)
+    low, high, p = interval(estimate, se, confidence, df=fit.df)
 
     pooled = twfe({**data, "unit": np.zeros(len(data["y"]), dtype=np.int64)}, c[keep][:, None], [context],
                   covariates)
@@ -259,7 +260,7 @@ def _event_profile(y, c, X, t, unit_codes, clusters_raw, move, dc, moves_per_uni
     out = []
     for j, (label, e, n_obs, n_persons, mean_change) in enumerate(meta):
         est, se = float(fit.coef[j]), float(np.sqrt(fit.cov[j, j]))
-        low, high, _ = t_interval(est, se, fit.df, confidence)
+        low, high, _ = interval(est, se, confidence, df=fit.df)
         out.append({"direction": label, "event_time": e, "estimate": est, "se": se, "ci_low": low, "ci_high": high,
                     "n_obs": n_obs, "n_persons": n_persons, "mean_change": mean_change})
     # the reference year, for plotting

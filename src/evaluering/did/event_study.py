@@ -26,7 +26,8 @@ from matplotlib.ticker import FuncFormatter, MaxNLocator
 from scipy import stats
 
 from ..report import format as fmt
-from .panel import load_panel, t_interval, twfe
+from ..numerics import interval, twfe
+from .panel import load_panel
 
 __all__ = ["EventStudyResult", "PretrendTest", "event_study", "event_study_figure"]
 
@@ -128,7 +129,7 @@ def event_study(
     fit = twfe(data, dummies, [f"event_{t:+d}" for t in times], list(covariates or []))
     est, cov = fit.coef[: len(times)], fit.cov[: len(times), : len(times)]
     se = np.sqrt(np.diag(cov))
-    rows = [(int(t), event_year + int(t), e, s, *t_interval(e, s, fit.df, confidence), False)
+    rows = [(int(t), event_year + int(t), e, s, *interval(e, s, confidence, df=fit.df), False)
             for t, e, s in zip(times, est, se)]
     rows.append((reference, event_year + reference, 0.0, 0.0, 0.0, 0.0, np.nan, True))
     table = pd.DataFrame(rows, columns=["event_time", "year", "estimate", "se", "ci_low", "ci_high", "p_value",

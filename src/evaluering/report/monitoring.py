@@ -1,7 +1,7 @@
 """The monitoring report: which areas need attention, are the districts on track, can 2027 detect it?
 
 Everything the ``monitoring`` notebook shows, from the tested functions in
-``evaluering.monitoring`` (statutory criteria, area trends), ``evaluering.ambitions`` and
+``evaluering.monitoring`` (statutory criteria, area trends), ``evaluering.evaluation.ambitions`` and
 ``evaluering.power``. Every cell carries the persons behind it (``data-n``) and cells on fewer
 than ``disclosure.min_cell`` persons are shown as "–".
 """
@@ -18,7 +18,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import HTML
 
-from ..ambitions import track_ambitions
+from ..evaluation.ambitions import track_ambitions
 from ..config import Params
 from ..indicators.attributes import disclosure_persons
 from ..indicators.levels import indicator_levels

@@ -25,9 +25,9 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .config import Indicator, Params
+from ..config import Indicator, Params
 
-__all__ = ["STATUS_LABELS", "MET", "ON_TRACK", "OFF_TRACK", "track_ambitions", "track_district"]
+__all__ = ["STATUS_LABELS", "MET", "ambition_met", "ON_TRACK", "OFF_TRACK", "track_ambitions", "track_district"]
 
 MET, ON_TRACK, OFF_TRACK = "met", "on_track", "off_track"
 STATUS_LABELS = {MET: "nået", ON_TRACK: "på vej", OFF_TRACK: "ikke på vej"}  # for reports, in Danish
@@ -51,9 +51,17 @@ def _at_least(level: float, bar: float, sign: int, scale: float) -> bool:
     return (level - bar) * sign >= -TOLERANCE * max(1.0, abs(scale))
 
 
+def ambition_met(level: float, target: float | None, sign: int) -> bool | None:
+    """Whether ``level`` reaches ``target`` in the direction ``sign``: the one rule for "ambition met"
+    (None without a target or a level)."""
+    if target is None or pd.isna(level):
+        return None
+    return _at_least(level, target, sign, target)
+
+
 def status(level: float, target: float, required: float, sign: int) -> str:
     """met / on_track / off_track of a level against the target and the trajectory's required level."""
-    if _at_least(level, target, sign, target):
+    if ambition_met(level, target, sign):
         return MET
     if _at_least(level, required, sign, target):
         return ON_TRACK

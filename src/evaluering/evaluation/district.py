@@ -17,30 +17,29 @@ from dataclasses import dataclass
 import pandas as pd
 from tqdm import tqdm
 
-from .config import Indicator, InstitutionIsolation, SurveyOutsideView, SurveyShare, VisitorMean
-from .did.design_did import DesignDidEstimate, design_did
-from .did.two_wave import DidEstimate, two_wave_did
-from .district_analyses import (PEOPLE_KINDS, REGISTER_KINDS, district_cohort, people_estimate, place_event_studies,
+from ..config import Indicator, InstitutionIsolation, SurveyOutsideView, SurveyShare, VisitorMean
+from ..did.design_did import DesignDidEstimate, design_did
+from ..did.two_wave import DidEstimate, two_wave_did
+from .ambitions import ambition_met
+from .designs import BALANCE_COVARIATES, estimation_designs
+from .register_analyses import (PEOPLE_KINDS, REGISTER_KINDS, district_cohort, people_estimate, place_event_studies,
                                 register_inference)
-from .inference import benjamini_hochberg, holm
-from .inference.reported import ReportedInference
-from .inference.social_mix import social_mix_inference
-from .inference.visitors import visitor_inference
-from .indicators.attributes import disclosure_persons, with_attribute_counts
-from .indicators.availability import (counters_in_both, not_computed_reason, not_computed_row, outside_view_outcome,
+from ..inference import benjamini_hochberg, holm
+from ..inference.reported import ReportedInference
+from ..inference.social_mix import social_mix_inference
+from ..inference.visitors import visitor_inference
+from ..indicators.attributes import disclosure_persons, with_attribute_counts
+from ..indicators.availability import (counters_in_both, not_computed_reason, not_computed_row, outside_view_outcome,
                                       weighting_note)
-from .indicators.levels import weighted_levels
-from .indicators.prepare import COMPARISON, PreparedData
-from .indicators.units import survey_outcome, unit_frame
-from .survey.balance import BALANCE_GROUP, balance_comparison, balance_comparison_noted
-from .survey.design import SurveyDesign
+from ..indicators.levels import weighted_levels
+from ..indicators.prepare import COMPARISON, PreparedData
+from ..indicators.units import survey_outcome, unit_frame
+from ..survey.balance import BALANCE_GROUP, balance_comparison_noted
+from ..survey.design import SurveyDesign
 
-__all__ = ["DistrictEvaluation", "balanced_designs", "estimation_designs", "estimate_indicator", "evaluate_district",
-           "verdict"]
+__all__ = ["BETTER", "NO_CHANGE", "WORSE", "DistrictEvaluation", "estimate_indicator", "evaluate_district", "verdict"]
 
 BETTER, NO_CHANGE, WORSE = "better", "no_change", "worse"
-# register characteristics the comparison group is balanced on, per wave
-BALANCE_COVARIATES = ("age_band", "sex", "origin", "education", "employed")
 
 
 def verdict(estimate: float, p_value: float, indicator: Indicator, alpha: float = 0.05) -> str:
@@ -48,12 +47,6 @@ def verdict(estimate: float, p_value: float, indicator: Indicator, alpha: float 
     if not p_value < alpha:
         return NO_CHANGE
     return BETTER if estimate * indicator.sign > 0 else WORSE
-
-
-def _ambition_met(level: float, target: float | None, indicator: Indicator) -> bool | None:
-    if target is None or pd.isna(level):
-        return None
-    return bool((level - target) * indicator.sign >= 0)
 
 
 @dataclass(frozen=True)
@@ -90,22 +83,6 @@ class DistrictEvaluation:
 def _level(levels: pd.DataFrame, group: str, period: int, column: str = "value") -> float:
     hit = levels[(levels["group"] == group) & (levels["period"] == period)]
     return float(hit[column].iloc[0]) if len(hit) else float("nan")
-
-
-def balanced_designs(data: PreparedData, district: str, waves: list[int]) -> dict[int, SurveyDesign]:
-    """Each wave's design with the comparison group weighted to look like ``district``."""
-    return {w: balance_comparison(data.designs[w], "stratum", district, COMPARISON, BALANCE_COVARIATES)
-            for w in waves}
-
-
-def estimation_designs(data: PreparedData, ind: Indicator,
-                       balanced: dict[int, SurveyDesign]) -> dict[int, SurveyDesign]:
-    """The designs a survey indicator is estimated on, per wave: the comparison group balanced to
-    the district, except for the outside view, which describes the rest of the municipality as it
-    is (its own survey weights)."""
-    if isinstance(ind.computation, SurveyOutsideView):
-        return {w: data.designs[w] for w in balanced}
-    return balanced
 
 
 def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseline: int, followup: int,
@@ -217,7 +194,7 @@ def evaluate_district(
                 "verdict": verdict(shown.estimate, shown.p_value, ind),
                 **(_people(cohort, ind, baseline) if details else {}),
                 "ambition": target,
-                "ambition_met": _ambition_met(followup_level, target, ind),
+                "ambition_met": ambition_met(followup_level, target, ind.sign),
                 "not_computed": None,
                 "weighting_note": weighting_note(data, ind, district_obj.key, [baseline, followup], balance_notes),
             }

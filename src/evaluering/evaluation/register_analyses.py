@@ -14,14 +14,14 @@ from __future__ import annotations
 
 import pandas as pd
 
-from .config import Indicator, InmoverShare, RegisterMean, RegisterShare
-from .did.event_study import EventStudyResult
-from .did.panel import PanelDidResult, baseline_cohort, panel_did
-from .did.place_event_study import place_event_study
-from .indicators.prepare import PreparedData
-from .indicators.units import unit_frame
-from .inference.reported import ReportedInference
-from .inference.studentised_placebo import area_statistics, district_history_variance, studentised_placebo
+from ..config import Indicator, InmoverShare, RegisterMean, RegisterShare
+from ..did.event_study import EventStudyResult
+from ..did.panel import PanelDidResult, baseline_cohort, panel_did
+from ..did.place_event_study import place_event_study
+from ..indicators.prepare import PreparedData
+from ..indicators.units import unit_frame
+from ..inference.reported import ReportedInference
+from ..inference.studentised_placebo import area_statistics, district_history_variance, studentised_placebo
 
 __all__ = ["REGISTER_KINDS", "register_inference", "PEOPLE_KINDS", "district_cohort", "people_estimate",
            "place_event_studies", "PLACEBO_SEED", "PLACEBO_DRAWS"]
