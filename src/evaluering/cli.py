@@ -135,8 +135,16 @@ def _signals_interrupt():
 def _cmd_run(args: argparse.Namespace) -> int:
     from .data.synthetic import generate
     from .data.validate import validate_directory
-    from .runner import (RunContext, RunInterrupted, mark_started, plan_wave, run_all, sweep_stale_folders,
-                         update_status, write_index)
+    from .runner import (
+        RunContext,
+        RunInterrupted,
+        mark_started,
+        plan_wave,
+        run_all,
+        sweep_stale_folders,
+        update_status,
+        write_index,
+    )
 
     params_file, params = _params(args)
     data_dir, out_dir = Path(args.data), Path(args.out)

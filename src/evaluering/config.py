@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from functools import cached_property
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
@@ -43,7 +43,7 @@ class RegisterShare(_Strict):
 
     kind: Literal["register_share"]
     column: str
-    values: list[Union[bool, str, int]]
+    values: list[bool | str | int]
     age: tuple[int, int]
     latest_non_missing: bool = False  # e.g. voting: use the latest year <= wave with data
 
@@ -90,20 +90,12 @@ class InmoverShare(_Strict):
 
     kind: Literal["inmover_share"]
     column: str
-    values: list[Union[bool, str, int]]
+    values: list[bool | str | int]
     age: tuple[int, int]
 
 
 Computation = Annotated[
-    Union[
-        RegisterShare,
-        RegisterMean,
-        SurveyShare,
-        SurveyOutsideView,
-        InstitutionIsolation,
-        VisitorMean,
-        InmoverShare,
-    ],
+    RegisterShare | RegisterMean | SurveyShare | SurveyOutsideView | InstitutionIsolation | VisitorMean | InmoverShare,
     Field(discriminator="kind"),
 ]
 
@@ -129,7 +121,7 @@ class Indicator(_Strict):
     unit: Literal["share", "count", "rate"]
 
     @model_validator(mode="after")
-    def _source_matches_kind(self) -> "Indicator":
+    def _source_matches_kind(self) -> Indicator:
         expected = SOURCE_OF_KIND[self.computation.kind]
         if self.source != expected:
             raise ValueError(
@@ -191,7 +183,7 @@ class Survey(_Strict):
     next_wave: int
 
     @model_validator(mode="after")
-    def _waves_consistent(self) -> "Survey":
+    def _waves_consistent(self) -> Survey:
         if self.waves != sorted(set(self.waves)):
             raise ValueError("waves must be increasing and without repeats")
         if self.baseline_wave not in self.waves:
@@ -208,7 +200,8 @@ class Survey(_Strict):
 
 class Register(_Strict):
     """Only the synthetic generator reads this (the first year it writes); the analysis uses
-    whatever years the register table holds, so the whole section is optional."""
+    whatever years the register table holds, so the whole section is optional.
+    """
 
     first_year: int = Field(default=2010, ge=1980)
 
@@ -220,7 +213,8 @@ class Disclosure(_Strict):
 class Monitoring(_Strict):
     """Geographic monitoring of all small areas and the statutory deprived-area criteria
     (almenboligloven §§ 61 a-b): the national and regional reference values the criteria compare
-    with, for ``reference_year``."""
+    with, for ``reference_year``.
+    """
 
     national_conviction_rate: float = Field(
         gt=0, lt=1, description="national share of residents 15+ convicted (criminal code, weapons, drugs)")
@@ -256,7 +250,7 @@ class Params(_Strict):
         return districts
 
     @model_validator(mode="after")
-    def _cross_checks(self) -> "Params":
+    def _cross_checks(self) -> Params:
         if self.strategy.target_year <= self.survey.baseline_wave:  # the year the ambitions are to be met
             raise ValueError(f"strategy.target_year {self.strategy.target_year} must come after "
                              f"survey.baseline_wave {self.survey.baseline_wave}")

@@ -18,7 +18,8 @@ class EvalueringError(Exception):
 
 class RequestError(EvalueringError, ValueError):
     """A request that cannot be carried out as asked: a missing notebook folder, an output path
-    that is a file or cannot be written, an existing delivery that would be overwritten."""
+    that is a file or cannot be written, an existing delivery that would be overwritten.
+    """
 
 
 class ColumnError(EvalueringError, ValueError):
@@ -27,4 +28,5 @@ class ColumnError(EvalueringError, ValueError):
 
 class EstimationError(EvalueringError, ValueError):
     """These data cannot identify the estimate asked for: collinear regressors, too few clusters or
-    observations."""
+    observations.
+    """

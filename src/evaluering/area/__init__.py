@@ -14,8 +14,14 @@ from .context import area_poverty, poverty_share
 from .decomposition import DecompositionResult, decomposition_figure, dfl_reweighting, oaxaca_blinder
 from .movers import MoversResult, movers_figure, movers_model
 from .multilevel import AreaModelError, MultilevelResult, icc_latent, median_odds_ratio, multilevel
-from .threshold import (PiecewiseResult, ThresholdInputError, ThresholdResult, piecewise_contextual,
-                        threshold_figure, threshold_regression)
+from .threshold import (
+                        PiecewiseResult,
+                        ThresholdInputError,
+                        ThresholdResult,
+                        piecewise_contextual,
+                        threshold_figure,
+                        threshold_regression,
+)
 
 __all__ = [
     "AreaModelError", "DecompositionResult", "MoversResult", "MultilevelResult", "PiecewiseResult",

@@ -317,7 +317,8 @@ def dfl_reweighting(
     """DiNardo-Fortin-Lemieux reweighting: the rest reweighted to the district's composition by a
     logit of district residence on the covariates (main effects; add interaction columns to
     saturate). Categorical covariates with a level found in the district but not in the rest
-    raise ``ValueError`` (no rest persons to stand in for them)."""
+    raise ``ValueError`` (no rest persons to stand in for them).
+    """
     g = data[group].astype(object)
     in_d = (g == district).to_numpy()
     in_r = (g.isin(list(rest)) if rest is not None else (g != district) & g.notna()).to_numpy()
@@ -336,7 +337,8 @@ def dfl_reweighting(
 
 def decomposition_figure(results: DecompositionResult | Sequence[DecompositionResult], *, title: str | None = None):
     """Bars of the gap, the composition part and the area part (Danish labels), one bar group
-    per component and one bar per method, with bootstrap intervals."""
+    per component and one bar per method, with bootstrap intervals.
+    """
     import matplotlib.pyplot as plt
 
     from ..report import format as fmt

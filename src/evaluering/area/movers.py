@@ -38,7 +38,6 @@ import pandas as pd
 
 from ..columns import as_float
 from ..numerics import interval, twfe
-
 from .context import area_poverty
 
 __all__ = ["MoversResult", "area_poverty", "movers_figure", "movers_model"]
@@ -277,7 +276,8 @@ def _event_profile(y, c, X, t, unit_codes, clusters_raw, move, dc, moves_per_uni
 def movers_figure(result: MoversResult, *, implied: bool = True):
     """Event-time profile around the move, by direction, with Danish labels. With ``implied`` a
     dotted line marks the post-move shift the fixed effects estimate implies (estimate x mean
-    change in the context of the direction)."""
+    change in the context of the direction).
+    """
     import matplotlib.pyplot as plt
 
     from ..report import format as fmt

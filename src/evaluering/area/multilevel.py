@@ -29,12 +29,14 @@ in (beta, tau), as lme4's ``vcov`` (``use.hessian = TRUE``). Intervals are Wald 
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Literal
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
+
 from ..errors import EvalueringError
 
 __all__ = ["AreaModelError", "MultilevelResult", "multilevel", "icc_latent", "median_odds_ratio"]
@@ -54,7 +56,8 @@ def icc_latent(tau2: float) -> float:
 
 def median_odds_ratio(tau2: float) -> float:
     """Median odds ratio exp(sqrt(2 tau^2) Phi^-1(0.75)) (Merlo et al. 2006): the median of the odds
-    ratios between the higher- and lower-risk area of two areas drawn at random."""
+    ratios between the higher- and lower-risk area of two areas drawn at random.
+    """
     return math.exp(math.sqrt(2.0 * tau2) * stats.norm.ppf(0.75))
 
 
@@ -87,7 +90,8 @@ class MultilevelResult:
     @property
     def icc(self) -> float:
         """Intraclass correlation = variance partition coefficient tau^2 / (tau^2 + residual variance)
-        (latent scale for the binomial model)."""
+        (latent scale for the binomial model).
+        """
         return self.area_variance / (self.area_variance + self.residual_variance)
 
     vpc = icc

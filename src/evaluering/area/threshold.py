@@ -62,8 +62,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .context import poverty_share  # re-exported: the area context used with thresholds
 from ..errors import EvalueringError
+from .context import poverty_share  # re-exported: the area context used with thresholds
 
 __all__ = [
     "ThresholdInputError",
@@ -107,7 +107,8 @@ def _numeric(series: pd.Series, name: str) -> np.ndarray:
 
 def _covariates(df: pd.DataFrame, individual: Sequence[str], categorical: Sequence[str]) -> pd.DataFrame:
     """Individual covariates as a numeric frame: numeric columns as they are, non-numeric (and
-    those named in ``categorical``) as dummies with the first level left out."""
+    those named in ``categorical``) as dummies with the first level left out.
+    """
     parts = []
     for col in individual:
         s = df[col]
@@ -162,7 +163,8 @@ def _wls_cluster(y, X: np.ndarray, w, cluster, n_clusters) -> tuple[np.ndarray, 
     """Weighted least squares with CR1 cluster-robust covariance (Stata's small-sample factor).
 
     Returns (coefficients, covariance, rank). Collinear columns are handled by the pseudo-inverse
-    (their coefficients are not identified; callers check the columns they report on)."""
+    (their coefficients are not identified; callers check the columns they report on).
+    """
     sw = np.sqrt(w)
     Xw = X * sw[:, None]
     XtX = Xw.T @ Xw
@@ -376,7 +378,8 @@ def _profile(suff: _Suff, grid: np.ndarray, k: np.ndarray | None = None):
 
     Frisch-Waugh on the area level: with Z the covariates (and c), h = max(0, c - gamma),
     SSR(gamma) = SSR_Z - (h'W M_Z y)^2 / (h'W M_Z h), and every term is a sum over cells of
-    (area, context value), so each grid point costs O(cells x p), not O(n x p)."""
+    (area, context value), so each grid point costs O(cells x p), not O(n x p).
+    """
     if k is None:
         ZWZ, ZWy, yWy = suff.ZWZ.sum(0), suff.ZWy.sum(0), suff.yWy.sum()
         m = np.ones(len(suff.cell_c))
@@ -617,7 +620,8 @@ def threshold_regression(
 
 def area_means(df: pd.DataFrame, outcome: str, context: str, area: str, weights: str | None = None) -> pd.DataFrame:
     """Area (or area-year when ``area`` is a list) means of the outcome, with the context and n,
-    ready for :func:`threshold_figure`."""
+    ready for :func:`threshold_figure`.
+    """
     keys = [area] if isinstance(area, str) else list(area)
     w = np.ones(len(df)) if weights is None else df[weights].to_numpy(dtype=float)
     tmp = df[keys + [context]].assign(_wy=w * df[outcome].to_numpy(dtype=float), _w=w)
@@ -660,7 +664,8 @@ def threshold_figure(result: ThresholdResult, df_area_means: pd.DataFrame, *,
     """Area means of the outcome against the contextual variable (points sized by n), the fitted
     hinge line (at the mean of the individual covariates) and the threshold with its confidence
     band. Pass :func:`adjusted_area_means` so the points are on the line's basis; raw means
-    (:func:`area_means`) are shifted from the line by each area's composition."""
+    (:func:`area_means`) are shifted from the line by each area's composition.
+    """
     import matplotlib
 
     if ax is None:

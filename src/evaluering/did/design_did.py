@@ -32,7 +32,8 @@ METHOD = "design_leverage"  # the reported inference: design-based with leverage
 @dataclass(frozen=True)
 class DesignDidEstimate(DidEstimate):
     """A survey DiD: ``se`` (and interval, p-value) from Taylor linearisation as R's ``survey``;
-    ``reported`` the same with leverage-corrected calibration residuals, which the report shows."""
+    ``reported`` the same with leverage-corrected calibration residuals, which the report shows.
+    """
 
     reported: ReportedInference | None = None
 

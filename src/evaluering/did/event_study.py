@@ -25,8 +25,8 @@ import pandas as pd
 from matplotlib.ticker import FuncFormatter, MaxNLocator
 from scipy import stats
 
-from ..report import format as fmt
 from ..numerics import interval, twfe
+from ..report import format as fmt
 from .panel import load_panel
 
 __all__ = ["EventStudyResult", "PretrendTest", "event_study", "event_study_figure"]
@@ -161,7 +161,8 @@ def event_study_figure(
 ) -> plt.Figure:
     """Estimates with their confidence bands by event time (x ``scale``: shares in percentage
     points), a dashed zero line and a vertical line at the start (between the last untreated
-    period and event time 0). The reference period is drawn as an open marker at 0."""
+    period and event time 0). The reference period is drawn as an open marker at 0.
+    """
     table = result.coefficients
     if ax is None:
         fig, ax = plt.subplots(figsize=(7, 3.8))

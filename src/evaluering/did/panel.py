@@ -88,7 +88,8 @@ def baseline_cohort(
 
 def cohort_retention(cohort: pd.DataFrame, *, time: str = "year", group: str = "group") -> pd.DataFrame:
     """Per year and baseline group: persons still in the register and the share of them living in
-    their baseline group (the exposure that dilutes a place effect in the people estimand)."""
+    their baseline group (the exposure that dilutes a place effect in the people estimand).
+    """
     at_home = cohort[group].astype(str) == cohort["baseline_group"]
     table = at_home.groupby([cohort["baseline_group"], cohort[time]]).agg(["size", "mean"])
     return table.rename(columns={"size": "persons", "mean": "share_at_baseline_group"}).reset_index()
@@ -109,7 +110,8 @@ def load_panel(
     weights: str | None = None,
 ) -> dict[str, np.ndarray]:
     """Validated arrays of a panel: rows with a missing outcome, covariate or weight and units
-    observed once are dropped; bad input raises ``ValueError``."""
+    observed once are dropped; bad input raises ``ValueError``.
+    """
     covariates = list(covariates or [])
     needed = [outcome, unit, time, treated, *covariates, *([cluster] if cluster else []),
               *([weights] if weights else [])]

@@ -61,7 +61,8 @@ def _ols_linear_rep(y, X, w_cell, fitted):
 def _check_overlap(ps_raw: np.ndarray, d: np.ndarray) -> None:
     """Refuse propensity scores of (numerically) 1: comparison units with them would carry
     unbounded weight (DRDID caps and trims them silently); treated units with them have no
-    comparable comparison units, so their ATT is not identified."""
+    comparable comparison units, so their ATT is not identified.
+    """
     for group, rows, consequence in (
         (
             "comparison unit(s)",

@@ -24,7 +24,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from .drdid_panel import EPS, rcond, did_2x2, logit_fit
+from .drdid_panel import EPS, did_2x2, logit_fit, rcond
 from .multiplier import TINY, multiplier_bootstrap, summarise_draws
 from .staggered_data import CONTROL_GROUPS, PanelData, prepare_panel
 from .staggered_errors import (

@@ -53,14 +53,15 @@ def _at_least(level: float, bar: float, sign: int, scale: float) -> bool:
 
 def ambition_met(level: float, target: float | None, sign: int) -> bool | None:
     """Whether ``level`` reaches ``target`` in the direction ``sign``: the one rule for "ambition met"
-    (None without a target or a level)."""
+    (None without a target or a level).
+    """
     if target is None or pd.isna(level):
         return None
     return _at_least(level, target, sign, target)
 
 
 def status(level: float, target: float, required: float, sign: int) -> str:
-    """met / on_track / off_track of a level against the target and the trajectory's required level."""
+    """Met / on_track / off_track of a level against the target and the trajectory's required level."""
     if ambition_met(level, target, sign):
         return MET
     if _at_least(level, required, sign, target):

@@ -1,5 +1,6 @@
 """The design choices of a district's evaluation: which register characteristics the comparison
-group is balanced on, and which survey designs each indicator is estimated on."""
+group is balanced on, and which survey designs each indicator is estimated on.
+"""
 
 from __future__ import annotations
 
@@ -24,7 +25,8 @@ def estimation_designs(data: PreparedData, ind: Indicator,
                        balanced: dict[int, SurveyDesign]) -> dict[int, SurveyDesign]:
     """The designs a survey indicator is estimated on, per wave: the comparison group balanced to
     the district, except for the outside view, which describes the rest of the municipality as it
-    is (its own survey weights)."""
+    is (its own survey weights).
+    """
     if isinstance(ind.computation, SurveyOutsideView):
         return {w: data.designs[w] for w in balanced}
     return balanced

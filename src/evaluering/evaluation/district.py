@@ -20,22 +20,33 @@ from tqdm import tqdm
 from ..config import Indicator, InstitutionIsolation, SurveyOutsideView, SurveyShare, VisitorMean
 from ..did.design_did import DesignDidEstimate, design_did
 from ..did.two_wave import DidEstimate, two_wave_did
-from .ambitions import ambition_met
-from .designs import BALANCE_COVARIATES, estimation_designs
-from .register_analyses import (PEOPLE_KINDS, REGISTER_KINDS, district_cohort, people_estimate, place_event_studies,
-                                register_inference)
+from ..indicators.attributes import disclosure_persons, with_attribute_counts
+from ..indicators.availability import (
+    counters_in_both,
+    not_computed_reason,
+    not_computed_row,
+    outside_view_outcome,
+    weighting_note,
+)
+from ..indicators.levels import weighted_levels
+from ..indicators.prepare import COMPARISON, PreparedData
+from ..indicators.units import survey_outcome, unit_frame
 from ..inference import benjamini_hochberg, holm
 from ..inference.reported import ReportedInference
 from ..inference.social_mix import social_mix_inference
 from ..inference.visitors import visitor_inference
-from ..indicators.attributes import disclosure_persons, with_attribute_counts
-from ..indicators.availability import (counters_in_both, not_computed_reason, not_computed_row, outside_view_outcome,
-                                      weighting_note)
-from ..indicators.levels import weighted_levels
-from ..indicators.prepare import COMPARISON, PreparedData
-from ..indicators.units import survey_outcome, unit_frame
 from ..survey.balance import BALANCE_GROUP, balance_comparison_noted
 from ..survey.design import SurveyDesign
+from .ambitions import ambition_met
+from .designs import BALANCE_COVARIATES, estimation_designs
+from .register_analyses import (
+    PEOPLE_KINDS,
+    REGISTER_KINDS,
+    district_cohort,
+    people_estimate,
+    place_event_studies,
+    register_inference,
+)
 
 __all__ = ["BETTER", "NO_CHANGE", "WORSE", "DistrictEvaluation", "estimate_indicator", "evaluate_district", "verdict"]
 

@@ -67,7 +67,8 @@ def people_estimate(cohort: pd.DataFrame, indicator: Indicator, baseline: int) -
     """Intention-to-treat DiD for the people in the indicator's age band at baseline.
 
     NaN with a Danish ``note`` when the outcome cannot change within a person over the window
-    (see :func:`~.did.panel.panel_did`)."""
+    (see :func:`~.did.panel.panel_did`).
+    """
     comp = indicator.computation
     keep = cohort["baseline_age"].between(*comp.age) & cohort[comp.column].notna()
     rows = cohort.loc[keep, ["person_id", "year", "treated", comp.column]]  # what the estimate needs

@@ -18,7 +18,8 @@ __all__ = ["attribute_columns", "shares_only", "attribute_counts", "with_attribu
 def attribute_columns(units: pd.DataFrame) -> dict[str, np.ndarray]:
     """Per unit row: persons with (``n_with``) and without (``n_without``) the attribute, and whether
     the outcome is not 0/1 (``not_binary``): summed per cell by :func:`attribute_counts` and, in the
-    same grouping as the levels, by ``levels.weighted_levels``."""
+    same grouping as the levels, by ``levels.weighted_levels``.
+    """
     y = units["y"].to_numpy(dtype=float)
     persons = units["persons"].to_numpy()
     return {"n_with": np.where(y == 1.0, persons, 0), "n_without": np.where(y == 0.0, persons, 0),
@@ -27,7 +28,8 @@ def attribute_columns(units: pd.DataFrame) -> dict[str, np.ndarray]:
 
 def shares_only(counts: pd.DataFrame) -> pd.DataFrame:
     """Cell sums of :func:`attribute_columns` -> ``n_with``/``n_without`` as floats, NaN for cells whose
-    outcomes are not all 0 or 1 (not a share); ``not_binary`` dropped."""
+    outcomes are not all 0 or 1 (not a share); ``not_binary`` dropped.
+    """
     counts = counts.astype({"n_with": float, "n_without": float})
     counts.loc[counts["not_binary"].astype(bool), ["n_with", "n_without"]] = np.nan
     return counts.drop(columns="not_binary")

@@ -11,8 +11,16 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..config import (Indicator, InmoverShare, InstitutionIsolation, RegisterMean, RegisterShare, SurveyOutsideView,
-                      SurveyShare, VisitorMean)
+from ..config import (
+    Indicator,
+    InmoverShare,
+    InstitutionIsolation,
+    RegisterMean,
+    RegisterShare,
+    SurveyOutsideView,
+    SurveyShare,
+    VisitorMean,
+)
 from .prepare import COMPARISON, PreparedData
 from .units import survey_outcome, unit_frame
 
@@ -115,7 +123,8 @@ def not_computed_reason(data: PreparedData, ind: Indicator, district: str, basel
 
 def not_computed_row(data: PreparedData, ind: Indicator, district: str, reason: str) -> dict:
     """The evaluation-table row of an indicator that cannot be computed: who it is, no numbers,
-    the verdict ``"not_computed"`` and the reason (columns not given are left empty)."""
+    the verdict ``"not_computed"`` and the reason (columns not given are left empty).
+    """
     goal, theme = data.params.theme_of(ind.key)
     return {"number": ind.number, "key": ind.key, "indicator": ind.name, "effect_goal": goal.name,
             "theme": theme.name, "direction": ind.direction, "unit": ind.unit, "verdict": "not_computed",

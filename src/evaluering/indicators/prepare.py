@@ -64,7 +64,8 @@ def _with_group(frame: pd.DataFrame, group_of_area: pd.Series) -> pd.DataFrame:
 
 def _adults(register: pd.DataFrame, year: int, youngest: int = 18) -> pd.DataFrame:
     """The register's residents of the survey's ages in a year, with stratum and age band (the
-    raking population)."""
+    raking population).
+    """
     adults = register[(register["year"] == year) & (register["age"] >= youngest)]
     return adults.assign(stratum=adults["group"], age_band=age_band(adults["age"], youngest))
 
@@ -77,7 +78,8 @@ def survey_youngest(ages: pd.Series) -> int:
 
 def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.Series, params: Params):
     """The survey sample with register background, the calibrated design of every wave, the
-    weighting notes of every wave and the survey's youngest age."""
+    weighting notes of every wave and the survey's youngest age.
+    """
     background = dataset.register[["person_id", "year", *BACKGROUND]].rename(columns={"year": "wave"})
     sample = _with_group(dataset.survey, group_of_area).merge(
         background, on=["person_id", "wave"], how="left", validate="one_to_one"

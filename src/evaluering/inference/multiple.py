@@ -108,7 +108,8 @@ def holm(pvalues: Sequence[float] | pd.Series | Mapping[str, float], *, names: S
 def benjamini_hochberg(pvalues: Sequence[float] | pd.Series | Mapping[str, float], *,
                        names: Sequence[str] | None = None, alpha: float = 0.05) -> AdjustedPValues:
     """Benjamini-Hochberg step-up adjustment (false discovery rate): the i-th smallest p-value
-    times m / i, made monotone from the largest down."""
+    times m / i, made monotone from the largest down.
+    """
     p, names = _p_array(pvalues, names)
     m = p.size
     order = np.argsort(p, kind="mergesort")

@@ -216,7 +216,7 @@ def excess_variance(obs: dict, draws: dict) -> tuple[np.ndarray, int]:
 
 
 def _design_effect(d: np.ndarray, se: np.ndarray, keep: float = 0.9) -> float:
-    """phi in d_j ~ N(0, phi s_j^2), at least 1: trimmed mean of (d/s)^2 over its null expectation."""
+    """Phi in d_j ~ N(0, phi s_j^2), at least 1: trimmed mean of (d/s)^2 over its null expectation."""
     u = np.sort((d / se) ** 2)
     kept = max(1, int(np.floor(keep * u.size)))
     share = kept / u.size

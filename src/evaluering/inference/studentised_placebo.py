@@ -76,7 +76,7 @@ class AreaStatistics:
     binary: bool
 
     def small_sample_factor(self, used: np.ndarray) -> float:
-        """statsmodels' cluster-robust factor ``G/(G-1) (N-1)/(N-4)`` over the rows of the ``used`` areas."""
+        """Statsmodels' cluster-robust factor ``G/(G-1) (N-1)/(N-4)`` over the rows of the ``used`` areas."""
         keep = used[self.cell_area]
         G = len(np.unique(self.cell_cluster[keep]))
         N = int(self.cell_rows[keep].sum())

@@ -317,7 +317,8 @@ class _BootstrapT:
 
     def t(self, b0: float) -> np.ndarray:
         """Bootstrap t-statistics for H0: coefficient = b0 (centred on b0 under WCR, on the
-        estimate under WCU)."""
+        estimate under WCU).
+        """
         if not self.impose_null:
             return self.numerator / self.denominator
         variance = self.ssc * (self.s_yy - 2 * b0 * self.s_yx + b0 * b0 * self.s_xx)
@@ -327,7 +328,8 @@ class _BootstrapT:
 
 def _p_value(t_boot: np.ndarray, t_stat: float) -> float:
     """Share of |t*| >= |t|; ties up to rounding count against rejection (the identity draw under
-    WCR reproduces t exactly)."""
+    WCR reproduces t exactly).
+    """
     tol = 1e-9 * max(1.0, abs(t_stat))
     return float(np.mean(np.abs(t_boot) >= abs(t_stat) - tol))
 

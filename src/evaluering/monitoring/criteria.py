@@ -350,7 +350,8 @@ def statutory_criteria(data, year: int | None = None, *, by: str = "area") -> pd
     """The criteria for the small areas (``by="area"``) or the districts (``by="district"``) of a
     prepared dataset (:func:`evaluering.indicators.prepare`), with the reference values, the year
     (default ``reference_year``) and the population threshold of the parameter file's
-    ``monitoring`` block. Area rows get the ``district`` they belong to (empty in the rest)."""
+    ``monitoring`` block. Area rows get the ``district`` they belong to (empty in the rest).
+    """
     settings = data.params.monitoring
     if settings is None:
         raise MonitoringError("the parameter file has no 'monitoring' block with the reference values")

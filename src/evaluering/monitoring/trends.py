@@ -111,7 +111,8 @@ class AreaMonitoring:
 
 def _weighted_levels(units: pd.DataFrame, by: str) -> pd.DataFrame:
     """Weighted mean of ``y``, its person-clustered se and the person count per ``by`` x period
-    (the indicators' own :func:`weighted_levels`, grouped by ``by`` instead of by district)."""
+    (the indicators' own :func:`weighted_levels`, grouped by ``by`` instead of by district).
+    """
     levels = weighted_levels(units.assign(group=units[by]))
     levels["disclosure"] = disclosure_persons(levels)
     return levels.rename(columns={"group": by, "n_persons": "persons"})[

@@ -1,6 +1,7 @@
 """Numerical building blocks shared by every estimator: intervals and p-values, weighted
 regressions (least squares, logit) and two-way fixed effects. Nothing here knows about
-districts, indicators or reports."""
+districts, indicators or reports.
+"""
 
 from .fixed_effects import COLLINEARITY_TOL, TwfeFit, demean_within, twfe, within_unit_share
 from .intervals import critical_value, interval, p_value

@@ -23,7 +23,8 @@ COLLINEARITY_TOL = 1e-9
 @dataclass(frozen=True, eq=False)
 class TwfeFit:
     """Coefficients of the named regressors (the year effects are left out) and their clustered
-    covariance, with the sample sizes behind them."""
+    covariance, with the sample sizes behind them.
+    """
 
     names: tuple[str, ...]
     coef: np.ndarray
@@ -49,7 +50,8 @@ def demean_within(M: np.ndarray, unit: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def _independent_columns(gram: np.ndarray, raw_ss: np.ndarray) -> list[int]:
     """Greedy set of linearly independent columns, in order: a column is dropped when (after the
-    unit effects and the columns kept before it) almost nothing of its own variation is left."""
+    unit effects and the columns kept before it) almost nothing of its own variation is left.
+    """
     keep: list[int] = []
     for j in range(gram.shape[0]):
         d = gram[j, j]
@@ -66,7 +68,8 @@ def _independent_columns(gram: np.ndarray, raw_ss: np.ndarray) -> list[int]:
 def twfe(data: dict[str, np.ndarray], regressors: np.ndarray, names: Sequence[str],
          covariate_names: Sequence[str] = ()) -> TwfeFit:
     """Two-way fixed effects least squares of ``data['y']`` on ``regressors`` (and the
-    covariates in ``data['X']``) with unit and period effects and clustered covariance."""
+    covariates in ``data['X']``) with unit and period effects and clustered covariance.
+    """
     y, w, unit, cluster = data["y"], data["w"], data["unit"], data["cluster"]
     periods, period = np.unique(data["time"], return_inverse=True)
     n_dummies, named = len(periods) - 1, [*names, *covariate_names]
@@ -114,7 +117,8 @@ def twfe(data: dict[str, np.ndarray], regressors: np.ndarray, names: Sequence[st
 
 def within_unit_share(y: np.ndarray, unit: np.ndarray, w: np.ndarray) -> float:
     """Share of the outcome's weighted variation that lies within units (0 when every unit's
-    outcome is constant: unit fixed effects then absorb everything and no DiD is identified)."""
+    outcome is constant: unit fixed effects then absorb everything and no DiD is identified).
+    """
     total = float(w @ (y - (w @ y) / w.sum()) ** 2)
     if total == 0:
         return 0.0

@@ -24,7 +24,8 @@ def wls_coefficients(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
 
 def ols_influence(X: np.ndarray, y: np.ndarray, w: np.ndarray, fitted: np.ndarray) -> np.ndarray:
     """Asymptotic linear representation of a weighted least squares fit, one row per unit
-    (R DRDID's ``asy.lin.rep.ols``): ``w (y - fitted) x' (X'WX / n)^-1``."""
+    (R DRDID's ``asy.lin.rep.ols``): ``w (y - fitted) x' (X'WX / n)^-1``.
+    """
     n = len(y)
     xpx = (X * w[:, None]).T @ X / n
     return (w * (y - fitted))[:, None] * X @ np.linalg.inv(xpx)

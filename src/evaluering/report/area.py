@@ -19,8 +19,16 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
-from ..area import (area_poverty, decomposition_figure, dfl_reweighting, movers_model, multilevel, oaxaca_blinder,
-                    threshold_figure, threshold_regression)
+from ..area import (
+    area_poverty,
+    decomposition_figure,
+    dfl_reweighting,
+    movers_model,
+    multilevel,
+    oaxaca_blinder,
+    threshold_figure,
+    threshold_regression,
+)
 from ..area.context import INDIVIDUAL_CONTROLS, employment_context, poverty_share
 from ..area.threshold import ThresholdResult, adjusted_area_means, area_means
 from ..config import Params
@@ -77,7 +85,7 @@ class AreaReport:
     data_dir: Path
 
     @classmethod
-    def build(cls, params_file: str | Path, data_dir: str | Path, year: int | None = None) -> "AreaReport":
+    def build(cls, params_file: str | Path, data_dir: str | Path, year: int | None = None) -> AreaReport:
         """``year`` None: the parameter file's latest survey wave."""
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         year = params.survey.waves[-1] if year is None else int(year)

@@ -19,16 +19,24 @@ from ..evaluation import BALANCE_COVARIATES, DistrictEvaluation, evaluate_distri
 from ..indicators.attributes import disclosure_persons
 from ..indicators.levels import indicator_levels
 from ..indicators.prepare import COMPARISON, PreparedData
+from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
 from . import format as fmt
 from .disclosure import NOT_PERSONS, suppress_estimates, suppress_event_study, suppress_levels, unsafe_periods
 from .figure_record import record_persons
-from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
 from .figures import estimates_figure, event_study_grid, love_plot, trend_figure
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
 from .tables import balance_hidden, balance_html, goal_table, sample_table
-from .texts import (coverage_text, falling_is_better, join_words, lower_first, measurement_notes,
-                    multiple_testing_item, strategy_name, survey_coverage)
+from .texts import (
+    coverage_text,
+    falling_is_better,
+    join_words,
+    lower_first,
+    measurement_notes,
+    multiple_testing_item,
+    strategy_name,
+    survey_coverage,
+)
 
 __all__ = ["DistrictReport"]
 
@@ -57,7 +65,7 @@ class DistrictReport:
 
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, district: str | None = None,
-              wave: int | None = None, baseline_wave: int | None = None) -> "DistrictReport":
+              wave: int | None = None, baseline_wave: int | None = None) -> DistrictReport:
         """``district`` None: the parameter file's first district; ``wave`` None: its latest wave."""
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         baseline = params.survey.baseline_wave if baseline_wave is None else int(baseline_wave)
@@ -171,7 +179,8 @@ class DistrictReport:
 
     def _effective_sizes(self, summary: dict) -> str:
         """The effective sample sizes, without the respondent counts (the sample table shows those,
-        with its suppression) and without the district's when it has fewer than ``min_cell`` answers."""
+        with its suppression) and without the district's when it has fewer than ``min_cell`` answers.
+        """
         district = (f"bydelen {fmt.number(summary['ess_district'], 0)}; "
                     if summary["n_district"] >= self.params.disclosure.min_cell else "")
         return (f"<p class='note'>Effektiv stikprøvestørrelse: {district}sammenligningsgruppen "
@@ -202,7 +211,8 @@ class DistrictReport:
 
     def _safe_event_studies(self) -> tuple[dict, float]:
         """The event studies with every point on too few persons (with or without the attribute) left
-        out, and the fewest persons behind a drawn point (district or comparison group, any drawn year)."""
+        out, and the fewest persons behind a drawn point (district or comparison group, any drawn year).
+        """
         ev, min_cell = self.evaluation, self.params.disclosure.min_cell
         safe, fewest = {}, []
         for key, result in ev.event_studies.items():

@@ -121,7 +121,8 @@ def estimates_figure(evaluation: DistrictEvaluation, table: pd.DataFrame | None 
 def love_plot(table: pd.DataFrame) -> plt.Figure:
     """Standardised mean differences per covariate before and after weighting (a "Love plot"),
     with dashed lines at ±0.1, the usual bound for good balance. Labels and numbers are Danish
-    (decimal comma); covariates keep their column names."""
+    (decimal comma); covariates keep their column names.
+    """
     n = len(table)
     fig, ax = plt.subplots(figsize=(6.5, 1.2 + 0.28 * n))
     y = np.arange(n)[::-1]

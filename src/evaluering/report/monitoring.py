@@ -18,8 +18,8 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import HTML
 
-from ..evaluation.ambitions import track_ambitions
 from ..config import Params
+from ..evaluation.ambitions import track_ambitions
 from ..indicators.attributes import disclosure_persons
 from ..indicators.levels import indicator_levels
 from ..indicators.prepare import PreparedData
@@ -50,7 +50,7 @@ class MonitoringReport:
     data_dir: Path
 
     @classmethod
-    def build(cls, params_file: str | Path, data_dir: str | Path, wave: int) -> "MonitoringReport":
+    def build(cls, params_file: str | Path, data_dir: str | Path, wave: int) -> MonitoringReport:
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         later = [w for w in params.survey.known_waves if w > int(wave)]
         planned = later[0] if later else int(wave) + 3
@@ -96,7 +96,8 @@ class MonitoringReport:
 
     def _rule_persons(self, counts: pd.DataFrame, years: pd.Series) -> pd.DataFrame:
         """Per row and measure: the count the rule applies to, in persons (a person-year count over k
-        averaged years holds at least count / k persons)."""
+        averaged years holds at least count / k persons).
+        """
         k = years.map(lambda text: len(str(text).split(",")))
         out = {}
         for n_col, _, averaged in self.CRITERIA_MEASURES:

@@ -45,7 +45,7 @@ class OverviewReport:
 
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, wave: int | None = None,
-              baseline_wave: int | None = None) -> "OverviewReport":
+              baseline_wave: int | None = None) -> OverviewReport:
         """``wave`` None: the parameter file's latest survey wave."""
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         baseline = params.survey.baseline_wave if baseline_wave is None else int(baseline_wave)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from html import escape
 from pathlib import Path
 
@@ -18,7 +18,8 @@ __all__ = ["provenance_table", "provenance_line"]
 
 def provenance_line(params_file: Path, data_dir: Path, municipality: str) -> str:
     """One line under a report's title naming the parameter file and the data it was built from, so
-    a report made with the default (Gladsaxe's) parameter file by mistake says so at once."""
+    a report made with the default (Gladsaxe's) parameter file by mistake says so at once.
+    """
     return (f"<p class='note'>Bygget med parameterfilen {escape(params_file.name)} ({escape(municipality)}) og "
             f"data fra mappen {escape(data_dir.resolve().name)}.</p>")
 
@@ -31,7 +32,7 @@ def provenance_table(params_file: Path, data_dir: Path, waves: str) -> HTML:
         ["Data", escape(data_dir.name), data_hash(data_dir)[:12]],
         ["evaluering", __version__, escape(git_commit(repo))],
         ["Bølge", escape(waves), ""],
-        ["Kørt", datetime.now(timezone.utc).astimezone().strftime("%d-%m-%Y %H:%M"), ""],
+        ["Kørt", datetime.now(UTC).astimezone().strftime("%d-%m-%Y %H:%M"), ""],
     ]
     persons = [[None, NOT_PERSONS, NOT_PERSONS]] * len(rows)  # names, versions, hashes, dates: no persons
     return HTML("<h3>Dokumentation af kørslen</h3>" + html_table(["", "", "Kontrolsum"], rows, persons))

@@ -97,7 +97,8 @@ def _p_value(row: pd.Series, footnotes: list[str]) -> str:
 
 def _people(row: pd.Series, footnotes: list[str]) -> str:
     """The people estimate with its interval, or "ikke relevant" (marked and added to ``footnotes`` when
-    a reason is given, so the reader sees why below the table)."""
+    a reason is given, so the reader sees why below the table).
+    """
     if row.get("suppressed"):
         return fmt.SUPPRESSED
     if row.get("people_estimate") is None or pd.isna(row.get("people_estimate")):
@@ -135,7 +136,8 @@ def _ambition(row: pd.Series) -> str:
 
 def _level_persons(evaluation: DistrictEvaluation, key: str, group: str) -> float:
     """Fewest persons behind a group's levels of one indicator (baseline and follow-up), or with or
-    without its attribute (:func:`~evaluering.indicators.attributes.disclosure_persons`); NaN if none."""
+    without its attribute (:func:`~evaluering.indicators.attributes.disclosure_persons`); NaN if none.
+    """
     lv = evaluation.levels
     hit = lv[(lv["indicator"] == key) & (lv["group"] == group)
              & lv["period"].isin([evaluation.baseline, evaluation.followup])]

@@ -26,7 +26,8 @@ DEFAULT_STRATEGY_PREFIX = "Socialt bydelsarbejde i"
 
 def strategy_name(params: Params) -> str:
     """The strategy's name for titles: ``strategy.name`` in the parameter file, else
-    "Socialt bydelsarbejde i <municipality>" (built from the municipality's name)."""
+    "Socialt bydelsarbejde i <municipality>" (built from the municipality's name).
+    """
     return params.strategy.name or f"{DEFAULT_STRATEGY_PREFIX} {params.municipality.name}"
 
 
@@ -55,7 +56,8 @@ def _of_kind(params: Params, *kinds: str) -> list[Indicator]:
 
 def falling_is_better(params: Params) -> str | None:
     """'for fx kriminalitet og ensomhed er et fald en forbedring', from the first two indicators
-    where lower is better; None when every indicator is better when higher."""
+    where lower is better; None when every indicator is better when higher.
+    """
     lower = [lower_first(i.name) for i in params.indicators if i.direction == "lower_is_better"][:2]
     if not lower:
         return None
@@ -64,7 +66,8 @@ def falling_is_better(params: Params) -> str | None:
 
 def measurement_notes(params: Params) -> str:
     """How the outside view and visitor counts are measured, for the indicators of those kinds that
-    the parameter file has (empty when it has neither)."""
+    the parameter file has (empty when it has neither).
+    """
     parts = []
     outside = _of_kind(params, "survey_outside_view")
     if outside:
@@ -110,7 +113,8 @@ class SurveyCoverage:
 
 def survey_coverage(data, district: str, wave: int) -> SurveyCoverage:
     """Compare the wave's sample of ``district`` with its residents in the register (``data`` is a
-    :class:`~evaluering.indicators.prepare.PreparedData`)."""
+    :class:`~evaluering.indicators.prepare.PreparedData`).
+    """
     youngest = int(getattr(data, "youngest", 18))
     reg = data.register
     residents = reg.loc[(reg["year"] == wave) & (reg["group"] == district) & (reg["age"] >= youngest), "person_id"]
@@ -127,7 +131,8 @@ def residents_phrase(youngest: int) -> str:
 
 def _one_wave(c: SurveyCoverage, min_cell: int) -> str:
     """One wave's sentence; counts are left out when any of invited, residents or the difference
-    (residents not invited) would rest on fewer than ``min_cell`` persons."""
+    (residents not invited) would rest on fewer than ``min_cell`` persons.
+    """
     who = residents_phrase(c.youngest)
     if c.full:
         return f"Alle {who} i bydelen er inviteret"
@@ -140,7 +145,8 @@ def _one_wave(c: SurveyCoverage, min_cell: int) -> str:
 
 def coverage_text(coverages: Sequence[SurveyCoverage], min_cell: int) -> str:
     """Who was invited, from the data: one sentence when every wave surveyed the whole district,
-    else one per wave; then the comparison group."""
+    else one per wave; then the comparison group.
+    """
     comparison = "sammenligningsgruppen er en tilfældig stikprøve blandt voksne i resten af kommunen."
     if all(c.full for c in coverages):
         return f"{_one_wave(coverages[0], min_cell)}; {comparison}"
@@ -150,7 +156,8 @@ def coverage_text(coverages: Sequence[SurveyCoverage], min_cell: int) -> str:
 
 def planning_coverage_text(coverage: dict[str, SurveyCoverage], names: dict[str, str]) -> str:
     """What can make the next wave more precise: only the response rate where a district was
-    surveyed in full, also more invitations where it was sampled."""
+    surveyed in full, also more invitations where it was sampled.
+    """
     full = [k for k, c in coverage.items() if c.full]
     sampled = [k for k in coverage if k not in full]
     where = "bydelen" if len(coverage) == 1 else "bydelene"

@@ -11,8 +11,17 @@
 from .execute import RunContext, RunInterrupted, RunResult, execute_run, run_all
 from .files import write_atomic
 from .index import mark_started, update_status, write_index
-from .plan import (AREA_REPORT, MONITORING_REPORT, OVERVIEW_REPORT, RunSpec, plan_area_run, plan_district_runs,
-                   plan_monitoring_run, plan_overview_run, plan_wave)
+from .plan import (
+                   AREA_REPORT,
+                   MONITORING_REPORT,
+                   OVERVIEW_REPORT,
+                   RunSpec,
+                   plan_area_run,
+                   plan_district_runs,
+                   plan_monitoring_run,
+                   plan_overview_run,
+                   plan_wave,
+)
 from .scratch import sweep_stale_folders
 from .worker import render_html
 

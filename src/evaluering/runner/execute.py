@@ -66,7 +66,8 @@ class RunResult:
 @dataclass(frozen=True)
 class RunContext:
     """What every run of one invocation shares: the disclosure rule, the identifiers to look for,
-    the data fingerprint, limits and whether to rebuild unchanged reports."""
+    the data fingerprint, limits and whether to rebuild unchanged reports.
+    """
 
     min_cell: int
     identifiers: frozenset[str]
@@ -76,7 +77,7 @@ class RunContext:
     threads_per_run: int = 1
 
     @classmethod
-    def for_data(cls, params: Params, data_dir: Path, **options) -> "RunContext":
+    def for_data(cls, params: Params, data_dir: Path, **options) -> RunContext:
         return cls(params.disclosure.min_cell, frozenset(data_identifiers(Path(data_dir), params)),
                    data_hash(Path(data_dir)), **options)
 
@@ -84,7 +85,8 @@ class RunContext:
 class RunInterrupted(Exception):
     """A signal stopped :func:`run_all`; ``results`` has one entry per planned run (unfinished
     ones failed with :data:`INTERRUPTED`). Not an error of the input: the caller records the
-    results and exits."""
+    results and exits.
+    """
 
     def __init__(self, results: list[RunResult]) -> None:
         super().__init__(INTERRUPTED)
@@ -142,7 +144,8 @@ def _stop(proc: subprocess.Popen) -> None:
 def _worker_env(threads: int, folder: Path) -> dict[str, str]:
     """Keep parallel runs from oversubscribing the cores with BLAS threads; tell the worker who
     its parent is, so that it stops when this run dies; keep the kernel's connection file and any
-    other temporary file of the worker or kernel in the run's own folder, so that they go with it."""
+    other temporary file of the worker or kernel in the run's own folder, so that they go with it.
+    """
     env = dict(os.environ, **{PARENT_VARIABLE: str(os.getpid()), "JUPYTER_RUNTIME_DIR": str(folder / "runtime"),
                               "TMPDIR": str(folder)})  # jupyter_client writes the connection file to TMPDIR
     for name in THREAD_VARIABLES:

@@ -33,7 +33,8 @@ def _now() -> str:
 
 def read_status(wave_dir: Path) -> dict:
     """The wave's status; a report still marked as being rebuilt by a process that is gone is
-    read as a failed, interrupted attempt."""
+    read as a failed, interrupted attempt.
+    """
     try:
         status = json.loads((wave_dir / STATUS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):

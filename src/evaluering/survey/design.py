@@ -123,7 +123,7 @@ class SurveyDesign:
                 residualisers.append(residualise)
         return w, tuple(residualisers)
 
-    def _with_step(self, step) -> "SurveyDesign":
+    def _with_step(self, step) -> SurveyDesign:
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.steps = (*self.steps, step)
@@ -132,28 +132,28 @@ class SurveyDesign:
         new._residualisers = (*self._residualisers, residualise) if residualise is not None else self._residualisers
         return new
 
-    def with_columns(self, **columns) -> "SurveyDesign":
+    def with_columns(self, **columns) -> SurveyDesign:
         """The same design with extra data columns (e.g. an outcome or a calibration variable)."""
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.data = self.data.assign(**{k: np.asarray(v) for k, v in columns.items()})
         return new
 
-    def poststratify(self, variable: str, totals: Mapping) -> "SurveyDesign":
+    def poststratify(self, variable: str, totals: Mapping) -> SurveyDesign:
         return self._with_step(PostStratify(variable, dict(totals)))
 
-    def rake(self, margins: Mapping[str, Mapping], *, tol: float = 1e-10, max_iter: int = 100) -> "SurveyDesign":
+    def rake(self, margins: Mapping[str, Mapping], *, tol: float = 1e-10, max_iter: int = 100) -> SurveyDesign:
         return self._with_step(Rake({k: dict(v) for k, v in margins.items()}, tol, max_iter))
 
     def calibrate(self, totals: Mapping, method: str = "linear", bounds: tuple[float, float] | None = None,
-                  *, tol: float = 1e-10, max_iter: int = 100) -> "SurveyDesign":
+                  *, tol: float = 1e-10, max_iter: int = 100) -> SurveyDesign:
         return self._with_step(Calibrate(dict(totals), method, bounds, tol, max_iter))
 
-    def trim(self, upper: float = np.inf, lower: float = 0.0) -> "SurveyDesign":
+    def trim(self, upper: float = np.inf, lower: float = 0.0) -> SurveyDesign:
         return self._with_step(Trim(upper, lower))
 
     def adjust_nonresponse(self, responded: str, classes: Sequence[str] | None = None,
-                           covariates: Sequence[str] | None = None) -> "SurveyDesign":
+                           covariates: Sequence[str] | None = None) -> SurveyDesign:
         """Weighting classes (``classes``) or a response-propensity model (``covariates``)."""
         if (classes is None) == (covariates is None):
             raise SurveyError("non-response adjustment: give either classes or covariates")
@@ -206,7 +206,7 @@ class SurveyDesign:
         self._leverage_cache = (self._residualisers, self._final, result)
         return result
 
-    def with_leverage_correction(self, on: bool = True) -> "SurveyDesign":
+    def with_leverage_correction(self, on: bool = True) -> SurveyDesign:
         """The same design whose calibration residuals are divided by sqrt(1 - leverage) (HC2-type).
 
         Linearisation with calibration residuals underestimates the variance by about K/n (K
@@ -320,7 +320,7 @@ class SurveyDesign:
         design = self._masked(complete)
         return design._estimate(stat)
 
-    def _masked(self, keep: np.ndarray) -> "SurveyDesign":
+    def _masked(self, keep: np.ndarray) -> SurveyDesign:
         """The same design with weight zero outside ``keep`` (for complete-case regressions)."""
         if keep.all():
             return self

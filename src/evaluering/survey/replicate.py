@@ -88,7 +88,7 @@ class ReplicateDesign(SurveyDesign):
 
     @classmethod
     def from_design(cls, design: SurveyDesign, method: str, *, replicates: int = 200, seed: int | None = None,
-                    mse: bool = False) -> "ReplicateDesign":
+                    mse: bool = False) -> ReplicateDesign:
         factors, scale, rscales = replicate_weights(design.stages, method, replicates, seed)
         new = object.__new__(cls)
         new.__dict__.update(design.__dict__)
@@ -97,14 +97,14 @@ class ReplicateDesign(SurveyDesign):
         new.method, new.scale, new.rscales, new.mse = method, scale, np.asarray(rscales, dtype=float), mse
         return new
 
-    def _with_step(self, step) -> "ReplicateDesign":
+    def _with_step(self, step) -> ReplicateDesign:
         new = super()._with_step(step)
         new.replicate_weights = np.column_stack(
             [step.apply(self.data, self.replicate_weights[:, r])[0] for r in range(self.replicate_weights.shape[1])]
         )
         return new
 
-    def _masked(self, keep: np.ndarray) -> "ReplicateDesign":
+    def _masked(self, keep: np.ndarray) -> ReplicateDesign:
         new = super()._masked(keep)
         if new is not self:
             new.replicate_weights = self.replicate_weights * keep[:, None]

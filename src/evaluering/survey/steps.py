@@ -99,7 +99,7 @@ def _totals_array(totals: Mapping, variable: str, step: str) -> np.ndarray:
 
 
 def _centre_within(codes: np.ndarray, k: int, x: np.ndarray, psw: np.ndarray, oldw: np.ndarray) -> np.ndarray:
-    """x - psw * (old-weighted mean of x/psw within the category), R's post-stratification step."""
+    """X - psw * (old-weighted mean of x/psw within the category), R's post-stratification step."""
     unit = x / np.where(psw > 0, psw, 1)[:, None]
     sums = np.zeros((k, x.shape[1]))
     np.add.at(sums, codes, unit * oldw[:, None])

@@ -31,7 +31,8 @@ SMD_THRESHOLD = 0.1
 
 def effective_sample_size(w) -> float:
     """Kish's effective sample size ``(sum w)^2 / sum w^2``: the number of equally weighted
-    respondents that would give a mean the same precision."""
+    respondents that would give a mean the same precision.
+    """
     w = np.asarray(w, dtype=float)
     return float(w.sum() ** 2 / (w**2).sum())
 

@@ -164,7 +164,8 @@ def _usable_rows(
 def _check_relations(std: Standardized, target: np.ndarray, names: list[str], at_edge: list[str]) -> None:
     """Warn about constant and collinear covariates whose targets obey the same relation (not
     again about those made constant by a target at their edge); raise when a target breaks a
-    relation that holds in every usable comparison row."""
+    relation that holds in every usable comparison row.
+    """
     offset = target - std.mean
     notes, broken = [], []
     for j, beta in std.redundant.items():
@@ -189,7 +190,8 @@ def _check_relations(std: Standardized, target: np.ndarray, names: list[str], at
 
 def _relation_text(j: int, beta: np.ndarray, std: Standardized, names: list[str]) -> str:
     """E.g. "'x3' = 1 - 1*'x1' - 1*'x2' in every row" or "'x2' is constant 0" (terms contributing
-    less than 1e-9 of the column's SD are rounding noise and left out)."""
+    less than 1e-9 of the column's SD are rounding noise and left out).
+    """
     if not beta.any():
         return f"{names[j]!r} is constant {std.mean[j]:.6g}"
     intercept = std.mean[j] - beta @ std.mean
@@ -203,7 +205,8 @@ def _solve_dual(
 ) -> tuple[np.ndarray, np.ndarray, int]:
     """Minimise ``log sum_i exp(log_b_i + z_i'λ)`` (z centred on the target) by damped Newton;
     returns λ, the normalised weights and the number of Newton steps. Raises BalanceError when
-    the remaining imbalance is not below ``tol`` after ``max_iter`` steps or a step stalls."""
+    the remaining imbalance is not below ``tol`` after ``max_iter`` steps or a step stalls.
+    """
     lam = np.zeros(z.shape[1])
     u = log_b.copy()
     p = _softmax(u)

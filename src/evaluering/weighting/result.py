@@ -22,7 +22,8 @@ class BalanceError(EvalueringError, ValueError):
 
 class BalanceWarning(UserWarning):
     """The weights exist but deserve a look: few effective respondents, dominant weights,
-    dropped covariates or extreme propensities."""
+    dropped covariates or extreme propensities.
+    """
 
 
 @dataclass(frozen=True)
@@ -59,7 +60,8 @@ class BalanceWeights:
     ) -> BalanceWeights:
         """Summarise the weights, warning (``BalanceWarning``) when few respondents carry them:
         an effective sample size below ``min_ess_share`` of the rows, or one weight above
-        ``max_share`` of the total."""
+        ``max_share`` of the total.
+        """
         result = cls(
             weights=weights,
             method=method,

@@ -51,7 +51,8 @@ __all__ = ["PLANTED_EFFECTS", "DISTRICT_PROFILES", "WORLDS", "PLANTED_CHOICES", 
 
 def _write_atomically(out_dir: Path, tables: dict[str, pd.DataFrame], truth: dict) -> None:
     """Write everything into a temporary sibling folder, then move the files in, truth.json last
-    (and an old truth.json is removed first), so a dataset with a truth.json is always complete."""
+    (and an old truth.json is removed first), so a dataset with a truth.json is always complete.
+    """
     out_dir.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{out_dir.name}-", dir=out_dir.parent))
     try:

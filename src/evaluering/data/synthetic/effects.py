@@ -56,7 +56,8 @@ def planted_table(params: Params, planted: str = "effects") -> dict[str, dict[st
 
 def planted_effects(params: Params, planted: str = "effects") -> Effects:
     """Route PLANTED_EFFECTS (or zeros, ``planted="none"``) to the mechanisms the parameter file's
-    indicators call for."""
+    indicators call for.
+    """
     missing = [f"{d.key}.{i.key}" for d in params.districts for i in params.indicators
                if i.key not in PLANTED_EFFECTS.get(d.key, {})]
     unknown = [d.key for d in params.districts if d.key not in DISTRICT_PROFILES]

@@ -79,7 +79,8 @@ def _raise_education(edu: np.ndarray, p_edu: np.ndarray, delta: np.ndarray, rng:
 
 def _link_mothers(age: np.ndarray, female: np.ndarray, area: np.ndarray, rng: np.random.Generator) -> np.ndarray:
     """For each child (<18) of a batch, a random woman of the batch in the same area who is
-    20-40 years older (position in the batch, -1 if none)."""
+    20-40 years older (position in the batch, -1 if none).
+    """
     women = np.flatnonzero(female & (age >= 18))
     key = area[women] * 1000 + age[women]
     order = np.argsort(key, kind="stable")
@@ -98,7 +99,8 @@ def _entrants(world: World, counts: np.ndarray, year: int, age_pmf: np.ndarray, 
               rng: np.random.Generator, offset: int) -> dict[str, np.ndarray]:
     """People entering the given areas in ``year`` (initial population or in-migrants), drawn from
     each area's composition; children are linked to a woman of the batch when one fits, and take
-    her origin and poor trait (household traits)."""
+    her origin and poor trait (household traits).
+    """
     area = np.repeat(np.arange(len(counts)), counts)
     n = len(area)
     cell = _draw_rows(world.cell_cum[area], rng)
@@ -123,7 +125,8 @@ def _entrants(world: World, counts: np.ndarray, year: int, age_pmf: np.ndarray, 
 
 def _births(people: People, world: World, year: int, rng: np.random.Generator) -> dict[str, np.ndarray]:
     """Children born to resident women aged 20-44, registered in ``year`` in the mother's area
-    with her origin and poor trait."""
+    with her origin and poor trait.
+    """
     women = np.flatnonzero((people.area >= 0) & people.female)
     age = np.minimum(year - 1 - people.cohort[women], MAX_AGE)
     mothers = women[rng.random(len(women)) < FERTILITY[age]]
@@ -169,7 +172,8 @@ def _move(people: People, world: World, year: int, rng: np.random.Generator) -> 
 
 def initial_population(world: World, year: int, rng: np.random.Generator) -> People:
     """Everyone living in the municipality in ``year`` (the first register year), drawn from each
-    area's composition without any planted selection."""
+    area's composition without any planted selection.
+    """
     people = People()
     people.add(_entrants(world, world.target(year), year, POPULATION_AGE_WEIGHTS / POPULATION_AGE_WEIGHTS.sum(),
                          np.zeros(len(world.size)), rng, offset=0))
@@ -179,7 +183,8 @@ def initial_population(world: World, year: int, rng: np.random.Generator) -> Peo
 def simulate_year_change(people: People, world: World, year: int, raise_by_area: np.ndarray,
                          rng: np.random.Generator) -> None:
     """Move the population from ``year`` to ``year + 1``: moves, births, then in-migrants fill
-    each area up to its target size."""
+    each area up to its target size.
+    """
     _move(people, world, year, rng)
     people.add(_births(people, world, year + 1, rng))
     resident = people.area[people.area >= 0]
