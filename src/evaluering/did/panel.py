@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import as_float
-from ..indicators.prepare import COMPARISON
+from ..groups import COMPARISON
 from ..numerics import COLLINEARITY_TOL, interval, twfe, within_unit_share
 
 __all__ = ["PanelDidResult", "baseline_cohort", "cohort_retention", "panel_did"]

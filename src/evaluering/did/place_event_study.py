@@ -16,7 +16,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..indicators.prepare import COMPARISON
+from ..groups import COMPARISON
 from .event_study import EventStudyResult, PretrendTest
 
 __all__ = ["place_event_study"]

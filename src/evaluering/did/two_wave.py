@@ -24,7 +24,7 @@ import pandas as pd
 import statsmodels.api as sm
 from scipy import stats
 
-from ..indicators.prepare import COMPARISON
+from ..groups import COMPARISON
 
 __all__ = ["DidEstimate", "two_wave_did"]
 

@@ -16,13 +16,13 @@ import pandas as pd
 
 from ..config import Params
 from ..data.dataset import Dataset
+from ..groups import COMPARISON  # re-exported: the comparison group's key
 from ..survey.design import SurveyDesign
 from ..survey.nonresponse import age_band
 from ..survey.waves import wave_weighting
 
 __all__ = ["COMPARISON", "PreparedData", "prepare"]
 
-COMPARISON = "comparison"
 BACKGROUND = ("age", "sex", "origin", "education", "employed")  # register columns joined to the survey
 
 

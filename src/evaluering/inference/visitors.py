@@ -71,7 +71,7 @@ import statsmodels.api as sm
 from scipy import stats
 
 from ..config import Indicator, VisitorMean
-from ..indicators.prepare import COMPARISON
+from ..groups import COMPARISON
 from .reported import ReportedInference
 
 __all__ = ["METHOD", "CounterYearDid", "counter_year_means", "counter_year_did", "visitor_inference"]
