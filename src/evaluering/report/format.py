@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import math
 
-__all__ = ["number", "share", "change", "p_value", "VERDICT_LABELS", "DIRECTION_LABELS", "indicator_value"]
+from ..labels import COVARIATE_NAMES, COVARIATE_VALUES, covariate_label
+
+__all__ = ["COVARIATE_NAMES", "COVARIATE_VALUES", "covariate_label", "number", "share", "change", "p_value", "VERDICT_LABELS", "DIRECTION_LABELS", "indicator_value"]
 
 VERDICT_LABELS = {
     "better": "Bedre",
@@ -69,21 +71,3 @@ def p_value(p: float | None) -> str:
     return "< 0,001" if p < 0.001 else number(p, 3)
 
 
-COVARIATE_NAMES = {"age_band": "Alder", "sex": "Køn", "origin": "Herkomst", "education": "Uddannelse",
-                   "employed": "I beskæftigelse"}
-COVARIATE_VALUES = {"female": "kvinde", "male": "mand", "danish": "dansk", "western": "vestlig",
-                    "non_western": "ikke-vestlig", "primary": "grundskole", "upper_secondary": "gymnasial",
-                    "vocational": "erhvervsfaglig", "higher": "videregående", "True": "ja", "False": "nej",
-                    "unknown": "ukendt", "67+": "67 år og derover"}
-
-
-def covariate_label(name: str) -> str:
-    """'origin=non_western' -> 'Herkomst: ikke-vestlig'; 'age_band=30-49' -> 'Alder: 30-49 år'."""
-    column, _, value = name.partition("=")
-    label = COVARIATE_NAMES.get(column, column)
-    if not value:
-        return label
-    text = COVARIATE_VALUES.get(value, value)
-    if column == "age_band" and value[:1].isdigit() and "+" not in value:
-        text = f"{value} år"
-    return f"{label}: {text}"

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..labels import covariate_label
 from ..weighting.design_matrix import covariate_matrix
 from .design import SurveyDesign
 from .steps import ConvergenceError
@@ -57,12 +58,6 @@ def _independent(X: np.ndarray, order: list[int]) -> list[int]:
     return kept
 
 
-def _label(name: str) -> str:
-    from ..report.format import covariate_label  # Danish labels live with the report texts
-
-    return covariate_label(name)
-
-
 def balance_comparison_noted(design: SurveyDesign, group: str, district: str, comparison: str,
                              covariates: Sequence[str]) -> tuple[SurveyDesign, tuple[str, ...]]:
     """:func:`balance_comparison` and, in Danish, the targets it had to give up (module docstring)."""
@@ -85,7 +80,7 @@ def balance_comparison_noted(design: SurveyDesign, group: str, district: str, co
     # category to 0 and its variance to nonsense: such a target is given up, with a note
     dummies = [j for j in varying if set(np.unique(Xc[:, j])) <= {0.0, 1.0}]
     extreme = [j for j in dummies if not BOUNDARY < target_means[j] < 1 - BOUNDARY]
-    notes = [f"Sammenligningsgruppen er ikke udlignet på «{_label(X.columns[j])}»: "
+    notes = [f"Sammenligningsgruppen er ikke udlignet på «{covariate_label(X.columns[j])}»: "
              f"{'ingen af' if target_means[j] <= BOUNDARY else 'alle'} bydelens svarpersoner har den egenskab."
              for j in extreme]
     chosen = _independent(Xc, [j for j in varying if j not in extreme])
@@ -102,5 +97,5 @@ def balance_comparison_noted(design: SurveyDesign, group: str, district: str, co
             thinnest = min(chosen, key=lambda j: (support[j], -abs(target_means[j] - Xc[:, j].mean())))
             chosen.remove(thinnest)
             notes.append(f"Sammenligningsgruppen kunne ikke udlignes til bydelens andel for "
-                         f"«{_label(X.columns[thinnest])}» (for få i sammenligningsgruppen); "
+                         f"«{covariate_label(X.columns[thinnest])}» (for få i sammenligningsgruppen); "
                          "den er udeladt af udligningen.")
