@@ -11,8 +11,9 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from evaluering.did.event_study import event_study, event_study_figure
+from evaluering.did.event_study import event_study
 from evaluering.did.panel import baseline_cohort, cohort_retention, panel_did
+from evaluering.report.event_study_figure import event_study_figure
 
 START = 2020
 

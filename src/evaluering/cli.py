@@ -215,6 +215,7 @@ def _params_option(parser: argparse.ArgumentParser) -> None:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The command line's parser: ``validate``, ``synthetic`` and ``run`` with their options."""
     from .data.synthetic.settings import WORLDS
 
     parser = argparse.ArgumentParser(prog="evaluering", description=__doc__,

@@ -28,6 +28,7 @@ class ResultDisplay:
 
     _digits: ClassVar[int] = 4  # decimals shown in the tables
     _index: ClassVar[bool] = False  # whether ``to_frame()``'s index is part of the table
+    _shown_columns: ClassVar[tuple[str, ...] | None] = None  # the columns displayed (default: all)
 
     def to_frame(self) -> pd.DataFrame:
         """The result as a table (one row per estimate)."""
@@ -45,9 +46,13 @@ class ResultDisplay:
         """Further tables shown after the main one, by heading; none by default."""
         return {}
 
+    def _shown_frame(self) -> pd.DataFrame:
+        frame = self.to_frame()
+        return frame if self._shown_columns is None else frame[list(self._shown_columns)]
+
     def summary(self) -> str:
         """The result as plain text: headline, table, further tables and notes."""
-        parts = [self._headline(), _frame_text(self.to_frame(), self._digits, self._index)]
+        parts = [self._headline(), _frame_text(self._shown_frame(), self._digits, self._index)]
         parts += [f"{title}\n{_frame_text(frame, self._digits, index=True)}"
                   for title, frame in self._extra_frames().items()]
         return "\n".join([*parts, *self._notes()])
@@ -57,7 +62,7 @@ class ResultDisplay:
 
     def _repr_html_(self) -> str:
         parts = [f"<p><strong>{html.escape(self._headline())}</strong></p>",
-                 frame_html(self.to_frame(), self._digits, index=self._index)]
+                 frame_html(self._shown_frame(), self._digits, index=self._index)]
         parts += [f"<h4>{html.escape(title)}</h4>" + frame_html(frame, self._digits, index=True)
                   for title, frame in self._extra_frames().items()]
         parts += [f"<p>{html.escape(note)}</p>" for note in self._notes()]

@@ -10,6 +10,9 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..columns import require_columns
+from .errors import AreaModelError
+
 __all__ = ["INDIVIDUAL_CONTROLS", "area_poverty", "employment_context", "poverty_share"]
 
 INDIVIDUAL_CONTROLS = ["age_band", "sex", "origin", "education", "poor"]
@@ -33,9 +36,7 @@ def area_poverty(
     adults with low income in the person's area that year) and ``poverty_above``
     (``max(0, poverty_share - threshold)``, the Galster threshold form the generator plants).
     """
-    missing = [c for c in (area, time, income, age) if c not in register.columns]
-    if missing:
-        raise ValueError(f"register has no column(s) {missing}")
+    require_columns(register, (area, time, income, age), what="register", error=AreaModelError)
     adult = (register[age] >= adult_age).to_numpy()
     inc = register[income].to_numpy(dtype=float)
     years = register[time].to_numpy()

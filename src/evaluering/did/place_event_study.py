@@ -14,10 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..groups import COMPARISON
-from .event_study import EventStudyResult, PretrendTest
+from ..numerics import interval
+from .errors import DidError
+from .event_study import EventStudyResult, wald_pretrend
 
 __all__ = ["place_event_study"]
 
@@ -57,14 +58,14 @@ def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, re
     """
     reference = event_year - 1 if reference is None else reference
     if reference >= event_year:
-        raise ValueError(f"the reference year {reference} must come before the start {event_year}")
+        raise DidError(f"the reference year {reference} must come before the start {event_year}")
     kept = units["group"].isin([district, COMPARISON]) & (units["weight"] > 0)
     units = units.loc[kept, ["group", "period", "y", "weight", "cluster"]]  # the columns used below
     in_district = units["group"] == district
     years = sorted({int(p) for p in units.loc[in_district, "period"].unique()}
                    & {int(p) for p in units.loc[~in_district, "period"].unique()})  # with data in both groups
     if reference not in years:
-        raise ValueError(f"no data for both groups in the reference year {reference}")
+        raise DidError(f"no data for both groups in the reference year {reference}")
     units = units[units["period"].isin(years)].reset_index(drop=True)
     treated, period = (units["group"] == district).to_numpy(), units["period"].to_numpy()
     means, influence = _cell_influence(treated, period, units["y"].to_numpy(dtype=float),
@@ -78,19 +79,13 @@ def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, re
     estimates = np.array([(means[True, y] - means[True, reference]) - (means[False, y] - means[False, reference])
                           for y in event_years])
     se = np.sqrt(np.diag(covariance))
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    table = pd.DataFrame({"year": event_years, "estimate": estimates, "se": se, "ci_low": estimates - z * se,
-                          "ci_high": estimates + z * se, "p_value": 2 * stats.norm.sf(np.abs(estimates / se)),
-                          "reference": False}, index=pd.Index([y - event_year for y in event_years], name="event_time"))
+    ci_low, ci_high, p_value = interval(estimates, se, confidence)
+    table = pd.DataFrame({"year": event_years, "estimate": estimates, "se": se, "ci_low": ci_low, "ci_high": ci_high,
+                          "p_value": p_value, "reference": False},
+                         index=pd.Index([y - event_year for y in event_years], name="event_time"))
     table.loc[reference - event_year] = [reference, 0.0, 0.0, 0.0, 0.0, np.nan, True]
     table = table.sort_index()
-    leads = [j for j, y in enumerate(event_years) if y < reference]
-    if leads:
-        b, V = estimates[leads], covariance[np.ix_(leads, leads)]
-        statistic = float(b @ np.linalg.solve(V, b))
-        pretrend = PretrendTest(statistic, len(leads), float(stats.chi2.sf(statistic, len(leads))))
-    else:
-        pretrend = PretrendTest(0.0, 0, float("nan"))
+    pretrend = wald_pretrend(estimates, covariance, np.array(event_years) < reference, none_statistic=0.0)
     return EventStudyResult(
         outcome=outcome, event_year=event_year, reference=reference - event_year, coefficients=table,
         covariance=covariance, pretrend=pretrend, n_units=int(G), n_treated_units=int(treated.sum()),

@@ -1,38 +1,12 @@
-"""Errors of the staggered DiD estimator: all are ``ValueError``s that name the problem in the data."""
+"""The staggered DiD's errors, importable from here as before; they live in :mod:`evaluering.did.errors`."""
 
 from __future__ import annotations
 
-from ..errors import EvalueringError
+from . import errors
 
-__all__ = [
-    "CohortChangesError",
-    "CollinearCovariatesError",
-    "MissingValuesError",
-    "NoComparisonGroupError",
-    "StaggeredDidError",
-    "UnbalancedPanelError",
-]
+__all__ = ["CohortChangesError", "CollinearCovariatesError", "MissingValuesError", "NoComparisonGroupError",
+           "StaggeredDidError", "UnbalancedPanelError"]
 
-
-class StaggeredDidError(EvalueringError, ValueError):
-    """The data or arguments cannot be used for a staggered-adoption DiD."""
-
-
-class UnbalancedPanelError(StaggeredDidError):
-    """Some units are not observed in every period (or twice in one period)."""
-
-
-class CohortChangesError(StaggeredDidError):
-    """A unit's cohort (first treated period) differs between its rows."""
-
-
-class NoComparisonGroupError(StaggeredDidError):
-    """A cohort has no never-treated or not-yet-treated units to be compared with."""
-
-
-class CollinearCovariatesError(StaggeredDidError):
-    """The covariate (design) matrix is singular: covariates are collinear or do not vary."""
-
-
-class MissingValuesError(StaggeredDidError):
-    """Used columns contain missing values."""
+CohortChangesError, CollinearCovariatesError = errors.CohortChangesError, errors.CollinearCovariatesError
+MissingValuesError, NoComparisonGroupError = errors.MissingValuesError, errors.NoComparisonGroupError
+StaggeredDidError, UnbalancedPanelError = errors.StaggeredDidError, errors.UnbalancedPanelError

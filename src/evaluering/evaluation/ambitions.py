@@ -23,16 +23,25 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ..columns import require_columns
 from ..config import Indicator, Params
+from ..errors import EvalueringError
+from ..numerics import critical_value
 
-__all__ = ["STATUS_LABELS", "MET", "ambition_met", "ON_TRACK", "OFF_TRACK", "track_ambitions", "track_district"]
+__all__ = ["MET", "OFF_TRACK", "ON_TRACK", "STATUS_LABELS", "AmbitionError", "ambition_met", "track_ambitions",
+           "track_district"]
 
 MET, ON_TRACK, OFF_TRACK = "met", "on_track", "off_track"
 STATUS_LABELS = {MET: "nået", ON_TRACK: "på vej", OFF_TRACK: "ikke på vej"}  # for reports, in Danish
 TOLERANCE = 1e-9
 LEVEL_COLUMNS = ("group", "indicator", "period", "value", "se")
+
+
+class AmbitionError(EvalueringError, ValueError):
+    """The levels cannot be tracked against the ambitions: missing columns, unknown groups or
+    indicators, or years in the wrong order.
+    """
 
 
 def trajectory_level(baseline_level: float, target: float, baseline_year: int, target_year: int,
@@ -70,14 +79,12 @@ def status(level: float, target: float, required: float, sign: int) -> str:
 
 
 def _levels_index(levels: pd.DataFrame) -> pd.DataFrame:
-    missing = [c for c in LEVEL_COLUMNS if c not in levels]
-    if missing:
-        raise ValueError(f"levels: missing columns {missing} (needs {list(LEVEL_COLUMNS)})")
+    require_columns(levels, LEVEL_COLUMNS, what="levels", error=AmbitionError)
     key = ["group", "indicator", "period"]
     dupes = levels[levels.duplicated(key, keep=False)]
     if len(dupes):
         first = dupes.iloc[0]
-        raise ValueError(f"levels: more than one row for group '{first['group']}', indicator "
+        raise AmbitionError(f"levels: more than one row for group '{first['group']}', indicator "
                          f"'{first['indicator']}', period {first['period']}")
     return levels.assign(period=levels["period"].astype(int)).set_index(key)[["value", "se"]]
 
@@ -134,7 +141,8 @@ def track_ambitions(levels: pd.DataFrame, params: Params, *, latest: int | None 
     ``params.strategy.target_year``. The interval is ``value +- z * se`` at ``confidence``.
 
     One row per district x indicator with an ambition (indicators absent from ``levels`` are left
-    out; a level missing for one year gives a row with status NaN and a ``reason``): levels, interval, target, the trajectory
+    out; a level missing for one year gives a row with status NaN and a ``reason``): levels,
+    interval, target, the trajectory
     (``trajectory_slope`` per year from the baseline; ``trajectory_level``, what it requires in
     the latest year; ``yearly_change_needed`` from the latest level to reach the target, NaN from
     the target year on), ``status`` (see :data:`STATUS_LABELS` for Danish labels), ``decisive``
@@ -145,20 +153,20 @@ def track_ambitions(levels: pd.DataFrame, params: Params, *, latest: int | None 
     target_year = params.strategy.target_year if target_year is None else int(target_year)
     latest = int(levels["period"].max()) if latest is None else int(latest)
     if not baseline < target_year:
-        raise ValueError(f"the target year {target_year} must come after the baseline year {baseline}")
+        raise AmbitionError(f"the target year {target_year} must come after the baseline year {baseline}")
     if latest < baseline:
-        raise ValueError(f"the latest year {latest} comes before the baseline year {baseline}")
+        raise AmbitionError(f"the latest year {latest} comes before the baseline year {baseline}")
     district_keys = [d.key for d in params.districts]
     groups = set(levels["group"])
     unknown_groups = groups - set(district_keys) - {"comparison"}
     if unknown_groups:
-        raise ValueError(f"levels: unknown groups {sorted(unknown_groups)} (districts: {district_keys})")
+        raise AmbitionError(f"levels: unknown groups {sorted(unknown_groups)} (districts: {district_keys})")
     known = {i.key for i in params.indicators}
     unknown_indicators = set(levels["indicator"]) - known
     if unknown_indicators:
-        raise ValueError(f"levels: unknown indicators {sorted(unknown_indicators)}")
+        raise AmbitionError(f"levels: unknown indicators {sorted(unknown_indicators)}")
     present = set(levels["indicator"])
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    z = critical_value(confidence)
     rows = [
         _row(index, ind, district, target, baseline, latest, target_year, z)
         for district in district_keys if district in groups

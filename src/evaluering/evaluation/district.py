@@ -35,6 +35,7 @@ from ..inference import benjamini_hochberg, holm
 from ..inference.reported import ReportedInference
 from ..inference.social_mix import social_mix_inference
 from ..inference.visitors import visitor_inference
+from ..results import ResultDisplay
 from ..survey.balance import BALANCE_GROUP, balance_comparison_noted
 from ..survey.design import SurveyDesign
 from .ambitions import ambition_met
@@ -60,8 +61,8 @@ def verdict(estimate: float, p_value: float, indicator: Indicator, alpha: float 
     return BETTER if estimate * indicator.sign > 0 else WORSE
 
 
-@dataclass(frozen=True)
-class DistrictEvaluation:
+@dataclass(frozen=True, repr=False)
+class DistrictEvaluation(ResultDisplay):
     """All indicators of one district for one follow-up wave against the baseline."""
 
     district: str
@@ -74,21 +75,21 @@ class DistrictEvaluation:
     balanced: dict  # wave -> SurveyDesign with the comparison group balanced to the district
     event_studies: dict  # indicator key -> EventStudyResult (place, register indicators)
 
+    _digits = 3
+    _shown_columns = ("number", "indicator", "district_baseline", "district_followup", "estimate", "ci_low",
+                      "ci_high", "p_value", "verdict")
+
     def to_frame(self) -> pd.DataFrame:
+        """One row per indicator: levels, change, interval, p-values, verdict and ambition."""
         return self.table.copy()
 
-    def summary(self) -> str:
+    def _headline(self) -> str:
         counts = self.table["verdict"].value_counts()
         return (
             f"{self.district_name} {self.baseline}->{self.followup}: "
             f"{counts.get(BETTER, 0)} better, {counts.get(NO_CHANGE, 0)} no detectable change, "
             f"{counts.get(WORSE, 0)} worse (of {len(self.table)} indicators)"
         )
-
-    def _repr_html_(self) -> str:
-        cols = ["number", "indicator", "district_baseline", "district_followup", "estimate", "ci_low",
-                "ci_high", "p_value", "verdict"]
-        return f"<p>{self.summary()}</p>" + self.table[cols].to_html(index=False, float_format="{:.3f}".format)
 
 
 def _level(levels: pd.DataFrame, group: str, period: int, column: str = "value") -> float:

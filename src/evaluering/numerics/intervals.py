@@ -33,7 +33,8 @@ def p_value(estimate, se, df: float | None = None):
 def interval(estimate, se, confidence: float, df: float | None = None):
     """``(ci_low, ci_high, p_value)`` of a normal (or t, with ``df``) interval; scalars or arrays."""
     q = critical_value(confidence, df)
-    low, high = np.asarray(estimate, dtype=float) - q * np.asarray(se), np.asarray(estimate, dtype=float) + q * np.asarray(se)
+    centre, half_width = np.asarray(estimate, dtype=float), q * np.asarray(se, dtype=float)
+    low, high = centre - half_width, centre + half_width
     if low.ndim == 0:
         return float(low), float(high), p_value(estimate, se, df)
     return low, high, p_value(estimate, se, df)

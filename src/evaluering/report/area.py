@@ -77,6 +77,8 @@ def published_area_means(frame: pd.DataFrame, min_cell: int, result: ThresholdRe
 
 @dataclass(frozen=True)
 class AreaReport:
+    """The area-effects report of one register year: its sections, each a method the notebook calls."""
+
     params: Params
     data: PreparedData
     year: int
@@ -92,6 +94,7 @@ class AreaReport:
         return cls(params, data, year, employment_context(data.register, year), params_file, data_dir)
 
     def title(self) -> HTML:
+        """The report's heading and introduction."""
         return HTML(
             f"<h1>Områdeeffekter i {escape(self.params.municipality.name)} {self.year}</h1>"
             "<p>Rammes beboerne i de udsatte bydele to gange: af deres egne vilkår og af området? Rapporten ser på "
@@ -177,7 +180,7 @@ class AreaReport:
         ax.legend(ax.get_legend_handles_labels()[0], shown, frameon=False)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(100 * v, 0)))
         ax.set_ylabel("Procentpoint")
-        drawn = [cells[2] for cells, row in zip(persons, rows) if row[2] != fmt.SUPPRESSED]
+        drawn = [cells[2] for cells, row in zip(persons, rows, strict=False) if row[2] != fmt.SUPPRESSED]
         record_persons(fig, min(drawn) if drawn else NOT_PERSONS)
         return HTML(
             "<h2>Hvad skyldes forskellen til resten af kommunen?</h2>"
@@ -212,6 +215,7 @@ class AreaReport:
         )
 
     def caveats(self) -> HTML:
+        """The methods and caveats section."""
         return HTML(
             "<h2>Metode og forbehold</h2><ul>"
             "<li>Andelen fattige er andelen af voksne med en indkomst under halvdelen af kommunens medianindkomst.</li>"
@@ -222,4 +226,5 @@ class AreaReport:
         )
 
     def provenance(self) -> HTML:
+        """Where the numbers come from: parameter file, data and versions."""
         return provenance_table(self.params_file, self.data_dir, f"{self.year}")

@@ -95,9 +95,9 @@ def suppress_group(counts: Sequence[float], min_cell: int, *, shown: Sequence[bo
     [True, False, True]
     """
     shown = [True] * len(counts) if shown is None else list(shown)
-    hidden = [not s or c < min_cell for c, s in zip(counts, shown)]
-    small = any(h and c < min_cell for c, h in zip(counts, hidden))
-    while small and sum(c for c, h in zip(counts, hidden) if h) < min_cell:
+    hidden = [not s or c < min_cell for c, s in zip(counts, shown, strict=False)]
+    small = any(h and c < min_cell for c, h in zip(counts, hidden, strict=False))
+    while small and sum(c for c, h in zip(counts, hidden, strict=False) if h) < min_cell:
         candidates = [i for i, h in enumerate(hidden) if not h]
         if not candidates:
             break

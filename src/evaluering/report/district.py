@@ -81,6 +81,7 @@ class DistrictReport:
         return {self.evaluation.district: self.evaluation.district_name, COMPARISON: self.params.comparison_group.name}
 
     def title(self) -> HTML:
+        """The report's heading and table of contents."""
         ev = self.evaluation
         goals = "".join(f'<li><a href="#{g.key}">{escape(g.name)}</a></li>' for g in self.params.effect_goals)
         return HTML(
@@ -96,6 +97,7 @@ class DistrictReport:
         )
 
     def headline(self) -> HTML:
+        """The headline: how many indicators improved, did not change, or worsened."""
         counts = suppress_estimates(self.evaluation.table, self.params.disclosure.min_cell)["verdict"].value_counts()
         parts = [f"{counts.get(k, 0)} {fmt.VERDICT_LABELS[k].lower()}" for k in ("better", "no_change", "worse")]
         hidden = int(counts.get("suppressed", 0) + counts.get("not_computed", 0))
@@ -105,10 +107,13 @@ class DistrictReport:
                     f"{parts[0]}, {parts[1]} og {parts[2]} sig i forhold til sammenligningsgruppen.{rest}</p>")
 
     def effect_goal(self, goal_key: str) -> HTML:
+        """The section of one effect goal: its indicators' table."""
         goal = next(g for g in self.params.effect_goals if g.key == goal_key)
-        return HTML(f'<h2 id="{goal.key}">{escape(goal.name)}</h2>' + goal_table(self.evaluation, self.params, goal_key))
+        table = goal_table(self.evaluation, self.params, goal_key)
+        return HTML(f'<h2 id="{goal.key}">{escape(goal.name)}</h2>' + table)
 
     def estimates_figure(self) -> plt.Figure:
+        """Every share indicator's change against the comparison group, with its interval."""
         table = suppress_estimates(self.evaluation.table, self.params.disclosure.min_cell)
         drawn = table[(table["unit"] == "share") & table["estimate"].notna()]
         return record_persons(estimates_figure(self.evaluation, table), _fewest(drawn["min_persons"]))
@@ -122,13 +127,15 @@ class DistrictReport:
             for theme in goal.themes:
                 heading = HTML(f"<h3>{escape(theme.name)}</h3>")
                 if not theme.indicators:
-                    sections.append((HTML(heading.data + "<p class='note'>Temaet har endnu ingen indikatorer.</p>"), None))
+                    empty = "<p class='note'>Temaet har endnu ingen indikatorer.</p>"
+                    sections.append((HTML(heading.data + empty), None))
                     continue
                 frames = []
                 for ind in theme.indicators:
                     levels = self.indicator_levels(ind)
                     levels = levels[levels["group"].isin(keep) & (levels["period"] <= self.evaluation.followup)]
-                    frames.append(suppress_levels(levels, min_cell, person_based=pd.Series(ind.source != "visitors", index=levels.index)))
+                    person_based = pd.Series(ind.source != "visitors", index=levels.index)
+                    frames.append(suppress_levels(levels, min_cell, person_based=person_based))
                 levels = pd.concat(frames)
                 fig = trend_figure(levels, theme.indicators, self.evaluation.district, self._labels,
                                    marks=tuple(self.params.survey.waves))
@@ -226,6 +233,7 @@ class DistrictReport:
         return safe, _fewest(pd.Series(fewest, dtype=float))
 
     def methods(self) -> HTML:
+        """The methods section, in plain Danish."""
         ev = self.evaluation
         waves = [ev.baseline, ev.followup]
         min_cell = self.params.disclosure.min_cell
@@ -265,17 +273,19 @@ class DistrictReport:
                 "tilfældig variation blandt de enkelte beboere, som afhænger af bydelens eget niveau og størrelse, og "
                 "hændelser, der rammer et helt område (fx en lukket arbejdsplads eller et nyt byggeri). Den første "
                 "beregnes ud fra bydelens egne beboere. Den anden vurderes ud fra, hvor meget resten af kommunens "
-                "småområder svinger ud over det, beboerne alene kan forklare, og tilpasses bydelens niveau. Forskellen i "
-                "udvikling divideres med sin egen usikkerhed og sammenlignes med det samme tal for 999 »placebo-bydele« "
+                "småområder svinger ud over det, beboerne alene kan forklare, og tilpasses bydelens niveau. "
+                "Forskellen i udvikling divideres med sin egen usikkerhed og sammenlignes med det samme tal for 999 "
+                "»placebo-bydele« "
                 "af lige så mange tilfældige småområder fra resten af kommunen, hver med sin egen usikkerhed. Så "
                 "sammenlignes bydelen ikke med områder, der blot ligner resten af kommunen. p-værdien er andelen af "
                 "placebo-bydele med en mindst lige så stor ændring; intervallet er de virkninger, testen ikke kan "
                 "afvise, så vurderingen og intervallet altid stemmer overens.</li>")
         if "institutions" in sources:
             items.append(
-                "<li><strong>Socialt mix i institutioner: tilfældig fordeling.</strong> Isolationsindekset beregnes for "
-                "alle børn, så ændringen kendes præcist. Spørgsmålet er, om den er større, end indekset ville flytte sig "
-                "ved tilfældigheder med bydelens egne børn, deres andel fra udsatte hjem og de samme institutioner. Det "
+                "<li><strong>Socialt mix i institutioner: tilfældig fordeling.</strong> Isolationsindekset beregnes "
+                "for alle børn, så ændringen kendes præcist. Spørgsmålet er, om den er større, end indekset ville "
+                "flytte sig ved tilfældigheder med bydelens egne børn, deres andel fra udsatte hjem og de samme "
+                "institutioner. Det "
                 "vurderes ved at trække børnene på ny (med begge års oplysninger for hvert barn) og ved at lade "
                 "institutionerne svinge fra år til år så meget, som resten af kommunens institutioner gør.</li>")
         if "survey" in sources:
@@ -299,6 +309,7 @@ class DistrictReport:
         return "".join(items)
 
     def provenance(self) -> HTML:
+        """Where the numbers come from: parameter file, data and versions."""
         return provenance_table(self.params_file, self.data_dir,
                                 f"{self.evaluation.baseline} → {self.evaluation.followup}")
 

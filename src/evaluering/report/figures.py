@@ -68,7 +68,7 @@ def trend_figure(
     cols = min(n, 2)
     rows = int(np.ceil(n / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(5.2 * cols, 3.2 * rows), squeeze=False)
-    for ax, ind in zip(axes.flat, indicators):
+    for ax, ind in zip(axes.flat, indicators, strict=False):
         for group, colour in ((district, DISTRICT_COLOUR), ("comparison", COMPARISON_COLOUR)):
             part = levels[(levels["indicator"] == ind.key) & (levels["group"] == group)].sort_values("period")
             if part.empty:
@@ -103,7 +103,7 @@ def estimates_figure(evaluation: DistrictEvaluation, table: pd.DataFrame | None 
     colours = {"better": "#1a7f37", "no_change": "#8c959f", "worse": "#b42318"}
     fig, ax = plt.subplots(figsize=(7.5, 0.32 * len(rows) + 1.2))
     y = np.arange(len(rows))
-    for yi, (_, row) in zip(y, rows.iterrows()):
+    for yi, (_, row) in zip(y, rows.iterrows(), strict=False):
         colour = colours.get(row["verdict"], "#8c959f")
         low, high = shown_interval(row)
         ax.plot([100 * low, 100 * high], [yi, yi], color=colour, lw=2)
@@ -145,7 +145,7 @@ def love_plot(table: pd.DataFrame) -> plt.Figure:
 
 def event_study_grid(results: dict, indicators: list[Indicator]) -> plt.Figure:
     """One event-study panel per register indicator, titled with its pre-trend test."""
-    from ..did.event_study import event_study_figure
+    from .event_study_figure import event_study_figure
 
     shown = [ind for ind in indicators if ind.key in results]
     if not shown:  # every panel suppressed (too few persons) or no register indicator
@@ -156,7 +156,7 @@ def event_study_grid(results: dict, indicators: list[Indicator]) -> plt.Figure:
     cols = 2
     rows = int(np.ceil(len(shown) / cols))
     fig, axes = plt.subplots(rows, cols, figsize=(5.4 * cols, 3.3 * rows), squeeze=False)
-    for ax, ind in zip(axes.flat, shown):
+    for ax, ind in zip(axes.flat, shown, strict=False):
         result = results[ind.key]
         event_study_figure(result, ax=ax, title=plain_text(f"{ind.number}. {ind.name}"))
         p = result.pretrend.p_value

@@ -6,7 +6,8 @@ import math
 
 from ..labels import COVARIATE_NAMES, COVARIATE_VALUES, covariate_label
 
-__all__ = ["COVARIATE_NAMES", "COVARIATE_VALUES", "covariate_label", "number", "share", "change", "p_value", "VERDICT_LABELS", "DIRECTION_LABELS", "indicator_value"]
+__all__ = ["COVARIATE_NAMES", "COVARIATE_VALUES", "DIRECTION_LABELS", "VERDICT_LABELS", "change", "covariate_label",
+           "indicator_value", "number", "p_value", "share"]
 
 VERDICT_LABELS = {
     "better": "Bedre",
@@ -66,6 +67,7 @@ def indicator_value(x: float | None, unit: str) -> str:
 
 
 def p_value(p: float | None) -> str:
+    """A p-value in Danish notation (``< 0,001`` for the smallest)."""
     if _missing(p):
         return SUPPRESSED
     return "< 0,001" if p < 0.001 else number(p, 3)

@@ -41,6 +41,8 @@ STATUS_CSS = {"met": "maerke-bedre", "on_track": "maerke-uaendret", "off_track":
 
 @dataclass(frozen=True)
 class MonitoringReport:
+    """The monitoring report of one register year and survey wave: criteria, trends and ambitions."""
+
     params: Params
     data: PreparedData
     year: int  # register year
@@ -51,6 +53,7 @@ class MonitoringReport:
 
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, wave: int) -> MonitoringReport:
+        """Load and prepare the data and build the report."""
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         later = [w for w in params.survey.known_waves if w > int(wave)]
         planned = later[0] if later else int(wave) + 3
@@ -58,12 +61,14 @@ class MonitoringReport:
 
     @property
     def min_cell(self) -> int:
+        """The smallest number of persons a published cell may rest on."""
         return self.params.disclosure.min_cell
 
     def _shown(self, value: float, persons: float, text: str) -> str:
         return fmt.SUPPRESSED if pd.isna(value) or persons < self.min_cell else text
 
     def title(self) -> HTML:
+        """The report's heading and introduction."""
         return HTML(
             f"<h1>Overvågning af områderne i {escape(self.params.municipality.name)} {self.year}</h1>"
             "<p>Hvilke områder kræver opmærksomhed, er bydelene på vej mod ambitionerne, og kan næste "
@@ -201,7 +206,8 @@ class MonitoringReport:
         labels = {i.key: f"{i.number}. {i.name}" for i in self.params.indicators}
         area_names = self.data.dataset.areas.set_index("area_id")["area_name"].to_dict()
         district_names = {d.key: d.name for d in self.params.districts}
-        flagged = trends[trends["flagged"] & (trends[["disclosure_start", "disclosure_end"]].min(axis=1) >= self.min_cell)]
+        fewest = trends[["disclosure_start", "disclosure_end"]].min(axis=1)
+        flagged = trends[trends["flagged"] & (fewest >= self.min_cell)]
         header = ["Område", "Indikator", "Ændring", "Resten af kommunen", "Forskel", "Justeret p", "Udvikling"]
         rows, persons = [], []
         for _, r in flagged.sort_values(["level", "indicator"]).iterrows():
@@ -244,13 +250,14 @@ class MonitoringReport:
         block_name = [districts.get(d, rest) if isinstance(d, str) else rest for d in areas["district"]]
         areas["block"] = [block for block, _ in block_name]
         areas["label"] = [area_names.get(unit, unit) + (f" ({name})" if name else "")
-                          for unit, (_, name) in zip(areas["unit"], block_name)]
+                          for unit, (_, name) in zip(areas["unit"], block_name, strict=False)]
         grid = areas.pivot(index=["block", "label"], columns="indicator", values="z").sort_index()
         grid = grid[[k for k in labels if k in grid.columns]].rename(columns=labels)
         fig, ax = plt.subplots(figsize=(9, 0.13 * len(grid) + 2.5))
         sns.heatmap(grid, cmap="RdYlGn", center=0, vmin=-4, vmax=4, ax=ax, yticklabels=False,
                     cbar_kws={"label": "Forskel i udvikling (standardfejl; grøn = bedre)"})
-        ax.set_yticks(np.arange(len(grid)) + 0.5, [plain_text(v) for v in grid.index.get_level_values("label")], fontsize=5)
+        labels = [plain_text(v) for v in grid.index.get_level_values("label")]
+        ax.set_yticks(np.arange(len(grid)) + 0.5, labels, fontsize=5)
         block_of_row = grid.index.get_level_values("block").to_numpy()
         for start in np.flatnonzero(np.diff(block_of_row)) + 1:  # a line where the next district's areas begin
             ax.axhline(start, color="black", linewidth=1)
@@ -283,13 +290,15 @@ class MonitoringReport:
                     f"<span class='{STATUS_CSS[r['status']]}'>{escape(r['status_label'])}</span>")
                 level = fmt.SUPPRESSED if small else (
                     f"{fmt.indicator_value(r['latest_level'], r['unit'])}<br><span class='note'>"
-                    f"({fmt.indicator_value(r['ci_low'], r['unit'])} til {fmt.indicator_value(r['ci_high'], r['unit'])})"
+                    f"({fmt.indicator_value(r['ci_low'], r['unit'])} til "
+                    f"{fmt.indicator_value(r['ci_high'], r['unit'])})"
                     "</span>")
                 rows.append([f"{r['number']}. {escape(r['name'])}", fmt.indicator_value(r["target"], r["unit"]),
                              level, fmt.SUPPRESSED if small else fmt.indicator_value(r["trajectory_level"], r["unit"]),
                              status])
                 persons.append([None, NOT_PERSONS, n, n, None])
-            parts.append(f"<h3>{escape(district.name)}</h3>" + html_table(header, rows, persons, text_columns=(0, 4), min_cell=self.min_cell))
+            table = html_table(header, rows, persons, text_columns=(0, 4), min_cell=self.min_cell)
+            parts.append(f"<h3>{escape(district.name)}</h3>" + table)
         return HTML("".join(parts))
 
     # --- survey planning ----------------------------------------------------------------------
@@ -339,7 +348,7 @@ class MonitoringReport:
         out = {}
         for ind in (i for i in self.params.indicators if i.source == "survey"):
             levels = indicator_levels(self.data, ind, [self.wave])
-            for group, n in zip(levels["group"], disclosure_persons(levels)):
+            for group, n in zip(levels["group"], disclosure_persons(levels), strict=False):
                 out[(group, ind.key)] = n
         return out
 
@@ -353,4 +362,5 @@ class MonitoringReport:
         return fmt.number(needed, 0)
 
     def provenance(self) -> HTML:
+        """Where the numbers come from: parameter file, data and versions."""
         return provenance_table(self.params_file, self.data_dir, f"register {self.year}, bølge {self.wave}")

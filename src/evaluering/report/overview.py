@@ -55,16 +55,19 @@ class OverviewReport:
 
     @property
     def baseline(self) -> int:
+        """The baseline wave the districts are evaluated against."""
         return self.evaluations[0].baseline
 
     @property
     def followup(self) -> int:
+        """The follow-up wave."""
         return self.evaluations[0].followup
 
     def _table(self, evaluation: DistrictEvaluation) -> pd.DataFrame:
         return suppress_estimates(evaluation.table, self.params.disclosure.min_cell).set_index("key")
 
     def title(self) -> HTML:
+        """The report's heading and table of contents."""
         goals = "".join(f'<li><a href="#{g.key}">{escape(g.name)}</a></li>' for g in self.params.effect_goals)
         return HTML(
             f"<h1>{escape(strategy_name(self.params))} {self.followup}: bydelene side om side</h1>"
@@ -119,8 +122,8 @@ class OverviewReport:
         fig, axes = plt.subplots(1, len(tables), figsize=(3.2 * len(tables) + 2.5, 0.3 * len(keys) + 1.4),
                                  sharey=True, squeeze=False)
         y = np.arange(len(keys))[::-1]
-        for ax, ev, table in zip(axes[0], self.evaluations, tables):
-            for yi, key in zip(y, keys):
+        for ax, ev, table in zip(axes[0], self.evaluations, tables, strict=False):
+            for yi, key in zip(y, keys, strict=False):
                 row = table.loc[key]
                 if pd.isna(row["estimate"]):
                     continue
@@ -142,6 +145,7 @@ class OverviewReport:
         return record_persons(fig, float(drawn.min()) if len(drawn) else NOT_PERSONS)
 
     def reading_guide(self) -> HTML:
+        """How to read the overview: the verdicts, the intervals and the suppressed cells."""
         min_cell = self.params.disclosure.min_cell
         direction = falling_is_better(self.params)
         return HTML(
@@ -158,6 +162,7 @@ class OverviewReport:
         )
 
     def provenance(self) -> HTML:
+        """Where the numbers come from: parameter file, data and versions."""
         return provenance_table(self.params_file, self.data_dir, f"{self.baseline} → {self.followup}")
 
 

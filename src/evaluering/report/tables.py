@@ -18,8 +18,8 @@ __all__ = ["goal_table", "sample_table", "balance_html", "balance_hidden", "html
            "verdict_mark", "INFERENCE_LABELS"]
 
 INFERENCE_LABELS = {"placebo": "placebotest", "studentised_placebo": "placebotest", "normal": "normalfordeling",
-                    "composition_null": "tilfældig fordeling", "counter_year": "tæller og år", "design": "designbaseret",
-                    "design_leverage": "designbaseret", "cluster": "klyngerobust"}
+                    "composition_null": "tilfældig fordeling", "counter_year": "tæller og år",
+                    "design": "designbaseret", "design_leverage": "designbaseret", "cluster": "klyngerobust"}
 
 
 def html_table(header: list[str], rows: list[list[str]], persons: list[list] | None = None,

@@ -13,6 +13,7 @@ caller can record that the previous reports were kept.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -27,6 +28,7 @@ import nbformat
 from tqdm import tqdm
 
 from ..config import Params
+from ..errors import EvalueringError
 from ..hashing import data_hash
 from ..report.scan import data_identifiers, scan_html, scan_notebook
 from .files import write_atomic
@@ -44,6 +46,8 @@ STOP_GRACE_SECONDS = 10  # a worker asked to stop gets this long to stop its ker
 
 @dataclass(frozen=True)
 class RunResult:
+    """The outcome of one planned run: rendered, kept unchanged, or failed with its reason."""
+
     spec: RunSpec
     ok: bool
     error: str = ""
@@ -53,9 +57,11 @@ class RunResult:
 
     @property
     def status(self) -> str:
+        """``ok``, ``unchanged`` or ``FAILED``."""
         return "unchanged" if self.skipped else ("ok" if self.ok else "FAILED")
 
     def describe(self) -> str:
+        """One line for the terminal: the report and what happened to it."""
         if self.ok:
             what = "unchanged, kept" if self.skipped else f"ok in {self.seconds:.0f} s"
             return f"{self.spec.label}: {what} -> {self.spec.report}"
@@ -78,14 +84,15 @@ class RunContext:
 
     @classmethod
     def for_data(cls, params: Params, data_dir: Path, **options) -> RunContext:
+        """The context for a data folder: its disclosure minimum, identifiers and fingerprint."""
         return cls(params.disclosure.min_cell, frozenset(data_identifiers(Path(data_dir), params)),
                    data_hash(Path(data_dir)), **options)
 
 
-class RunInterrupted(Exception):
+class RunInterrupted(EvalueringError):
     """A signal stopped :func:`run_all`; ``results`` has one entry per planned run (unfinished
-    ones failed with :data:`INTERRUPTED`). Not an error of the input: the caller records the
-    results and exits.
+    ones failed with :data:`INTERRUPTED`). Not an error of the input: the caller catches it before
+    the family's bad-input handling, records the results and exits.
     """
 
     def __init__(self, results: list[RunResult]) -> None:
@@ -125,10 +132,8 @@ _WORKERS = _Workers()
 
 
 def _terminate(proc: subprocess.Popen) -> None:
-    try:
+    with contextlib.suppress(OSError):
         proc.terminate()
-    except OSError:
-        pass
 
 
 def _stop(proc: subprocess.Popen) -> None:

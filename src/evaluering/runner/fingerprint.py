@@ -35,7 +35,9 @@ def source_hash() -> str:
 
 
 def run_fingerprint(spec: RunSpec, data_digest: str) -> str:
-    """Hash of everything the report of ``spec`` depends on (``data_digest`` from :func:`evaluering.hashing.data_hash`)."""
+    """Hash of everything the report of ``spec`` depends on (``data_digest``: see
+    :func:`evaluering.hashing.data_hash`).
+    """
     parts = {
         "notebook": file_hash(spec.notebook),
         "params": file_hash(Path(spec.parameters["params_file"])),

@@ -17,6 +17,7 @@ kernel and removes the folder, since nobody else will.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
@@ -92,10 +93,8 @@ def _write_error(folder: Path, message: str, cell: int | None) -> None:
 def _kill_children() -> None:
     """Kill every process this worker started (the kernel runs in a session of its own)."""
     for child in psutil.Process().children(recursive=True):
-        try:
+        with contextlib.suppress(psutil.NoSuchProcess):
             child.kill()
-        except psutil.NoSuchProcess:
-            pass
 
 
 def _stop_on_terminate() -> None:
