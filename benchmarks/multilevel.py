@@ -53,7 +53,7 @@ def main() -> None:
                                ["poverty_above", "non_western"], family=family)
             best = min(best, time.perf_counter() - start)
         print(f"{family:8s} random intercept, {args.n} individuals in {args.areas} areas: {best:.2f} s "
-              f"(ICC {model.icc:.4f}, poverty_above {model.params['poverty_above']:+.3f})")
+              f"(ICC {model.icc:.4f}, poverty_above {model.estimate['poverty_above']:+.3f})")
 
 
 if __name__ == "__main__":

@@ -10,8 +10,14 @@ import pandas as pd
 import pytest
 import yaml
 
-from evaluering.evaluation.ambitions import STATUS_LABELS, track_ambitions, track_district, trajectory_level
 from evaluering.config import ConfigError, load_params
+from evaluering.evaluation.ambitions import (
+    STATUS_LABELS,
+    AmbitionError,
+    track_ambitions,
+    track_district,
+    trajectory_level,
+)
 
 DISTRICT = "hoeje-gladsaxe"
 UP, DOWN = "uddannelse", "ensomhed"  # higher is better / lower is better
@@ -196,7 +202,7 @@ def test_bad_levels_are_errors(params, rows, message):
 
 
 def test_levels_need_their_columns(params):
-    with pytest.raises(ValueError, match=r"missing columns \['se'\]"):
+    with pytest.raises(AmbitionError, match=r"levels: missing column\(s\) 'se'"):
         track_ambitions(pd.DataFrame({"group": [DISTRICT], "indicator": [UP], "period": [2021], "value": [0.3]}),
                         params)
 

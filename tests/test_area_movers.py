@@ -7,7 +7,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluering.area.movers import MoversResult, area_poverty, movers_figure, movers_model
+from evaluering.area.errors import AreaModelError
+from evaluering.area.movers import MoversResult, area_poverty, movers_model
+from evaluering.report.area_figures import movers_figure
 
 BETA = -0.5
 
@@ -68,7 +70,7 @@ def test_event_profile_flat_before_and_shifts_after(sim):
     res = movers_model(sim, "y", "pid", "year", "area", "ctx", leads=3, lags=3)
     prof = res.profile
     assert set(prof["direction"]) == {"higher", "lower"}
-    for direction, part in prof.groupby("direction"):
+    for _, part in prof.groupby("direction"):
         part = part.set_index("event_time")
         assert part.loc[-1, "estimate"] == 0.0
         pre = part.loc[[-3, -2]]
@@ -134,7 +136,7 @@ def test_errors(sim):
     same = sim.assign(ctx=np.where(sim["pid"] < 1500, 0.1, 0.4))
     with pytest.raises(ValueError, match="does not change when people move"):
         movers_model(same, "y", "pid", "year", "area", "ctx")
-    with pytest.raises(ValueError, match="no column"):
+    with pytest.raises(AreaModelError, match="missing column.*'nope'"):
         movers_model(sim, "nope", "pid", "year", "area", "ctx")
     with pytest.raises(ValueError, match="several rows"):
         movers_model(pd.concat([sim, sim.head(5)]), "y", "pid", "year", "area", "ctx")

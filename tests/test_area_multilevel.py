@@ -126,7 +126,7 @@ def test_gaussian_agrees_with_lmer(case):
     assert _rel(m.area_variance, tau2) < SIG3
     assert _rel(m.residual_variance, sigma2) < SIG3
     assert _rel(m.icc, tau2 / (tau2 + sigma2)) < SIG3
-    np.testing.assert_allclose(m.params.to_numpy(), ref["fixef"], rtol=SIG3)
+    np.testing.assert_allclose(m.estimate.to_numpy(), ref["fixef"], rtol=SIG3)
     np.testing.assert_allclose(m.se.to_numpy(), ref["se"], rtol=SE_REL)
     assert m.loglik == pytest.approx(ref["logLik"], abs=1e-3)
 
@@ -139,7 +139,7 @@ def test_binomial_agrees_with_glmer_agq(case):
     assert _rel(m.area_variance, tau2) < SIG3
     assert _rel(m.icc, tau2 / (tau2 + math.pi**2 / 3)) < SIG3
     assert _rel(m.median_odds_ratio, math.exp(math.sqrt(2 * tau2) * 0.6744897501960817)) < SIG3
-    np.testing.assert_allclose(m.params.to_numpy(), ref["fixef"], rtol=SIG3)
+    np.testing.assert_allclose(m.estimate.to_numpy(), ref["fixef"], rtol=SIG3)
     np.testing.assert_allclose(m.se.to_numpy(), ref["se"], rtol=SE_REL)
     assert m.loglik == pytest.approx(ref["logLik"], abs=1e-3)
 
@@ -148,7 +148,7 @@ def test_result_tables():
     m = _fit("sim_glmer_mundlak_agq25")
     frame = m.to_frame()
     assert list(frame.index) == ["Intercept", "x", "z", "mean(x)"]
-    assert list(frame["level"]) == ["intercept", "individual", "contextual", "area mean"]
+    assert list(frame["term_level"]) == ["intercept", "individual", "contextual", "area mean"]
     assert (frame["ci_low"] < frame["estimate"]).all() and (frame["estimate"] < frame["ci_high"]).all()
     vc = m.variance_components
     assert vc.loc["area", "variance"] == pytest.approx(m.area_variance)
@@ -203,11 +203,11 @@ def test_planted_poverty_threshold_effect_on_employment(prepared, truth):
     m = multilevel(data, "employed", "area_id", ["age_60_64", "female", "origin", "education", "poor"],
                    ["poverty_above"], family="gaussian")
     row = m.to_frame().loc["poverty_above"]
-    assert row["level"] == "contextual"
+    assert row["term_level"] == "contextual"
     assert row["estimate"] < 0 and row["ci_high"] < 0
     assert row["ci_low"] <= effect["slope_above"] <= row["ci_high"]
     assert row["ci_high"] - row["ci_low"] < 0.4  # informative, not just wide
-    assert m.params["poor"] == pytest.approx(-0.20, abs=0.05)  # the individual poverty effect, too
+    assert m.estimate["poor"] == pytest.approx(-0.20, abs=0.05)  # the individual poverty effect, too
 
 
 # ------------------------------------------------------------------------------------------------
@@ -260,7 +260,7 @@ def test_binomial_outcome_must_be_0_1():
 
 def test_other_bad_inputs():
     df = _small()
-    with pytest.raises(AreaModelError, match="column.*not in the data.*'nope'"):
+    with pytest.raises(AreaModelError, match="missing column.*'nope'"):
         multilevel(df, "y", "area", ["nope"])
     with pytest.raises(AreaModelError, match="family"):
         multilevel(df, "y", "area", ["age"], family="poisson")

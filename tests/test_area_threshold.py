@@ -8,18 +8,17 @@ import pytest
 import statsmodels.api as sm
 
 from evaluering.area.context import employment_context
+from evaluering.area.piecewise import PiecewiseResult, piecewise_contextual
 from evaluering.area.threshold import (
-    PiecewiseResult,
     ThresholdInputError,
     ThresholdResult,
     adjusted_area_means,
     area_means,
     hansen_critical_value,
-    piecewise_contextual,
     poverty_share,
-    threshold_figure,
     threshold_regression,
 )
+from evaluering.report.area_figures import threshold_figure
 
 GAMMA, SLOPE = 0.20, -0.6
 
@@ -42,7 +41,7 @@ def test_profile_equals_full_regression_ssr():
     df = simulate(np.random.default_rng(0))
     df["w"] = np.random.default_rng(1).uniform(0.5, 2.0, len(df))
     for weights in (None, "w"):
-        res = threshold_regression(df, "y", "c", ["x"], area="area", weights=weights, ci="lr")
+        res = threshold_regression(df, "y", "c", ["x"], area="area", weights=weights, interval_methods="lr")
         w = np.ones(len(df)) if weights is None else df["w"].to_numpy()
         for g in res.profile["gamma"].to_numpy()[[0, 7, -1]]:
             X = sm.add_constant(np.column_stack([df["x"], df["c"], np.maximum(0, df["c"] - g)]))
@@ -57,13 +56,13 @@ def test_profile_equals_full_regression_ssr():
 
 def test_grid_is_trimmed_distinct_area_values():
     df = simulate(np.random.default_rng(2))
-    res = threshold_regression(df, "y", "c", ["x"], area="area", ci="lr", trim=0.1)
+    res = threshold_regression(df, "y", "c", ["x"], area="area", interval_methods="lr", trim=0.1)
     values = np.unique(df["c"])
     lo, hi = np.quantile(values, [0.1, 0.9])
     np.testing.assert_allclose(res.profile["gamma"], values[(values >= lo) & (values <= hi)])
     assert res.gamma_hat == res.profile.loc[res.profile["ssr"].idxmin(), "gamma"]
     assert res.profile["lr"].min() == 0.0
-    assert hansen_critical_value(0.05) == pytest.approx(7.35, abs=0.01)
+    assert hansen_critical_value(0.95) == pytest.approx(7.35, abs=0.01)
 
 
 # --- (a) simulated coverage ------------------------------------------------------------------
@@ -80,7 +79,8 @@ def coverage():
     for s in range(reps):
         df = simulate(np.random.default_rng(1000 + s))
         res = threshold_regression(df, "y", "c", ["x"], area="area", n_boot=99, seed=s)
-        fine = threshold_regression(df, "y", "c", ["x"], area="area", ci="lr", lr_reference="chi2", n_fine=200)
+        fine = threshold_regression(df, "y", "c", ["x"], area="area", interval_methods="lr", lr_reference="chi2",
+                                    n_fine=200)
         estimates.append(res.gamma_hat)
         hits["boot"] += res.gamma_ci_bootstrap[0] <= GAMMA <= res.gamma_ci_bootstrap[1]
         hits["lr_hansen"] += res.gamma_ci_lr[0] <= GAMMA <= res.gamma_ci_lr[1]
@@ -188,7 +188,7 @@ def test_synthetic_piecewise_at_true_knot(employment_2024, truth):
     res = piecewise_contextual(employment_2024, "y", "poverty_share", knots=(truth["area_effect"]["threshold"],),
                                individual=INDIVIDUAL, area="area_id")
     below, above = res.to_frame().itertuples(index=False)
-    assert below.ci_low <= 0.0 <= below.ci_high and abs(below.slope) < 2 * below.se + 1e-12
+    assert below.ci_low <= 0.0 <= below.ci_high and abs(below.estimate) < 2 * below.se + 1e-12
     assert above.ci_low <= SLOPE <= above.ci_high and above.ci_high < 0
     assert res.equal_slopes_p < 0.001
     assert res.n_clusters == employment_2024["area_id"].nunique()
@@ -262,7 +262,7 @@ def threshold_and_means(request, employment_2024, synthetic_threshold, params, t
 
         folder = generate(params, tmp_path_factory.mktemp("seed7"), seed=7)
         df = employment_context(prepare(load_dataset(folder, params), params).register, 2024)
-        res = threshold_regression(df, "y", "poverty_share", INDIVIDUAL, area="area_id", ci="lr")
+        res = threshold_regression(df, "y", "poverty_share", INDIVIDUAL, area="area_id", interval_methods="lr")
     return res, adjusted_area_means(res, df, "area_id", INDIVIDUAL)
 
 
@@ -313,6 +313,6 @@ def test_bad_input_errors():
         piecewise_contextual(df, "y", "c", knots=(0.2, 0.9), individual=["x"], area="area")
     with pytest.raises(ThresholdInputError, match="increasing"):
         piecewise_contextual(df, "y", "c", knots=(0.3, 0.2), individual=["x"], area="area")
-    with pytest.raises(ThresholdInputError, match="ci must"):
-        threshold_regression(df, "y", "c", ["x"], area="area", ci="wald")
+    with pytest.raises(ThresholdInputError, match="interval_methods must"):
+        threshold_regression(df, "y", "c", ["x"], area="area", interval_methods="wald")
     assert issubclass(ThresholdInputError, ValueError)

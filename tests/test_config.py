@@ -75,3 +75,15 @@ def test_missing_file_and_broken_yaml(tmp_path):
     broken.write_text("municipality: [unclosed", encoding="utf-8")
     with pytest.raises(ConfigError, match="not valid YAML"):
         load_params(broken)
+
+
+def test_repeated_key_and_unknown_lookups_are_config_errors(tmp_path, params):
+    text = (Path(__file__).parents[1] / "params" / "gladsaxe.yaml").read_text(encoding="utf-8")
+    repeated = tmp_path / "repeated.yaml"
+    repeated.write_text(text.replace("  min_cell: 5\n", "  min_cell: 5\n  min_cell: 1\n"), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"key 'min_cell' appears twice"):
+        load_params(repeated)
+    with pytest.raises(ConfigError, match=r"unknown indicator 'nope' in .*gladsaxe.yaml"):
+        params.indicator("nope")
+    with pytest.raises(ConfigError, match="unknown indicator 'nope'"):
+        params.theme_of("nope")

@@ -97,3 +97,9 @@ def test_report_of_a_constant_question_reads_no_change(prepared, params):
     html = goal_table(evaluation, params, goal)
     cells = next(r for r in html.split("<tr>") if params.indicator(KEY).name in r).split("<td")
     assert "Ingen påviselig ændring" in cells[8] and ">–<" in cells[6] and ">–<" in cells[7]
+
+
+def test_clusters_are_the_primary_sampling_units_of_the_wave_designs(prepared, params, balanced):
+    est, levels = _did(prepared, params, balanced)
+    assert est.n_clusters == sum(balanced[w].stages.n_psu for w in WAVES)
+    assert est.n_units == levels["n_units"].sum() < est.n_clusters  # respondents with an answer, not clusters

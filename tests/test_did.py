@@ -18,7 +18,8 @@ def _simulate(rng, effect, n=1500, scale="difference"):
         for period, trend in ((2021, 0.0), (2024, 0.05)):
             w = rng.uniform(0.5, 3.0, n)
             if scale == "log":
-                lam = np.exp(5 + (0.3 if group == "d" else 0) + trend + (effect if (group == "d" and period == 2024) else 0))
+                planted = effect if (group == "d" and period == 2024) else 0
+                lam = np.exp(5 + (0.3 if group == "d" else 0) + trend + planted)
                 y = rng.poisson(lam, n)
                 w = np.ones(n)
             else:
@@ -91,4 +92,12 @@ def test_empty_cell_is_reported():
     units = _simulate(np.random.default_rng(6), effect=0.0)
     units = units[~((units["group"] == "comparison") & (units["period"] == 2024))]
     with pytest.raises(ValueError, match="no data for comparison 2024"):
+        _did(units)
+
+
+def test_missing_column_is_named():
+    from evaluering.did.errors import DidError
+
+    units = _simulate(np.random.default_rng(6), effect=0.0).drop(columns="cluster")
+    with pytest.raises(DidError, match=r"unit frame: missing column\(s\) 'cluster'"):
         _did(units)

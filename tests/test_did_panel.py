@@ -11,6 +11,7 @@ import pandas as pd
 import pytest
 from scipy import stats
 
+from evaluering.did.errors import DidError
 from evaluering.did.event_study import event_study
 from evaluering.did.panel import baseline_cohort, cohort_retention, panel_did
 from evaluering.report.event_study_figure import event_study_figure
@@ -242,7 +243,7 @@ def test_other_bad_input():
         panel_did(panel, "y", "unit", "year", "treated", 2030)
     with pytest.raises(ValueError, match="several rows"):
         panel_did(pd.concat([panel, panel.head(1)]), "y", "unit", "year", "treated", START)
-    with pytest.raises(ValueError, match="no column"):
+    with pytest.raises(DidError, match="panel: missing column.*'nope'"):
         panel_did(panel, "nope", "unit", "year", "treated", START)
     with pytest.raises(ValueError, match="reference period must lie before the start"):
         event_study(panel, "y", "unit", "year", "treated", START, reference=0)

@@ -9,8 +9,9 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from evaluering.did.rc import METHODS, OverlapError, RcDidError, survey_did
+from evaluering.did.rc import METHODS, OverlapError, RcDidError, repeated_cross_section_did
 from evaluering.did.rc_kernels import ipt_pscore
+from evaluering.numerics import weighted_logit
 
 DATA = Path(__file__).parent / "data"
 COVS = ["x1", "x2", "x3", "x4"]
@@ -52,7 +53,7 @@ SIM_RC_IPT_GAMMA = [-0.164457116, -1.220115926, 0.545884685, -0.519212918, -0.00
 @pytest.mark.parametrize("method", list(SIM_RC_REFERENCE))
 def test_sim_rc_matches_r_drdid(sim_rc, method):
     att, se = SIM_RC_REFERENCE[method]
-    est = survey_did(sim_rc, outcome="y", treated="d", post="post", covariates=COVS, method=method)
+    est = repeated_cross_section_did(sim_rc, outcome="y", treated="d", post="post", covariates=COVS, method=method)
     assert est.estimate == pytest.approx(att, abs=1e-4)
     assert est.se == pytest.approx(se, rel=0.01)
     assert est.n == 1000 and est.influence.shape == (1000,)
@@ -63,7 +64,7 @@ def test_sim_rc_matches_r_drdid(sim_rc, method):
 def test_drdid_regression_lock_values(method):
     att, se = LOCK_REFERENCE[method]
     df = pd.read_csv(DATA / "drdid_lock_rc.csv")
-    est = survey_did(df, outcome="y", treated="d", post="post", covariates=["x1", "x2"], method=method)
+    est = repeated_cross_section_did(df, outcome="y", treated="d", post="post", covariates=["x1", "x2"], method=method)
     assert est.estimate == pytest.approx(att, rel=1e-6)
     assert est.se == pytest.approx(se, rel=1e-6)
 
@@ -81,7 +82,7 @@ def test_ipt_propensity_score_matches_r_trust(sim_rc):
 
 def test_influence_function_properties(sim_rc):
     for method in METHODS:
-        est = survey_did(sim_rc, "y", "d", "post", COVS, method=method)
+        est = repeated_cross_section_did(sim_rc, "y", "d", "post", COVS, method=method)
         assert abs(est.influence.mean()) < 1e-8 * est.influence.std()
         n = est.n
         assert est.se == pytest.approx(est.influence.std(ddof=1) * np.sqrt(n - 1) / n, rel=1e-12)
@@ -93,11 +94,11 @@ def test_weights_are_normalised(sim_rc):
     rng = np.random.default_rng(7)
     df = sim_rc.assign(w=rng.uniform(0.5, 2.0, len(sim_rc)))
     for method in METHODS:
-        a = survey_did(df, "y", "d", "post", COVS, weights="w", method=method)
-        b = survey_did(df.assign(w=df["w"] * 37.5), "y", "d", "post", COVS, weights="w", method=method)
+        a = repeated_cross_section_did(df, "y", "d", "post", COVS, weights="w", method=method)
+        b = repeated_cross_section_did(df.assign(w=df["w"] * 37.5), "y", "d", "post", COVS, weights="w", method=method)
         assert a.estimate == pytest.approx(b.estimate, rel=1e-9)
         assert a.se == pytest.approx(b.se, rel=1e-9)
-        unweighted = survey_did(df, "y", "d", "post", COVS, method=method)
+        unweighted = repeated_cross_section_did(df, "y", "d", "post", COVS, method=method)
         assert a.estimate != pytest.approx(unweighted.estimate, rel=1e-6)
 
 
@@ -121,7 +122,7 @@ def test_card_krueger_two_by_two():
         23.33,
         21.17,
     ]
-    est = survey_did(df, outcome="fte", treated="nj", post="d", covariates=None, method="reg")
+    est = repeated_cross_section_did(df, outcome="fte", treated="nj", post="d", covariates=None, method="reg")
     assert est.estimate == pytest.approx(2.76, abs=0.01)
     assert est.estimate == pytest.approx(means[1, 1] - means[1, 0] - (means[0, 1] - means[0, 0]), abs=1e-10)
     # Four independent samples: sqrt(1.35^2 + 0.94^2 + 0.51^2 + 0.52^2) = 1.80 from the published
@@ -147,7 +148,7 @@ def test_no_covariates_all_methods_equal_weighted_two_by_two():
         return np.average(df.loc[rows, "y"], weights=df.loc[rows, "w"])
 
     two_by_two = (wmean(1, 1) - wmean(1, 0)) - (wmean(0, 1) - wmean(0, 0))
-    estimates = {m: survey_did(df, "y", "d", "post", None, weights="w", method=m) for m in METHODS}
+    estimates = {m: repeated_cross_section_did(df, "y", "d", "post", None, weights="w", method=m) for m in METHODS}
     for est in estimates.values():
         assert est.estimate == pytest.approx(two_by_two, abs=1e-12)
         assert est.se == pytest.approx(estimates["reg"].se, rel=1e-10)
@@ -177,9 +178,9 @@ def test_recovery_by_simulation():
     for _ in range(reps):
         df = _selection_dgp(rng, n, truth)
         for method in ("dr", "dr_traditional"):
-            est = survey_did(df, "y", "d", "post", COVS, method=method)
+            est = repeated_cross_section_did(df, "y", "d", "post", COVS, method=method)
             results[method].append((est.estimate, est.ci_low <= truth <= est.ci_high))
-        results["plain"].append((survey_did(df, "y", "d", "post", None, method="reg").estimate, None))
+        results["plain"].append((repeated_cross_section_did(df, "y", "d", "post", None, method="reg").estimate, None))
 
     plain = np.array([e for e, _ in results["plain"]])
     assert abs(plain.mean() - truth) > 20 * plain.std(ddof=1) / np.sqrt(reps)  # the 2x2 is biased
@@ -197,10 +198,10 @@ def test_recovery_by_simulation():
 def test_empty_cell_is_named(sim_rc):
     df = sim_rc[~((sim_rc["d"] == 1) & (sim_rc["post"] == 0))]
     with pytest.raises(RcDidError, match="no baseline observations for the treated group"):
-        survey_did(df, "y", "d", "post", COVS)
+        repeated_cross_section_did(df, "y", "d", "post", COVS)
     df = sim_rc[~((sim_rc["d"] == 0) & (sim_rc["post"] == 1))]
     with pytest.raises(RcDidError, match=r"no follow-up observations for the comparison group \(d=0, post=1\)"):
-        survey_did(df, "y", "d", "post", None, method="reg")
+        repeated_cross_section_did(df, "y", "d", "post", None, method="reg")
 
 
 @pytest.mark.parametrize("column", ["d", "post"])
@@ -208,32 +209,32 @@ def test_indicators_must_be_zero_one(sim_rc, column):
     df = sim_rc.copy()
     df.loc[3, column] = 2
     with pytest.raises(RcDidError, match=rf"column '{column}' must be 0/1.*2"):
-        survey_did(df, "y", "d", "post", COVS)
+        repeated_cross_section_did(df, "y", "d", "post", COVS)
 
 
 def test_collinear_covariates_are_named(sim_rc):
     df = sim_rc.assign(x5=sim_rc["x1"] + 2 * sim_rc["x2"], k=3.0)
     message = r"collinear covariates in the data: 'x5' is a linear combination of 'x1', 'x2'$"
     with pytest.raises(RcDidError, match=message):
-        survey_did(df, "y", "d", "post", [*COVS, "x5"])
+        repeated_cross_section_did(df, "y", "d", "post", [*COVS, "x5"])
     with pytest.raises(RcDidError, match=r"'k' is constant"):
-        survey_did(df, "y", "d", "post", ["x1", "k"], method="ipw")
+        repeated_cross_section_did(df, "y", "d", "post", ["x1", "k"], method="ipw")
     # constant within one cell only: singular there for the DR estimators, harmless for "reg"
     df = sim_rc.assign(z=np.where((sim_rc["d"] == 1) & (sim_rc["post"] == 0), 0.0, sim_rc["x1"] ** 2))
     with pytest.raises(RcDidError, match=r"among the baseline observations for the treated group.*'z' is zero"):
-        survey_did(df, "y", "d", "post", ["x1", "z"], method="dr")
-    survey_did(df, "y", "d", "post", ["x1", "z"], method="reg")
+        repeated_cross_section_did(df, "y", "d", "post", ["x1", "z"], method="dr")
+    repeated_cross_section_did(df, "y", "d", "post", ["x1", "z"], method="reg")
 
 
 def test_missing_values_are_named(sim_rc):
     df = sim_rc.copy()
     df.loc[[5, 9], "x3"] = np.nan
     with pytest.raises(RcDidError, match=r"missing values in column 'x3': 2 row\(s\) \(index 5, 9\)"):
-        survey_did(df, "y", "d", "post", COVS)
+        repeated_cross_section_did(df, "y", "d", "post", COVS)
     df = sim_rc.copy()
     df.loc[0, "y"] = np.nan
     with pytest.raises(RcDidError, match="missing values in column 'y'"):
-        survey_did(df, "y", "d", "post", None, method="reg")
+        repeated_cross_section_did(df, "y", "d", "post", None, method="reg")
 
 
 @pytest.mark.parametrize("bad", [0.0, -1.0])
@@ -241,7 +242,7 @@ def test_non_positive_weights(sim_rc, bad):
     df = sim_rc.assign(w=1.0)
     df.loc[10, "w"] = bad
     with pytest.raises(RcDidError, match=r"weights column 'w' must be positive: 1 row"):
-        survey_did(df, "y", "d", "post", COVS, weights="w")
+        repeated_cross_section_did(df, "y", "d", "post", COVS, weights="w")
 
 
 def _steep_selection() -> pd.DataFrame:
@@ -260,9 +261,9 @@ def _steep_selection() -> pd.DataFrame:
 def test_overlap_violation(method):
     df = _steep_selection()  # the logit gives the two comparison units 1 - 3e-8 and 1 - 5e-9
     with pytest.raises(OverlapError, match=r"overlap violation: 2 comparison unit\(s\) have a propensity score of 1"):
-        survey_did(df, "y", "d", "post", ["x"], method=method)
+        repeated_cross_section_did(df, "y", "d", "post", ["x"], method=method)
     assert issubclass(OverlapError, RcDidError) and issubclass(RcDidError, ValueError)
-    survey_did(df, "y", "d", "post", ["x"], method="reg")  # no propensity score, no overlap check
+    repeated_cross_section_did(df, "y", "d", "post", ["x"], method="reg")  # no propensity score, no overlap check
 
 
 def test_separation_is_an_overlap_violation():
@@ -273,11 +274,11 @@ def test_separation_is_an_overlap_violation():
     df["y"] = df["x"] + rng.normal(size=400)
     for method in ("dr_traditional", "ipw"):
         with pytest.raises(OverlapError, match=r"\d+ treated unit\(s\) have a propensity score of 1"):
-            survey_did(df, "y", "d", "post", ["x"], method=method)
+            repeated_cross_section_did(df, "y", "d", "post", ["x"], method=method)
     # "dr": tilting cannot converge, DRDID's fallback to the logit warns, then the same error
-    with pytest.warns(RuntimeWarning, match="neither the trust nor the IPT algorithm converged"):
-        with pytest.raises(OverlapError, match="treated unit"):
-            survey_did(df, "y", "d", "post", ["x"], method="dr")
+    with (pytest.warns(RuntimeWarning, match="neither the trust nor the IPT algorithm converged"),
+          pytest.raises(OverlapError, match="treated unit")):
+        repeated_cross_section_did(df, "y", "d", "post", ["x"], method="dr")
 
 
 def test_ipt_fallbacks(sim_rc, monkeypatch):
@@ -302,37 +303,37 @@ def test_ipt_fallbacks(sim_rc, monkeypatch):
     with pytest.warns(RuntimeWarning, match="used the logit propensity score"):
         ps, flag = ipt_pscore(d, X, w)
     assert flag == 2
-    np.testing.assert_allclose(ps, rc_kernels.logit_pscore(d, X, w)[1])
+    np.testing.assert_allclose(ps, weighted_logit(X, d, w).fitted)
     with pytest.warns(RuntimeWarning, match="used the logit propensity score"):
-        est = survey_did(sim_rc, "y", "d", "post", COVS, method="dr")
+        est = repeated_cross_section_did(sim_rc, "y", "d", "post", COVS, method="dr")
     assert est.ps_flag == 2 and "logit fallback" in est.summary()
 
 
 def test_ipt_scores_stay_below_one_and_are_trimmed():
     """Tilting bounds a comparison unit's odds by the treated group's total weight, so the IPT
     scores of the same two units are 0.9942 and 0.9963: DRDID trims the second (>= 0.995)."""
-    est = survey_did(_steep_selection(), "y", "d", "post", ["x"], method="dr")
+    est = repeated_cross_section_did(_steep_selection(), "y", "d", "post", ["x"], method="dr")
     assert est.n_trimmed == 1 and np.isfinite(est.estimate) and est.ps_flag == 0
 
 
 def test_other_bad_input(sim_rc):
     with pytest.raises(ValueError, match="method must be one of"):
-        survey_did(sim_rc, "y", "d", "post", COVS, method="twfe")
-    with pytest.raises(RcDidError, match=r"column\(s\) not in the data: 'x9'"):
-        survey_did(sim_rc, "y", "d", "post", ["x1", "x9"])
+        repeated_cross_section_did(sim_rc, "y", "d", "post", COVS, method="twfe")
+    with pytest.raises(RcDidError, match=r"data: missing column\(s\) 'x9'"):
+        repeated_cross_section_did(sim_rc, "y", "d", "post", ["x1", "x9"])
     with pytest.raises(RcDidError, match="'d' is the treated column"):
-        survey_did(sim_rc, "y", "d", "post", ["x1", "d"])
+        repeated_cross_section_did(sim_rc, "y", "d", "post", ["x1", "d"])
     with pytest.raises(RcDidError, match="must be numeric"):
-        survey_did(sim_rc.assign(g="a"), "y", "d", "post", ["x1", "g"])
+        repeated_cross_section_did(sim_rc.assign(g="a"), "y", "d", "post", ["x1", "g"])
     with pytest.raises(RcDidError, match=r"too few rows among the baseline observations for the comparison group"):
-        survey_did(sim_rc.iloc[:12], "y", "d", "post", COVS, method="dr")
+        repeated_cross_section_did(sim_rc.iloc[:12], "y", "d", "post", COVS, method="dr")
 
 
 # --- the result object ---------------------------------------------------------------------------
 
 
 def test_result_presentation(sim_rc):
-    est = survey_did(sim_rc, "y", "d", "post", COVS, method="dr")
+    est = repeated_cross_section_did(sim_rc, "y", "d", "post", COVS, method="dr")
     assert "ATT -0.2089" in est.summary() and "IPT" in est.summary()
     frame = est.to_frame()
     assert frame.shape[0] == 1 and "influence" not in frame.columns

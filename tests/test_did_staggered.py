@@ -169,7 +169,7 @@ def _mpdta(**kwargs) -> AttGtResult:
 @pytest.mark.parametrize("scenario", list(SCENARIOS))
 def test_att_gt_matches_r(scenario):
     res = _mpdta(**SCENARIOS[scenario])
-    assert list(zip(res.table["group"], res.table["time"])) == CELLS
+    assert list(zip(res.table["group"], res.table["time"], strict=True)) == CELLS
     ref_att, ref_se = np.array(R_ATTGT[scenario]).T
     np.testing.assert_allclose(res.table["att"], ref_att, rtol=0, atol=ATT_TOL)
     np.testing.assert_allclose(res.table["se"], ref_se, rtol=SE_RTOL)
@@ -260,7 +260,7 @@ def test_result_conventions():
         assert agg.to_frame()["term"].iloc[0] == "overall"
         assert "ATT" in agg.summary() and "<table" in agg._repr_html_()
     with pytest.raises(AttributeError):
-        res.alpha = 0.1  # frozen
+        res.confidence = 0.9  # frozen
 
 
 def test_balanced_event_window_options():
@@ -324,7 +324,7 @@ def test_planted_effects_are_recovered_within_their_standard_errors():
     df = _simulate(np.random.default_rng(2024), n=4000)
     res = att_gt(df, "y", "id", "t", "g", seed=1)
     truth = np.where(res.table["post"], [_effect(g, t - g) if t >= g else 0.0
-                                         for g, t in zip(res.table["group"], res.table["time"])], 0.0)
+                                         for g, t in zip(res.table["group"], res.table["time"], strict=True)], 0.0)
     z = (res.table["att"] - truth) / res.table["se"]
     assert np.all(np.abs(z) < 4), z.round(2).tolist()
     dyn = res.aggregate("dynamic")
@@ -340,7 +340,7 @@ def test_covariate_adjustment_recovers_effects_under_conditional_parallel_trends
     adjusted = att_gt(df, "y", "id", "t", "g", method=method, covariates="x", bootstrap=False)
     naive = att_gt(df, "y", "id", "t", "g", bootstrap=False)
     post = adjusted.table[adjusted.table["post"]]
-    truth = np.array([_effect(g, t - g) for g, t in zip(post["group"], post["time"])])
+    truth = np.array([_effect(g, t - g) for g, t in zip(post["group"], post["time"], strict=True)])
     z_adj = (post["att"] - truth) / post["se"]
     z_naive = (naive.table.loc[post.index, "att"] - truth) / naive.table.loc[post.index, "se"]
     assert np.all(np.abs(z_adj) < 4), z_adj.round(2).tolist()
@@ -387,7 +387,7 @@ def test_sampling_weights_act_as_frequency_weights():
     """Integer weights give the same estimates as repeating those units."""
     w = (np.arange(MPDTA["countyreal"].nunique()) % 3) + 1
     ids = np.sort(MPDTA["countyreal"].unique())
-    weighted = MPDTA.assign(w=MPDTA["countyreal"].map(dict(zip(ids, w))))
+    weighted = MPDTA.assign(w=MPDTA["countyreal"].map(dict(zip(ids, w, strict=True))))
     copies = [weighted[weighted["w"] >= k].assign(countyreal=lambda d, k=k: d["countyreal"] * 10 + k)
               for k in (1, 2, 3)]
     repeated = pd.concat(copies, ignore_index=True)
@@ -478,7 +478,7 @@ def test_bad_arguments_are_errors():
         att_gt(df, "y", "id", "t", "g", method="ols")
     with pytest.raises(StaggeredDidError, match="control_group must be"):
         att_gt(df, "y", "id", "t", "g", control_group="all")
-    with pytest.raises(StaggeredDidError, match="columns not in the data: outcome 'z'"):
+    with pytest.raises(StaggeredDidError, match=r"panel: missing column\(s\) 'z'"):
         att_gt(df, "z", "id", "t", "g")
     res = att_gt(df, "y", "id", "t", "g", bootstrap=False)
     with pytest.raises(StaggeredDidError, match="kind must be"):

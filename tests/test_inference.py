@@ -15,7 +15,9 @@ from evaluering.did import two_wave_did
 from evaluering.indicators.units import unit_frame
 from evaluering.inference import (
     AdjustedPValues,
+    InferenceError,
     PlaceboTest,
+    UnknownNameError,
     WildBootstrapTest,
     areas_by_district,
     benjamini_hochberg,
@@ -86,7 +88,7 @@ def test_placebo_estimate_is_the_did_of_the_package(area_units, area_year, distr
     pooled = placebo_test(units, "y", "area_id", "period", areas, PRE, POST, comparison_areas=comparison,
                           n_draws=49, seed=1)
     wcb = wild_cluster_bootstrap(rows, "y ~ treat * post", "treat:post", "area_id", weights="weight",
-                                 n_boot=99, seed=1, ci=False)
+                                 n_boot=99, seed=1, invert_test=False)
     assert wcb.estimate == pytest.approx(pooled.estimate, abs=1e-12)
     assert wcb.n_clusters == len(areas) + len(comparison) and wcb.n_treated_clusters == len(areas)
 
@@ -127,7 +129,7 @@ def test_placebo_rejects_a_true_null_at_most_5_percent(area_year, district_areas
             res = placebo_test(frame, "y", "area_id", "period", fake, *periods, comparison_areas=rest, weights="n",
                                n_draws=199, seed=rng, match_population=r % 4 == 1)
             single.append(res.p_value <= 0.05)
-        for r in range(60):
+        for _ in range(60):
             order = list(rng.permutation(comparison))
             fake = {"a": order[:5], "b": order[5:9], "c": order[9:12]}
             res = placebo_test_joint(frame, "y", "area_id", "period", fake, PRE, POST, comparison_areas=order[12:],
@@ -194,6 +196,23 @@ def test_placebo_errors():
                      2021, 2024)
     with pytest.warns(UserWarning, match="distinct sets"):
         placebo_test(frame, "y", "area", "year", areas[:1], 2021, 2024, n_draws=19, seed=1)
+    with pytest.raises(InferenceError, match="pseudo_size"):
+        placebo_test(frame, "y", "area", "year", areas[:1], 2021, 2024, pseudo_size=2, match_population=True)
+    with pytest.raises(UnknownNameError, match="missing column.*'nope'") as caught:
+        placebo_test(frame, "nope", "area", "year", areas[:1], 2021, 2024)
+    assert isinstance(caught.value, KeyError)
+
+
+def test_single_district_test_is_the_joint_test_of_one_district():
+    frame, areas = _toy_frame(12)
+    single = placebo_test(frame, "y", "area", "year", areas[:2], 2021, 2024, district="a", pseudo_size=3,
+                          n_draws=99, seed=4)
+    joint = placebo_test_joint(frame, "y", "area", "year", {"a": areas[:2]}, 2021, 2024, pseudo_sizes=[3],
+                               n_draws=99, seed=4)
+    np.testing.assert_array_equal(single.placebo, joint.placebo)
+    assert (single.estimate, single.p_value, single.ci_low, single.ci_high) == (
+        joint.estimate, joint.p_value, joint.ci_low, joint.ci_high)
+    assert single.pseudo_sizes == (3,) and "pseudo-districts" in single.summary()
 
 
 # --------------------------------------------------------------------------- wild cluster bootstrap
@@ -272,9 +291,9 @@ def test_non_zero_null_is_the_zero_null_of_a_shifted_outcome():
     df = validation_data(10, 3)
     for impose_null in (True, False):
         shifted = wild_cluster_bootstrap(df, FORMULA, "treat_post", "cluster", weights="w", null=0.3,
-                                         impose_null=impose_null, ci=False)
+                                         impose_null=impose_null, invert_test=False)
         refit = wild_cluster_bootstrap(df.assign(y=df["y"] - 0.3 * df["treat_post"]), FORMULA, "treat_post",
-                                       "cluster", weights="w", impose_null=impose_null, ci=False)
+                                       "cluster", weights="w", impose_null=impose_null, invert_test=False)
         assert shifted.t_stat == pytest.approx(refit.t_stat, rel=1e-10)
         np.testing.assert_allclose(shifted.t_boot, refit.t_boot, rtol=1e-8, atol=1e-10)
         assert shifted.p_value == refit.p_value
@@ -289,9 +308,9 @@ def test_interval_inverts_the_bootstrap_test():
         eps = 1e-6 * res.se
         for bound, outward in ((res.ci_low, -eps), (res.ci_high, eps)):
             p_in = wild_cluster_bootstrap(df, FORMULA, "treat_post", "cluster", weights="w", null=bound - outward,
-                                          impose_null=impose_null, n_boot=99999, ci=False).p_value
+                                          impose_null=impose_null, n_boot=99999, invert_test=False).p_value
             p_out = wild_cluster_bootstrap(df, FORMULA, "treat_post", "cluster", weights="w", null=bound + outward,
-                                           impose_null=impose_null, n_boot=99999, ci=False).p_value
+                                           impose_null=impose_null, n_boot=99999, invert_test=False).p_value
             assert p_in > 0.05 >= p_out
         if not impose_null:  # symmetric percentile-t: estimate -/+ a bootstrap quantile of |t*| times se
             assert res.estimate - res.ci_low == pytest.approx(res.ci_high - res.estimate, rel=1e-8)
@@ -307,7 +326,7 @@ def test_arrays_formula_weights_and_seed():
     assert isinstance(a, WildBootstrapTest) and not a.full_enumeration and a.n_boot == 999
     np.testing.assert_allclose(a.t_boot, b.t_boot, rtol=1e-10)
     assert (a.p_value, a.ci_low, a.ci_high) == pytest.approx((b.p_value, b.ci_low, b.ci_high), rel=1e-8)
-    unweighted = wild_cluster_bootstrap(df, FORMULA, "treat_post", "cluster", n_boot=999, seed=7, ci=False)
+    unweighted = wild_cluster_bootstrap(df, FORMULA, "treat_post", "cluster", n_boot=999, seed=7, invert_test=False)
     ols = sm.OLS(df["y"], X).fit(cov_type="cluster", cov_kwds={"groups": df["cluster"]})
     assert unweighted.t_stat == pytest.approx(ols.tvalues["treat_post"], rel=1e-12)
     assert "WCR" in a.summary() and "<table" in a._repr_html_() and a.to_frame().shape[0] == 1
@@ -332,7 +351,7 @@ def test_wcr_size_with_three_treated_clusters_and_power():
     wcr, crv1 = [], []
     for _ in range(reps):
         y, X, area = _did_sample(rng)
-        res = wild_cluster_bootstrap_arrays(y, X, 3, area, n_boot=399, seed=rng, distribution="webb", ci=False)
+        res = wild_cluster_bootstrap_arrays(y, X, 3, area, n_boot=399, seed=rng, distribution="webb", invert_test=False)
         wcr.append(res.p_value <= 0.05)
         crv1.append(res.p_value_crv1 <= 0.05)
     assert np.mean(wcr) <= 0.08, np.mean(wcr)
@@ -340,7 +359,7 @@ def test_wcr_size_with_three_treated_clusters_and_power():
     power = []
     for _ in range(100):
         y, X, area = _did_sample(rng, effect=1.5)
-        res = wild_cluster_bootstrap_arrays(y, X, 3, area, n_boot=399, seed=rng, distribution="webb", ci=False)
+        res = wild_cluster_bootstrap_arrays(y, X, 3, area, n_boot=399, seed=rng, distribution="webb", invert_test=False)
         power.append(res.p_value <= 0.05)
     assert np.mean(power) >= 0.5, np.mean(power)
 
@@ -364,7 +383,7 @@ def test_wild_bootstrap_errors():
     with pytest.raises(KeyError, match="not in the model"):
         wild_cluster_bootstrap(df, FORMULA, "nope", "cluster")
     with pytest.warns(UserWarning, match="one treated cluster"):
-        wild_cluster_bootstrap(validation_data(10, 1), FORMULA, "treat_post", "cluster", ci=False)
+        wild_cluster_bootstrap(validation_data(10, 1), FORMULA, "treat_post", "cluster", invert_test=False)
 
 
 # --------------------------------------------------------------------------- multiple testing
@@ -444,7 +463,7 @@ def test_romano_wolf_with_shared_wild_bootstrap_draws():
     df = validation_data(12, 4)
     outcomes = {"y": df["y"], "y2": df["y"] + df["x1"], "y3": df["x1"] * 0.3 + df["post"]}
     results = [wild_cluster_bootstrap(df.assign(y=v), FORMULA, "treat_post", "cluster", distribution="webb",
-                                      n_boot=999, seed=11, ci=False) for v in outcomes.values()]
+                                      n_boot=999, seed=11, invert_test=False) for v in outcomes.values()]
     adjusted = romano_wolf([r.t_stat for r in results], np.column_stack([r.t_boot for r in results]),
                            names=list(outcomes))
     assert np.all(adjusted.adjusted >= np.array(adjusted.p_values) - 1e-12)

@@ -2,8 +2,8 @@
 
 - Every exception class the package defines derives from ``EvalueringError`` (the command line
   tells bad input from bugs by it).
-- The method packages (estimators, weighting, monitoring, data) import nothing from the report,
-  runner or command line and draw nothing: figures belong to ``evaluering.report``.
+- The method packages (estimators, weighting, monitoring, data) import nothing from the evaluation,
+  the report, the runner or the command line and draw nothing: figures belong to ``evaluering.report``.
 - ``ruff check src`` is clean with the project's configuration (pyproject.toml).
 """
 
@@ -27,7 +27,7 @@ ROOT = Path(__file__).resolve().parents[1]
 PACKAGE = ROOT / "src" / "evaluering"
 METHOD_PACKAGES = ("did", "area", "survey", "weighting", "inference", "power", "monitoring", "indicators", "data",
                    "numerics")
-UPPER_LAYERS = ("evaluering.report", "evaluering.runner", "evaluering.cli")
+UPPER_LAYERS = ("evaluering.evaluation", "evaluering.report", "evaluering.runner", "evaluering.cli")
 DRAWING = ("matplotlib", "seaborn")
 
 

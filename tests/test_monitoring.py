@@ -247,11 +247,11 @@ def test_missing_reference_value_says_missing(register):
 
 
 def test_missing_columns_are_named(register):
-    with pytest.raises(MonitoringError, match="register lacks the column.*convicted"):
+    with pytest.raises(MonitoringError, match="register: missing column.*'convicted'"):
         criteria(register.drop(columns="convicted"))
-    with pytest.raises(MonitoringError, match="income, convicted"):
+    with pytest.raises(MonitoringError, match="'income', 'convicted'"):
         criteria(register.drop(columns=["income", "convicted"]))
-    with pytest.raises(MonitoringError, match="area: column 'bydel' is not in the register"):
+    with pytest.raises(MonitoringError, match=r"register \(the column given as area\): missing column\(s\) 'bydel'"):
         criteria(register, area="bydel")
 
 
@@ -400,6 +400,15 @@ def test_monitoring_tables(monitoring, prepared):
     row = trends.query("indicator == 'arbejdsmarked' and unit == 'A001'").iloc[0]
     assert row["change"] == pytest.approx(row["value_end"] - row["value_start"])
     assert row["persons_start"] > 0 and row["persons_end"] > 0
+
+
+def test_monitoring_shows_its_trends_and_flags(monitoring):
+    text = monitoring.summary()
+    flagged = int(monitoring.trends["flagged"].sum())
+    assert text.splitlines()[0].startswith("Area monitoring: change over the last 3 years")
+    assert f"{flagged} of {len(monitoring.trends)} unit x indicator rows flagged" in text
+    assert len(monitoring.flagged()) == flagged and len(monitoring.flagged("district")) <= flagged
+    assert monitoring.to_frame() is monitoring.trends and "<table" in monitoring._repr_html_()
 
 
 def test_areas_are_judged_with_the_between_area_variance(monitoring):

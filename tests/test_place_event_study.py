@@ -17,7 +17,8 @@ def _cross_sections(rng, n=400, years=range(2015, 2025), trend_gap=0.0, effect=0
             p = base + 0.01 * (year - 2015) + (trend_gap * (year - 2015) if group == "d" else 0)
             p += effect if (group == "d" and year >= start) else 0
             rows.append(pd.DataFrame({"group": group, "period": year, "y": rng.binomial(1, p, n).astype(float),
-                                      "weight": rng.uniform(0.5, 2, n), "cluster": [f"{group}{year}{i}" for i in range(n)]}))
+                                      "weight": rng.uniform(0.5, 2, n),
+                                      "cluster": [f"{group}{year}{i}" for i in range(n)]}))
     return pd.concat(rows, ignore_index=True)
 
 
@@ -50,4 +51,12 @@ def test_pretrend_test_size_and_power():
 def test_reference_year_must_have_data():
     units = _cross_sections(np.random.default_rng(3), years=range(2022, 2025))
     with pytest.raises(ValueError, match="reference year 2021"):
+        place_event_study(units, "d", 2022)
+
+
+def test_missing_column_is_named():
+    from evaluering.did.errors import DidError
+
+    units = _cross_sections(np.random.default_rng(3)).drop(columns="weight")
+    with pytest.raises(DidError, match=r"unit frame: missing column\(s\) 'weight'"):
         place_event_study(units, "d", 2022)

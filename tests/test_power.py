@@ -9,7 +9,8 @@ import pandas as pd
 import pytest
 from scipy import stats
 
-from evaluering.power import PowerError, kish_deff, mde, mde_did, sample_size, sample_size_did, survey_plan
+from evaluering.evaluation import survey_plan
+from evaluering.power import PowerError, kish_deff, mde, mde_did, sample_size, sample_size_did
 
 EXAMPLE = dict(n=1200, response_rate=0.4, baseline=0.55, deff=1.6, alpha=0.05, power=0.8)
 COMPARISON = dict(comparison_n=5500, comparison_response_rate=0.51, comparison_baseline=0.6, comparison_deff=3.4)
@@ -346,7 +347,7 @@ def test_plan_uses_the_balanced_comparison_group_by_default(prepared, params, pl
 
 
 def test_plan_checks_the_waves(prepared, params):
-    with pytest.raises(ValueError, match="planned_wave 2024 must come after wave 2024"):
+    with pytest.raises(PowerError, match="^planned_wave: 2024 must come after wave 2024"):
         survey_plan(prepared, params, 2024, 2024)
-    with pytest.raises(ValueError, match="wave 2019: no survey design"):
+    with pytest.raises(PowerError, match="^wave: no survey design in 2019"):
         survey_plan(prepared, params, 2019, 2027)

@@ -109,8 +109,10 @@ CASES = {
     "jl_clus1_nofpc_jk1mse_svymean_api00": lambda: _est(dclus1_nofpc.replicate("jk1", mse=True).mean("api00")),
     "jk1ps_svymean_api00": lambda: _est(rclus1.poststratify("stype", POP_TYPES).mean("api00")),
     "jk1ps_svytotal_enroll": lambda: _est(rclus1.poststratify("stype", POP_TYPES).total("enroll")),
-    "jk1calrake_svymean_api00": lambda: _est(rclus1.calibrate({"stype": POP_TYPES, "sch.wide": POP_SCHWIDE}, method="raking").mean("api00")),
-    "jk1calrake_svytotal_enroll": lambda: _est(rclus1.calibrate({"stype": POP_TYPES, "sch.wide": POP_SCHWIDE}, method="raking").total("enroll")),
+    "jk1calrake_svymean_api00": lambda: _est(rclus1.calibrate({"stype": POP_TYPES, "sch.wide": POP_SCHWIDE},
+                                                              method="raking").mean("api00")),
+    "jk1calrake_svytotal_enroll": lambda: _est(rclus1.calibrate({"stype": POP_TYPES, "sch.wide": POP_SCHWIDE},
+                                                                method="raking").total("enroll")),
 }
 
 

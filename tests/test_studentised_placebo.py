@@ -1,8 +1,8 @@
 """Studentised placebo inference for register DiDs: exact sampling variance, consistency, calibration.
 
-The calibration tests (slow: about a minute each) use a small world written here (not the project's generator): persons in
-small areas with a person effect and area x period shocks on the logit scale, a district whose
-base rate is more than twice the rest's, and nothing planted.
+The calibration tests (slow: about a minute each) use a small world written here (not the
+project's generator): persons in small areas with a person effect and area x period shocks on
+the logit scale, a district whose base rate is more than twice the rest's, and nothing planted.
 """
 
 from __future__ import annotations
@@ -14,8 +14,12 @@ from scipy.special import expit, logit
 
 from evaluering.did.two_wave import two_wave_did
 from evaluering.inference import placebo_test
-from evaluering.inference.studentised_placebo import (area_statistics, did_variance, district_history_variance,
-                                                      studentised_placebo)
+from evaluering.inference.studentised_placebo import (
+    area_statistics,
+    did_variance,
+    district_history_variance,
+    studentised_placebo,
+)
 
 N_AREAS, N_DISTRICT = 50, 3
 

@@ -152,6 +152,15 @@ def test_bad_weights_are_refused(apiclus1, bad, word):
         SurveyDesign(data, weights="pw", cluster="dnum")
 
 
+def test_missing_columns_are_named(apiclus1, dclus1):
+    with pytest.raises(SurveyError, match=r"survey data \(design\): missing column\(s\) 'district'"):
+        SurveyDesign(apiclus1, weights="pw", cluster="district")
+    with pytest.raises(SurveyError, match=r"missing column\(s\) 'api01'"):
+        dclus1.mean(["api00", "api01"])
+    with pytest.raises(SurveyError, match=r"raking: missing column\(s\) 'region'"):
+        dclus1.rake({"region": {"N": 6194}})
+
+
 def test_margins_whose_totals_disagree(dclus1):
     with pytest.raises(SurveyError, match="margins disagree on the population total"):
         dclus1.rake({"stype": POP_TYPES, "sch.wide": {"No": 1072, "Yes": 5000}})

@@ -213,7 +213,7 @@ def _expected_variance_ratio(design: SurveyDesign, domain: np.ndarray) -> float:
     for residualise in design._residualisers:
         z = residualise(z)
     if design.leverage_correction:
-        z = z * design._leverage_factor()[:, None]
+        z = z * design.leverage_factors()[:, None]
     c = w[cols] / w[cols].sum()
     return float(np.trace(design_variance(z, design.stages)) / (c**2).sum())
 
@@ -254,7 +254,7 @@ def test_monte_carlo_binary_answers_in_a_small_district():
         for residualise in d._residualisers:
             z = residualise(z)
         if d.leverage_correction:
-            z = z * d._leverage_factor()[:, None]
+            z = z * d.leverage_factors()[:, None]
         chunks = [np.diag(design_variance(z[:, k:k + 500], d.stages)) for k in range(0, columns, 500)]
         return float(np.concatenate(chunks).mean())
 

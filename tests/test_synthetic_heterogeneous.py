@@ -24,7 +24,7 @@ import statsmodels.formula.api as smf
 from scipy import stats
 
 from evaluering.config import load_params
-from evaluering.data.synthetic import PLANTED_EFFECTS, WORLDS, generate
+from evaluering.data.synthetic import PLANTED_EFFECTS, WORLDS, SyntheticDataError, generate
 from evaluering.data.synthetic.settings import HETEROGENEOUS_PROFILES, HETEROGENEOUS_SHOCKS
 
 PARAMS_FILE = Path(__file__).resolve().parents[1] / "params" / "gladsaxe.yaml"
@@ -239,7 +239,8 @@ def test_mix_truth_is_the_lever_effect(params, het):
                 continue
             entry = truth["effects"][d.key][ind.key]
             assert entry["truth_kind"] == "planted" and np.isfinite(entry["realised"])
-            levers = [truth["effects"][other.key][ind.key]["lever"]["extra_outside_share"] for other in params.districts]
+            levers = [truth["effects"][other.key][ind.key]["lever"]["extra_outside_share"]
+                      for other in params.districts]
             if not any(levers):  # no district has a lever of this type: nothing moves the index
                 assert entry["value"] == 0.0
     assert truth["effects"]["hoeje-gladsaxe"]["mix-dagtilbud"]["value"] < 0, "more children outside: less isolation"
@@ -278,7 +279,8 @@ def test_same_seed_gives_identical_files_and_another_seed_other_data(params, het
 
 
 def test_unknown_world_or_planted_option_is_an_error(params, tmp_path):
-    with pytest.raises(ValueError, match="unknown synthetic world"):
+    with pytest.raises(SyntheticDataError, match="unknown synthetic world") as caught:
         generate(params, tmp_path / "x", world="nowhere")
-    with pytest.raises(ValueError, match="planted must be one of"):
+    assert isinstance(caught.value, ValueError)  # callers catching ValueError keep working
+    with pytest.raises(SyntheticDataError, match="planted must be one of"):
         generate(params, tmp_path / "y", planted="some")

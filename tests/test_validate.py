@@ -11,6 +11,7 @@ import pytest
 from pandas.api.types import is_bool_dtype
 
 from evaluering.config import load_params
+from evaluering.data.convert import convert
 from evaluering.data.dataset import Dataset
 from evaluering.data.privacy import looks_like_cpr
 from evaluering.data.validate import (
@@ -366,8 +367,22 @@ def test_report_text_and_html() -> None:
     assert text.index("register.csv") < text.index("ERROR    column 'age'") < text.index("WARNING  column 'agee'")
     assert "survey.csv\n  ERROR    column 'responded', row 2: value 'x'" in text
     html = report._repr_html_()
-    assert html.count("<tr>") == 4 and "&#x27;x&#x27;" in html
+    assert html.count("<tr") == 4 and "value 'x' is not one of true/false" in html
+    odd = ValidationReport(Path("data"), [Problem("<b>.csv", None, (), 0, "a & b")])._repr_html_()
+    assert "&lt;b&gt;.csv" in odd and "a &amp; b" in odd and "<b>.csv" not in odd
     assert str(ValidationReport(Path("data"))) == "data: no problems found."
+
+
+def test_convert_reads_danish_text_and_stored_types() -> None:
+    values, empty, bad = convert(pd.Series(["1,5", " 2 ", "1.000", "", "inf", None], dtype=object), "float", ",")
+    assert values.tolist()[:2] == [1.5, 2.0]
+    assert empty.tolist() == [False, False, False, True, False, True]
+    assert bad.tolist() == [False, False, True, False, True, False]  # a point in a decimal-comma file; inf
+    words = convert(pd.Series(["Ja", "nej", "SAND", "falsk", "1", "maybe"]), "bool", ".")[0]
+    assert words.tolist()[:5] == [True, False, True, False, True] and pd.isna(words.iloc[5])
+    whole, empty, bad = convert(pd.Series([17.0, 2.5, np.nan]), "int", ".")
+    assert whole.iloc[0] == 17 and empty.tolist() == [False, False, True] and bad.tolist() == [False, True, False]
+    assert convert(pd.Series([17.0, 2.5]), "str", ".")[0].tolist() == ["17", "2.5"]  # SPSS stores ids as numbers
 
 
 # --- CPR detection -----------------------------------------------------------------------------

@@ -181,7 +181,7 @@ def test_result_reports_itself():
     result = entropy_balance(X[~treated], target, base[~treated])
     assert isinstance(result, BalanceWeights)
     assert "Entropy balancing" in result.summary() and "effective sample size" in result.summary()
-    assert result._repr_html_().startswith("<table>")
+    assert "<table" in result._repr_html_() and result.to_frame()["n"].iloc[0] == result.n
     assert result.effective_sample_size == pytest.approx(effective_sample_size(result.weights))
 
 

@@ -64,7 +64,7 @@ def _existing_delivery(out: Path) -> list[str]:
 
 
 def _cmd_synthetic(args: argparse.Namespace) -> int:
-    from .data.synthetic import generate
+    from .data.synthetic import SyntheticDataError, generate
 
     out = Path(args.out)
     if out.exists() and not out.is_dir():
@@ -78,7 +78,7 @@ def _cmd_synthetic(args: argparse.Namespace) -> int:
     try:
         written = generate(params, out, seed=args.seed, include_next_wave=args.next_wave, world=args.world,
                            planted=planted)
-    except ValueError as error:  # the generator's own refusals (a parameter file it has no model for)
+    except SyntheticDataError as error:  # the generator's own refusals (a parameter file it has no model for)
         raise RequestError(f"synthetic generator: {error}") from None
     except OSError as error:
         raise RequestError(f"{out}: cannot write the synthetic data there ({error.strerror})") from None

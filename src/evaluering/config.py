@@ -28,7 +28,11 @@ SLUG_PATTERN = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 
 
 class ConfigError(EvalueringError, ValueError):
-    """A parameter file is missing, unreadable or invalid."""
+    """A parameter file is missing, unreadable or invalid, or a key asked for is not in it.
+
+    The models' validators raise it too; pydantic collects those, and :func:`load_params` turns
+    them into one ConfigError naming the file and every key path.
+    """
 
 
 class _Strict(BaseModel):
@@ -111,6 +115,8 @@ SOURCE_OF_KIND = {
 
 
 class Indicator(_Strict):
+    """One indicator: what it measures, where its data come from, how it is computed and which way is better."""
+
     key: str = Field(pattern=SLUG_PATTERN)
     number: int = Field(ge=1)
     name: str
@@ -124,7 +130,7 @@ class Indicator(_Strict):
     def _source_matches_kind(self) -> Indicator:
         expected = SOURCE_OF_KIND[self.computation.kind]
         if self.source != expected:
-            raise ValueError(
+            raise ConfigError(
                 f"source '{self.source}' does not fit computation kind "
                 f"'{self.computation.kind}' (expected source '{expected}')"
             )
@@ -149,6 +155,8 @@ class EffectGoal(_Strict):
 
 
 class District(_Strict):
+    """One district of the strategy: a key (used in the data and file names) and its name."""
+
     key: str = Field(pattern=SLUG_PATTERN)
     name: str
 
@@ -185,11 +193,11 @@ class Survey(_Strict):
     @model_validator(mode="after")
     def _waves_consistent(self) -> Survey:
         if self.waves != sorted(set(self.waves)):
-            raise ValueError("waves must be increasing and without repeats")
+            raise ConfigError("waves must be increasing and without repeats")
         if self.baseline_wave not in self.waves:
-            raise ValueError(f"baseline_wave {self.baseline_wave} is not one of the waves {self.waves}")
+            raise ConfigError(f"baseline_wave {self.baseline_wave} is not one of the waves {self.waves}")
         if self.next_wave <= self.waves[-1]:
-            raise ValueError(f"next_wave {self.next_wave} must come after the last wave {self.waves[-1]}")
+            raise ConfigError(f"next_wave {self.next_wave} must come after the last wave {self.waves[-1]}")
         return self
 
     @property
@@ -246,27 +254,27 @@ class Params(_Strict):
         keys = [d.key for d in districts]
         dupes = sorted({k for k in keys if keys.count(k) > 1})
         if dupes:
-            raise ValueError(f"district keys repeat: {dupes}")
+            raise ConfigError(f"district keys repeat: {dupes}")
         return districts
 
     @model_validator(mode="after")
     def _cross_checks(self) -> Params:
         if self.strategy.target_year <= self.survey.baseline_wave:  # the year the ambitions are to be met
-            raise ValueError(f"strategy.target_year {self.strategy.target_year} must come after "
+            raise ConfigError(f"strategy.target_year {self.strategy.target_year} must come after "
                              f"survey.baseline_wave {self.survey.baseline_wave}")
         keys = [i.key for i in self.indicators]
         numbers = [i.number for i in self.indicators]
         for label, values in (("indicator keys", keys), ("indicator numbers", numbers)):
             dupes = sorted({v for v in values if values.count(v) > 1})
             if dupes:
-                raise ValueError(f"{label} repeat: {dupes}")
+                raise ConfigError(f"{label} repeat: {dupes}")
         district_keys = {d.key for d in self.districts}
         for district, targets in self.ambitions.items():
             if district not in district_keys:
-                raise ValueError(f"ambitions.{district}: unknown district (known: {sorted(district_keys)})")
+                raise ConfigError(f"ambitions.{district}: unknown district (known: {sorted(district_keys)})")
             for indicator in targets:
                 if indicator not in keys:
-                    raise ValueError(f"ambitions.{district}.{indicator}: unknown indicator")
+                    raise ConfigError(f"ambitions.{district}.{indicator}: unknown indicator")
         return self
 
     # --- convenient views ---------------------------------------------------------------------
@@ -277,10 +285,11 @@ class Params(_Strict):
         return [i for g in self.effect_goals for t in g.themes for i in t.indicators]
 
     def indicator(self, key: str) -> Indicator:
+        """The indicator with this key; ConfigError naming the file if there is none."""
         for ind in self.indicators:
             if ind.key == key:
                 return ind
-        raise KeyError(f"unknown indicator '{key}'")
+        raise ConfigError(f"unknown indicator '{key}'{self._in_file()}")
 
     def district(self, key_or_name: str) -> District:
         """Look a district up by key ('hoeje-gladsaxe') or by name ('Høje Gladsaxe')."""
@@ -288,18 +297,23 @@ class Params(_Strict):
             if key_or_name in (d.key, d.name) or key_or_name.casefold() == d.name.casefold():
                 return d
         known = ", ".join(d.key for d in self.districts)
-        where = f" in {self.source_file}" if self.source_file else ""
-        raise ConfigError(f"unknown district '{key_or_name}'{where} (known: {known})")
+        raise ConfigError(f"unknown district '{key_or_name}'{self._in_file()} (known: {known})")
 
     def theme_of(self, indicator_key: str) -> tuple[EffectGoal, Theme]:
+        """The effect goal and theme an indicator belongs to; ConfigError if it is in none."""
         for goal in self.effect_goals:
             for theme in goal.themes:
                 if any(i.key == indicator_key for i in theme.indicators):
                     return goal, theme
-        raise KeyError(indicator_key)
+        raise ConfigError(f"unknown indicator '{indicator_key}'{self._in_file()}")
 
     def ambition(self, district_key: str, indicator_key: str) -> float | None:
+        """The district's ambition for the indicator (a change), or None when it has none."""
         return self.ambitions.get(district_key, {}).get(indicator_key)
+
+    def _in_file(self) -> str:
+        """' in params/x.yaml' for messages, or nothing when the parameters were not read from a file."""
+        return f" in {self.source_file}" if self.source_file else ""
 
     @property
     def survey_questions(self) -> list[str]:
@@ -355,7 +369,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         return super().construct_mapping(node, deep=deep)
 
 
-class _DuplicateKey(Exception):
+class _DuplicateKey(ConfigError):
     """Raised by the loader; turned into a ConfigError that names the file."""
 
 

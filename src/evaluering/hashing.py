@@ -6,9 +6,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-__all__ = ["file_hash", "data_hash", "git_commit", "DATA_SUFFIXES"]
-
-DATA_SUFFIXES = {".parquet", ".csv", ".sav"}
+__all__ = ["file_hash", "data_hash", "git_commit"]
 
 
 def file_hash(path: Path) -> str:

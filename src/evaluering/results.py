@@ -51,8 +51,9 @@ class ResultDisplay:
         return frame if self._shown_columns is None else frame[list(self._shown_columns)]
 
     def summary(self) -> str:
-        """The result as plain text: headline, table, further tables and notes."""
-        parts = [self._headline(), _frame_text(self._shown_frame(), self._digits, self._index)]
+        """The result as plain text: headline, table, further tables and notes (empty tables left out)."""
+        frame = self._shown_frame()
+        parts = [self._headline(), *([_frame_text(frame, self._digits, self._index)] if len(frame) else [])]
         parts += [f"{title}\n{_frame_text(frame, self._digits, index=True)}"
                   for title, frame in self._extra_frames().items()]
         return "\n".join([*parts, *self._notes()])
@@ -61,8 +62,9 @@ class ResultDisplay:
         return self.summary()
 
     def _repr_html_(self) -> str:
+        frame = self._shown_frame()
         parts = [f"<p><strong>{html.escape(self._headline())}</strong></p>",
-                 frame_html(self._shown_frame(), self._digits, index=self._index)]
+                 *([frame_html(frame, self._digits, index=self._index)] if len(frame) else [])]
         parts += [f"<h4>{html.escape(title)}</h4>" + frame_html(frame, self._digits, index=True)
                   for title, frame in self._extra_frames().items()]
         parts += [f"<p>{html.escape(note)}</p>" for note in self._notes()]

@@ -8,24 +8,20 @@
 * ``movers_model``: individual fixed effects for people who move between areas.
 * ``oaxaca_blinder``, ``dfl_reweighting``: a district's gap split into composition and area effect.
 * ``area_poverty``, ``poverty_share``: the area context (share of adults on a low income).
+
+The models draw nothing: their figures are in :mod:`evaluering.report.area_figures`.
 """
 
 from .context import area_poverty, poverty_share
-from .decomposition import DecompositionResult, decomposition_figure, dfl_reweighting, oaxaca_blinder
-from .movers import MoversResult, movers_figure, movers_model
-from .multilevel import AreaModelError, MultilevelResult, icc_latent, median_odds_ratio, multilevel
-from .threshold import (
-                        PiecewiseResult,
-                        ThresholdInputError,
-                        ThresholdResult,
-                        piecewise_contextual,
-                        threshold_figure,
-                        threshold_regression,
-)
+from .decomposition import DecompositionResult, dfl_reweighting, oaxaca_blinder
+from .errors import AreaModelError, ThresholdInputError
+from .movers import MoversResult, movers_model
+from .multilevel import MultilevelResult, icc_latent, median_odds_ratio, multilevel
+from .piecewise import PiecewiseResult, piecewise_contextual
+from .threshold import ThresholdResult, threshold_regression
 
 __all__ = [
     "AreaModelError", "DecompositionResult", "MoversResult", "MultilevelResult", "PiecewiseResult",
-    "ThresholdInputError", "ThresholdResult", "area_poverty", "decomposition_figure", "dfl_reweighting",
-    "icc_latent", "median_odds_ratio", "movers_figure", "movers_model", "multilevel", "oaxaca_blinder",
-    "piecewise_contextual", "poverty_share", "threshold_figure", "threshold_regression",
+    "ThresholdInputError", "ThresholdResult", "area_poverty", "dfl_reweighting", "icc_latent", "median_odds_ratio",
+    "movers_model", "multilevel", "oaxaca_blinder", "piecewise_contextual", "poverty_share", "threshold_regression",
 ]

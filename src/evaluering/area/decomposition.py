@@ -39,25 +39,33 @@ are pooled). Resampling *areas* is possible (``cluster="area_id"``) but a distri
 handful of areas, so its area bootstrap is unreliable; the person bootstrap treats the residents as
 the sample and the areas as fixed, which is the question asked ("is this district's gap composition
 or place?"). Intervals are normal: estimate +- z * bootstrap SE.
+
+The figure is :func:`evaluering.report.area_figures.decomposition_figure`.
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-__all__ = ["DecompositionResult", "decomposition_figure", "dfl_reweighting", "oaxaca_blinder"]
+from ..columns import as_float, require_columns
+from ..numerics import interval, weighted_logit
+from ..results import ResultDisplay
+from .errors import AreaModelError
+
+__all__ = ["COMPONENT_LABELS", "METHOD_LABELS", "DecompositionResult", "dfl_reweighting", "oaxaca_blinder"]
 
 METHOD_LABELS = {"oaxaca": "Oaxaca-Blinder", "dfl": "Omvægtning (DFL)"}
 COMPONENT_LABELS = {"gap": "Forskel i alt", "composition": "Sammensætning", "area": "Områdeeffekt"}
 
 
-@dataclass(frozen=True)
-class DecompositionResult:
+@dataclass(frozen=True, repr=False)
+class DecompositionResult(ResultDisplay):
     """gap = composition + area, with bootstrap standard errors."""
 
     method: str
@@ -79,73 +87,109 @@ class DecompositionResult:
     seed: int | None
     covariates: tuple[str, ...] = ()
     confidence: float = 0.95
-    detail: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    detail: pd.DataFrame = field(default_factory=pd.DataFrame)
     diagnostics: dict = field(default_factory=dict)
 
     def to_frame(self) -> pd.DataFrame:
-        z = stats.norm.ppf(0.5 + self.confidence / 2)
+        """One row per component (gap, composition, area): estimate, bootstrap SE, normal interval."""
         rows = []
         for comp in ("gap", "composition", "area"):
             est, se = getattr(self, comp), getattr(self, f"se_{comp}")
+            low, high, p = interval(est, se, self.confidence)
             rows.append({"method": self.method, "outcome": self.outcome, "district": self.district,
                          "component": comp, "label": COMPONENT_LABELS[comp], "estimate": est, "se": se,
-                         "ci_low": est - z * se, "ci_high": est + z * se,
+                         "ci_low": low, "ci_high": high, "p_value": p,
                          "share_of_gap": est / self.gap if self.gap != 0 else np.nan})
         return pd.DataFrame(rows)
 
-    def summary(self) -> str:
-        return (
-            f"{self.outcome}, {self.district} vs the rest ({METHOD_LABELS.get(self.method, self.method)}): gap "
-            f"{self.gap:+.4f} (se {self.se_gap:.4f}) = composition {self.composition:+.4f} "
-            f"(se {self.se_composition:.4f}) + area {self.area:+.4f} (se {self.se_area:.4f}); means "
-            f"{self.district_mean:.4f} vs {self.rest_mean:.4f} (rest with the district's composition "
-            f"{self.counterfactual_mean:.4f}); n = {self.n_district:,} / {self.n_rest:,}; {self.n_boot} bootstrap "
-            f"replicates ({self.resampling})"
-        )
+    def _headline(self) -> str:
+        return (f"{self.outcome}, {self.district} vs the rest ({METHOD_LABELS.get(self.method, self.method)}): "
+                f"gap {self.gap:+.4f} = composition {self.composition:+.4f} + area {self.area:+.4f}")
 
-    def _repr_html_(self) -> str:
-        html = f"<p>{self.summary()}</p>" + self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4f}")
-        if not self.detail.empty:
-            html += self.detail.to_html(index=False, float_format=lambda v: f"{v:.4f}")
-        return html
+    def _notes(self) -> list[str]:
+        return [f"Means {self.district_mean:.4f} vs {self.rest_mean:.4f} (rest with the district's composition "
+                f"{self.counterfactual_mean:.4f}); n = {self.n_district:,} / {self.n_rest:,}; {self.n_boot} "
+                f"bootstrap replicates ({self.resampling})"]
+
+    def _extra_frames(self) -> dict[str, pd.DataFrame]:
+        if self.detail.empty:
+            return {}
+        return {"Composition part by covariate": self.detail.set_index("covariate")}
 
 
 # --- input --------------------------------------------------------------------------------------------
 
 
-def _prepare(data: pd.DataFrame, outcome: str, group: str, district: str, covariates: Sequence[str],
-             weights: str | None, cluster: str | None, rest: Sequence[str] | None) -> dict:
-    covariates = list(covariates)
-    if not covariates:
-        raise ValueError("give at least one covariate describing the composition")
-    needed = [outcome, group, *covariates, *([weights] if weights else []), *([cluster] if cluster else [])]
-    missing = [c for c in dict.fromkeys(needed) if c not in data.columns]
-    if missing:
-        raise ValueError(f"data has no column(s) {missing}")
-    if outcome in covariates or group in covariates:
-        raise ValueError("the outcome and the group cannot be covariates")
+def _groups(data: pd.DataFrame, group: str, district: str, rest: Sequence[str] | None) -> tuple[np.ndarray, ...]:
+    """Rows of the district and rows of the rest (every other non-missing group, or those in ``rest``)."""
     g = data[group].astype(object)
     in_d = (g == district).to_numpy()
     in_r = (g.isin(list(rest)) if rest is not None else (g != district) & g.notna()).to_numpy()
+    return in_d, in_r
+
+
+def _check_common_support(data: pd.DataFrame, covariates: Sequence[str], district: str, in_d: np.ndarray,
+                          in_r: np.ndarray) -> None:
+    """A category found among the district's residents but not in the rest has no one to stand in for it."""
+    for c in covariates:
+        if pd.api.types.is_bool_dtype(data[c]) or not pd.api.types.is_numeric_dtype(data[c]):
+            levels = data[c].astype(str).where(data[c].notna())
+            only = set(levels[in_d].dropna()) - set(levels[in_r].dropna())
+            if only:
+                raise AreaModelError(f"no common support: {c} = {sorted(only)} occurs in '{district}' but not "
+                                     "in the rest")
+
+
+def _prepare(data: pd.DataFrame, outcome: str, group: str, district: str, covariates: Sequence[str],
+             weights: str | None, cluster: str | None, rest: Sequence[str] | None, common_support: bool) -> dict:
+    covariates = list(covariates)
+    if not covariates:
+        raise AreaModelError("give at least one covariate describing the composition")
+    needed = list(dict.fromkeys([outcome, group, *covariates, weights, cluster]))
+    require_columns(data, needed, what="data", error=AreaModelError)
+    needed = [c for c in needed if c is not None]
+    if outcome in covariates or group in covariates:
+        raise AreaModelError("the outcome and the group cannot be covariates")
+    in_d, in_r = _groups(data, group, district, rest)
     if not in_d.any():
-        raise ValueError(f"no rows of the district '{district}' in '{group}'")
+        raise AreaModelError(f"no rows of the district '{district}' in '{group}'")
     if not in_r.any():
-        raise ValueError(f"no rows of the rest of the municipality in '{group}'")
+        raise AreaModelError(f"no rows of the rest of the municipality in '{group}'")
+    if common_support:
+        _check_common_support(data, covariates, district, in_d, in_r)
     frame = data.loc[in_d | in_r, needed]
-    try:
-        y = frame[outcome].astype("Float64").to_numpy(dtype=float, na_value=np.nan)
-    except (TypeError, ValueError) as err:
-        raise ValueError(f"outcome '{outcome}' must be numeric or boolean") from err
+    y = as_float(frame[outcome], outcome, error=AreaModelError)
     ok = ~np.isnan(y) & frame[covariates].notna().all(axis=1).to_numpy()
     w = np.ones(len(frame)) if weights is None else frame[weights].to_numpy(dtype=float)
     if weights is not None:
         if np.isnan(w).any() or (w < 0).any():
-            raise ValueError(f"weights '{weights}' must be non-negative without missing values")
+            raise AreaModelError(f"weights '{weights}' must be non-negative without missing values")
         ok &= w > 0
     frame, y, w = frame[ok], y[ok], w[ok]
     D = (frame[group].astype(object) == district).to_numpy()
     if D.sum() < 2 or (~D).sum() < 2:
-        raise ValueError("fewer than two usable rows (outcome and covariates present) in the district or the rest")
+        raise AreaModelError("fewer than two usable rows (outcome and covariates present) in the district or "
+                             "the rest")
+    X, labels = _design(frame, covariates)
+    if cluster is not None:
+        cl = frame[cluster].to_numpy()
+        if pd.isna(cl).any():
+            raise AreaModelError(f"missing values in the cluster column '{cluster}'")
+        codes = pd.factorize(cl)[0]
+        in_both = np.intersect1d(np.unique(codes[D]), np.unique(codes[~D]))
+        if len(in_both):
+            raise AreaModelError(f"clusters of '{cluster}' span the district and the rest ({len(in_both)} of "
+                                 "them): the bootstrap resamples clusters within each group")
+    else:
+        codes = np.arange(len(y))
+    return {"y": y, "X": X, "D": D, "w": w, "labels": labels, "cluster": codes, "covariates": covariates,
+            "frame": frame}
+
+
+def _design(frame: pd.DataFrame, covariates: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Covariate columns (non-numeric and boolean ones as dummies, first level left out) that vary,
+    and the covariate each column comes from.
+    """
     parts, labels = [], []
     for c in covariates:
         col = frame[c]
@@ -156,24 +200,12 @@ def _prepare(data: pd.DataFrame, outcome: str, group: str, district: str, covari
         else:
             parts.append(col.to_numpy(dtype=float)[:, None])
             labels.append(c)
-    X = np.column_stack(parts) if parts else np.empty((len(y), 0))
+    X = np.column_stack(parts) if parts else np.empty((len(frame), 0))
     var = X.var(axis=0) > 0
-    X, labels = X[:, var], [lab for lab, v in zip(labels, var) if v]
+    X, labels = X[:, var], [lab for lab, v in zip(labels, var, strict=True) if v]
     if X.shape[1] == 0:
-        raise ValueError("the covariates do not vary: there is no composition to account for")
-    if cluster is not None:
-        cl = frame[cluster].to_numpy()
-        if pd.isna(cl).any():
-            raise ValueError(f"missing values in the cluster column '{cluster}'")
-        codes = pd.factorize(cl)[0]
-        in_both = np.intersect1d(np.unique(codes[D]), np.unique(codes[~D]))
-        if len(in_both):
-            raise ValueError(f"clusters of '{cluster}' span the district and the rest ({len(in_both)} of them): "
-                             "the bootstrap resamples clusters within each group")
-    else:
-        codes = np.arange(len(y))
-    return {"y": y, "X": X, "D": D, "w": w, "labels": labels, "cluster": codes, "covariates": covariates,
-            "frame": frame}
+        raise AreaModelError("the covariates do not vary: there is no composition to account for")
+    return X, labels
 
 
 def _wmean(v: np.ndarray, w: np.ndarray) -> np.ndarray:
@@ -195,25 +227,32 @@ def _ob(y, X, D, w) -> tuple[float, float, float, float, np.ndarray]:
     return yd, yr, float(contrib.sum()), yr + float(contrib.sum()), contrib
 
 
-def _logit(Z: np.ndarray, d: np.ndarray, w: np.ndarray, max_iter: int = 50) -> np.ndarray:
-    """Weighted logit by Newton-Raphson (with a tiny ridge against separation); fitted probabilities."""
-    beta = np.zeros(Z.shape[1])
-    ridge = 1e-8 * np.eye(Z.shape[1])
-    for _ in range(max_iter):
-        eta = np.clip(Z @ beta, -30, 30)
-        p = 1 / (1 + np.exp(-eta))
-        grad = Z.T @ (w * (d - p))
-        H = (Z * (w * p * (1 - p))[:, None]).T @ Z + ridge * w.sum()
-        step = np.linalg.solve(H, grad)
-        beta += step
-        if np.max(np.abs(step)) < 1e-9:
-            break
-    return 1 / (1 + np.exp(-np.clip(Z @ beta, -30, 30)))
+def _cells(X: np.ndarray, D: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct rows of (intercept, covariates, residence) and each person's row among them."""
+    cells, inverse = np.unique(np.column_stack([np.ones(len(D)), X, D]), axis=0, return_inverse=True)
+    return cells, inverse.reshape(-1)
 
 
-def _dfl(y, X, D, w) -> tuple[float, float, float, float, np.ndarray]:
-    Z = np.column_stack([np.ones(len(y)), X])
-    p = _logit(Z, D.astype(float), w)
+def _district_probability(cells: np.ndarray, inverse: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Each person's fitted probability of district residence from the weighted logit on the covariates;
+    warns if it did not converge (separation: a kind of resident found only in the rest gets a
+    probability near 0, i.e. no weight).
+
+    The logit is fitted on the distinct rows of (covariates, residence) with their summed weights:
+    the same likelihood, so the same coefficients, but a few hundred rows instead of every person
+    (each bootstrap replicate refits it).
+    """
+    fit = weighted_logit(cells[:, :-1], cells[:, -1], np.bincount(inverse, weights=w, minlength=len(cells)))
+    if not fit.converged:
+        warnings.warn("the logit of district residence did not converge (separation: some kinds of residents "
+                      "occur in one group only); their reweighting factors are near 0", RuntimeWarning,
+                      stacklevel=3)
+    return fit.fitted[inverse]
+
+
+def _dfl(y, X, D, w, *, cells: tuple[np.ndarray, np.ndarray]) -> tuple[float, float, float, float, np.ndarray]:
+    """(district mean, rest mean, composition, counterfactual, the rest's reweighting factors)."""
+    p = _district_probability(*cells, w)
     r = ~D
     psi = w[r] * p[r] / (1 - p[r])
     yd, yr = _wmean(y[D], w[D]), _wmean(y[r], w[r])
@@ -244,14 +283,16 @@ def _bootstrap(est, prep: dict, n_boot: int, seed: int | None) -> np.ndarray:
     return out
 
 
-def _decompose(method: str, est, data, outcome, group, district, covariates, *, rest, weights, cluster, n_boot,
+def _decompose(method: str, data, outcome, group, district, covariates, *, rest, weights, cluster, n_boot,
                seed, confidence) -> DecompositionResult:
     if n_boot < 2:
-        raise ValueError("n_boot must be at least 2")
+        raise AreaModelError("n_boot must be at least 2")
     if not 0 < confidence < 1:
-        raise ValueError("confidence must be between 0 and 1")
-    prep = _prepare(data, outcome, group, district, covariates, weights, cluster, rest)
+        raise AreaModelError("confidence must be between 0 and 1")
+    prep = _prepare(data, outcome, group, district, covariates, weights, cluster, rest,
+                    common_support=method == "dfl")
     y, X, D, w = prep["y"], prep["X"], prep["D"], prep["w"]
+    est = partial(_dfl, cells=_cells(X, D)) if method == "dfl" else _ob
     yd, yr, comp, cf, extra = est(y, X, D, w)
     gap = yd - yr
     area = (yd - cf) if method == "dfl" else gap - comp
@@ -275,20 +316,9 @@ def _decompose(method: str, est, data, outcome, group, district, covariates, *, 
     )
 
 
-def oaxaca_blinder(
-    data: pd.DataFrame,
-    outcome: str,
-    group: str,
-    district: str,
-    covariates: Sequence[str],
-    *,
-    rest: Sequence[str] | None = None,
-    weights: str | None = None,
-    cluster: str | None = None,
-    n_boot: int = 199,
-    seed: int | None = 2021,
-    confidence: float = 0.95,
-) -> DecompositionResult:
+def oaxaca_blinder(data: pd.DataFrame, outcome: str, group: str, district: str, covariates: Sequence[str], *,
+                   rest: Sequence[str] | None = None, weights: str | None = None, cluster: str | None = None,
+                   n_boot: int = 199, seed: int | None = 2021, confidence: float = 0.95) -> DecompositionResult:
     """Twofold Oaxaca-Blinder decomposition of ``mean(district) - mean(rest)`` with pooled reference
     coefficients (regression on both groups with a district indicator).
 
@@ -296,72 +326,18 @@ def oaxaca_blinder(
     ``rest``). Non-numeric and boolean covariates enter as dummies (first level left out), numeric
     ones linearly. ``detail`` has each covariate's contribution to the composition part.
     """
-    return _decompose("oaxaca", _ob, data, outcome, group, district, covariates, rest=rest, weights=weights,
+    return _decompose("oaxaca", data, outcome, group, district, covariates, rest=rest, weights=weights,
                       cluster=cluster, n_boot=n_boot, seed=seed, confidence=confidence)
 
 
-def dfl_reweighting(
-    data: pd.DataFrame,
-    outcome: str,
-    group: str,
-    district: str,
-    covariates: Sequence[str],
-    *,
-    rest: Sequence[str] | None = None,
-    weights: str | None = None,
-    cluster: str | None = None,
-    n_boot: int = 199,
-    seed: int | None = 2021,
-    confidence: float = 0.95,
-) -> DecompositionResult:
+def dfl_reweighting(data: pd.DataFrame, outcome: str, group: str, district: str, covariates: Sequence[str], *,
+                    rest: Sequence[str] | None = None, weights: str | None = None, cluster: str | None = None,
+                    n_boot: int = 199, seed: int | None = 2021, confidence: float = 0.95) -> DecompositionResult:
     """DiNardo-Fortin-Lemieux reweighting: the rest reweighted to the district's composition by a
     logit of district residence on the covariates (main effects; add interaction columns to
     saturate). Categorical covariates with a level found in the district but not in the rest
-    raise ``ValueError`` (no rest persons to stand in for them).
+    raise :class:`AreaModelError` (no rest persons to stand in for them); a logit that does not
+    converge gives a ``RuntimeWarning``.
     """
-    g = data[group].astype(object)
-    in_d = (g == district).to_numpy()
-    in_r = (g.isin(list(rest)) if rest is not None else (g != district) & g.notna()).to_numpy()
-    for c in covariates:
-        if c in data.columns and (pd.api.types.is_bool_dtype(data[c]) or not pd.api.types.is_numeric_dtype(data[c])):
-            levels = data[c].astype(str).where(data[c].notna())
-            only = set(levels[in_d].dropna()) - set(levels[in_r].dropna())
-            if only:
-                raise ValueError(f"no common support: {c} = {sorted(only)} occurs in '{district}' but not in the rest")
-    return _decompose("dfl", _dfl, data, outcome, group, district, covariates, rest=rest, weights=weights,
+    return _decompose("dfl", data, outcome, group, district, covariates, rest=rest, weights=weights,
                       cluster=cluster, n_boot=n_boot, seed=seed, confidence=confidence)
-
-
-# --- the figure -------------------------------------------------------------------------------------
-
-
-def decomposition_figure(results: DecompositionResult | Sequence[DecompositionResult], *, title: str | None = None):
-    """Bars of the gap, the composition part and the area part (Danish labels), one bar group
-    per component and one bar per method, with bootstrap intervals.
-    """
-    import matplotlib.pyplot as plt
-
-    from ..report import format as fmt
-
-    results = [results] if isinstance(results, DecompositionResult) else list(results)
-    if not results:
-        raise ValueError("no results to plot")
-    comps = ["gap", "composition", "area"]
-    colours = ["#4d6b8a", "#b34700", "#6a8f4e", "#8c8c8c"]
-    fig, ax = plt.subplots(figsize=(7, 4))
-    width = 0.8 / len(results)
-    for j, res in enumerate(results):
-        tab = res.to_frame().set_index("component").loc[comps]
-        x = np.arange(len(comps)) - 0.4 + width * (j + 0.5)
-        ax.bar(x, tab["estimate"], width, color=colours[j % len(colours)],
-               label=METHOD_LABELS.get(res.method, res.method),
-               yerr=[tab["estimate"] - tab["ci_low"], tab["ci_high"] - tab["estimate"]], capsize=3)
-    ax.axhline(0, color="#444444", lw=0.8)
-    ax.set_xticks(np.arange(len(comps)), [COMPONENT_LABELS[c] for c in comps])
-    ax.set_ylabel("Forskel til resten af kommunen")
-    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 2)))
-    first = results[0]
-    ax.set_title(title or f"{first.outcome}: {first.district} mod resten af kommunen")
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    return fig

@@ -16,7 +16,7 @@ profile around the move is the check: before the move movers to higher and to lo
 should run parallel to the stayers (flat leads), after it the outcome should shift by about
 ``b`` times the change in the context.
 
-The estimator is the fast weighted within-transform of :mod:`evaluering.did.panel` (the same
+The estimator is the fast weighted within-transform of :func:`evaluering.numerics.twfe` (the same
 coefficients as ``linearmodels.PanelOLS(entity_effects=True, time_effects=True)``; a million
 person-years take a few seconds). Standard errors are cluster-robust (CR1), by person unless
 ``cluster`` names a column (e.g. the area; then the clusters are not nested in the persons, which
@@ -25,7 +25,8 @@ effects) is reported alongside for contrast: the difference is the selection bia
 
 :func:`area_poverty` builds the contextual variable of the synthetic register as the generator
 plants it: the share of adults (18+) in the area and year with income below half the municipal
-median of adults that year, and the part above the threshold.
+median of adults that year, and the part above the threshold. The event-time figure is
+:func:`evaluering.report.area_figures.movers_figure`.
 """
 
 from __future__ import annotations
@@ -36,24 +37,20 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
-from ..columns import as_float
+from ..columns import as_float, require_columns
 from ..numerics import interval, twfe
+from ..results import ResultDisplay
 from .context import area_poverty
+from .errors import AreaModelError
 
-__all__ = ["MoversResult", "area_poverty", "movers_figure", "movers_model"]
-
-
-DIRECTION_LABELS = {"higher": "Til område med mere fattigdom", "lower": "Til område med mindre fattigdom"}
-
-
-# --- the contextual variable ------------------------------------------------------------------------
+__all__ = ["MoversResult", "area_poverty", "movers_model"]
 
 
 # --- the result -------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class MoversResult:
+@dataclass(frozen=True, repr=False)
+class MoversResult(ResultDisplay):
     """Person fixed effects estimate of the contextual effect and the event-time profile."""
 
     outcome: str
@@ -74,9 +71,10 @@ class MoversResult:
     cluster: str
     covariates: tuple[str, ...] = ()
     confidence: float = 0.95
-    profile: pd.DataFrame = field(default_factory=pd.DataFrame, repr=False)
+    profile: pd.DataFrame = field(default_factory=pd.DataFrame)
 
     def to_frame(self) -> pd.DataFrame:
+        """The estimate in one row, with the pooled estimate and the counts behind it."""
         row = {k: getattr(self, k) for k in (
             "outcome", "context", "estimate", "se", "ci_low", "ci_high", "p_value", "pooled_estimate", "pooled_se",
             "n_obs", "n_persons", "n_movers", "n_moves", "n_movers_context_change", "n_clusters", "cluster",
@@ -84,43 +82,28 @@ class MoversResult:
         row["covariates"] = ", ".join(self.covariates)
         return pd.DataFrame([row])
 
-    def summary(self) -> str:
-        return (
-            f"{self.outcome} on {self.context} (person + year fixed effects, movers design): "
-            f"{self.estimate:+.4f} (se {self.se:.4f}; {self.confidence:.0%} CI {self.ci_low:+.4f} to "
-            f"{self.ci_high:+.4f}; p = {self.p_value:.3g}); pooled OLS {self.pooled_estimate:+.4f} "
-            f"(se {self.pooled_se:.4f}). {self.n_movers:,} movers ({self.n_moves:,} moves, "
-            f"{self.n_movers_context_change:,} movers whose context changed) among {self.n_persons:,} persons, "
-            f"{self.n_obs:,} person-years, {self.n_clusters:,} clusters ({self.cluster})"
-        )
+    def _headline(self) -> str:
+        return (f"{self.outcome} on {self.context} (person + year fixed effects, movers design): "
+                f"{self.estimate:+.4f} (se {self.se:.4f}; {self.confidence:.0%} CI {self.ci_low:+.4f} to "
+                f"{self.ci_high:+.4f}; p = {self.p_value:.3g})")
 
-    def _repr_html_(self) -> str:
-        head = self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4f}")
-        if self.profile.empty:
-            return head
-        return head + "<h4>Event-time profile</h4>" + self.profile.to_html(
-            index=False, float_format=lambda v: f"{v:.4f}")
+    def _notes(self) -> list[str]:
+        return [f"Pooled OLS {self.pooled_estimate:+.4f} (se {self.pooled_se:.4f}). {self.n_movers:,} movers "
+                f"({self.n_moves:,} moves, {self.n_movers_context_change:,} movers whose context changed) among "
+                f"{self.n_persons:,} persons, {self.n_obs:,} person-years, {self.n_clusters:,} clusters "
+                f"({self.cluster})"]
+
+    def _extra_frames(self) -> dict[str, pd.DataFrame]:
+        return {} if self.profile.empty else {"Event-time profile": self.profile.set_index(["direction",
+                                                                                          "event_time"])}
 
 
 # --- the estimator ----------------------------------------------------------------------------------
 
 
-def movers_model(
-    panel: pd.DataFrame,
-    outcome: str,
-    unit: str,
-    time: str,
-    area: str,
-    context: str,
-    *,
-    covariates: Sequence[str] | None = None,
-    cluster: str | None = None,
-    leads: int = 4,
-    lags: int = 5,
-    direction_tol: float = 0.01,
-    event_profile: bool = True,
-    confidence: float = 0.95,
-) -> MoversResult:
+def movers_model(panel: pd.DataFrame, outcome: str, unit: str, time: str, area: str, context: str, *,
+                 covariates: Sequence[str] | None = None, cluster: str | None = None, leads: int = 4, lags: int = 5,
+                 direction_tol: float = 0.01, event_profile: bool = True, confidence: float = 0.95) -> MoversResult:
     """Person and year fixed effects regression of ``outcome`` on the area context.
 
     ``panel`` has one row per person (``unit``) and year (``time``, integer) with the current
@@ -140,29 +123,28 @@ def movers_model(
     mean_change`` is the shift the main estimate implies after the move.
     """
     covariates = list(covariates or [])
-    needed = [outcome, unit, time, area, context, *covariates, *([cluster] if cluster else [])]
-    missing = [c for c in dict.fromkeys(needed) if c not in panel.columns]
-    if missing:
-        raise ValueError(f"panel has no column(s) {missing}")
+    require_columns(panel, [outcome, unit, time, area, context, *covariates, cluster], what="panel",
+                    error=AreaModelError)
     if not pd.api.types.is_integer_dtype(panel[time]):
-        raise ValueError(f"'{time}' must hold integer periods (years)")
+        raise AreaModelError(f"'{time}' must hold integer periods (years)")
     if panel[[unit, time, area]].isna().any().any():
-        raise ValueError(f"missing values in '{unit}', '{time}' or '{area}'")
+        raise AreaModelError(f"missing values in '{unit}', '{time}' or '{area}'")
     if not 0 < confidence < 1:
-        raise ValueError("confidence must be between 0 and 1")
+        raise AreaModelError("confidence must be between 0 and 1")
 
-    y = as_float(panel[outcome], outcome)
-    c = as_float(panel[context], context)
-    X = np.column_stack([as_float(panel[v], v) for v in covariates]) if covariates else np.empty((len(y), 0))
+    y = as_float(panel[outcome], outcome, error=AreaModelError)
+    c = as_float(panel[context], context, error=AreaModelError)
+    X = (np.column_stack([as_float(panel[v], v, error=AreaModelError) for v in covariates]) if covariates
+         else np.empty((len(y), 0)))
     ok = ~np.isnan(y) & ~np.isnan(c) & ~np.isnan(X).any(axis=1)
     if not ok.any():
-        raise ValueError("no rows with the outcome, context and covariates all present")
+        raise AreaModelError("no rows with the outcome, context and covariates all present")
     unit_codes = pd.factorize(panel[unit])[0][ok]
     t = panel[time].to_numpy(dtype=np.int64)[ok]
     area_codes = pd.factorize(panel[area])[0][ok]
     clusters_raw = panel[cluster if cluster else unit].to_numpy()[ok]
     if pd.isna(clusters_raw).any():
-        raise ValueError(f"missing values in the cluster column '{cluster}'")
+        raise AreaModelError(f"missing values in the cluster column '{cluster}'")
     y, c, X = y[ok], c[ok], X[ok]
 
     order = np.lexsort((t, unit_codes))
@@ -170,20 +152,20 @@ def movers_model(
         y[order], c[order], X[order], t[order], unit_codes[order], area_codes[order], clusters_raw[order])
     same = np.r_[False, unit_codes[1:] == unit_codes[:-1]]
     if (same & np.r_[False, t[1:] == t[:-1]]).any():
-        raise ValueError(f"several rows for the same {unit} and {time}")
+        raise AreaModelError(f"several rows for the same {unit} and {time}")
 
     if np.nanmax(c) - np.nanmin(c) <= 1e-12:
-        raise ValueError(f"the context '{context}' is constant: there is no contrast between areas to estimate")
+        raise AreaModelError(f"the context '{context}' is constant: there is no contrast between areas to estimate")
     move = same & np.r_[False, area_codes[1:] != area_codes[:-1]]
     if not move.any():
-        raise ValueError(f"no person changes area: the movers design needs people observed in two areas "
+        raise AreaModelError(f"no person changes area: the movers design needs people observed in two areas "
                          f"('{area}' is constant within every {unit})")
     dc = np.r_[0.0, np.diff(c)]
     n_units = int(unit_codes.max()) + 1
     moves_per_unit = np.bincount(unit_codes[move], minlength=n_units)
     changed_per_unit = np.bincount(unit_codes[move & (np.abs(dc) > 1e-12)], minlength=n_units)
     if not changed_per_unit.any():
-        raise ValueError(f"the context '{context}' does not change when people move: the movers design has "
+        raise AreaModelError(f"the context '{context}' does not change when people move: the movers design has "
                          "nothing to identify the effect from")
 
     # units seen once say nothing about change (they only add to the count)
@@ -219,7 +201,7 @@ def _event_profile(y, c, X, t, unit_codes, clusters_raw, move, dc, moves_per_uni
                    lags: int, tol: float, confidence: float) -> pd.DataFrame:
     """Event-time x direction coefficients for one-time movers against never-movers."""
     if leads < 2 or lags < 0:
-        raise ValueError("leads must be >= 2 (event time -1 is the reference) and lags >= 0")
+        raise AreaModelError("leads must be >= 2 (event time -1 is the reference) and lags >= 0")
     n_units = len(moves_per_unit)
     move_year = np.zeros(n_units, dtype=np.int64)
     change = np.zeros(n_units)
@@ -268,38 +250,3 @@ def _event_profile(y, c, X, t, unit_codes, clusters_raw, move, dc, moves_per_uni
         out.append({"direction": label, "event_time": -1, "estimate": 0.0, "se": 0.0, "ci_low": 0.0, "ci_high": 0.0,
                     "n_obs": 0, "n_persons": 0, "mean_change": mc})
     return pd.DataFrame(out).sort_values(["direction", "event_time"], ignore_index=True)
-
-
-# --- the figure -------------------------------------------------------------------------------------
-
-
-def movers_figure(result: MoversResult, *, implied: bool = True):
-    """Event-time profile around the move, by direction, with Danish labels. With ``implied`` a
-    dotted line marks the post-move shift the fixed effects estimate implies (estimate x mean
-    change in the context of the direction).
-    """
-    import matplotlib.pyplot as plt
-
-    from ..report import format as fmt
-
-    if result.profile.empty:
-        raise ValueError("the result has no event-time profile (run movers_model with event_profile=True)")
-    fig, ax = plt.subplots(figsize=(7, 4))
-    colours = {"higher": "#b34700", "lower": "#4d6b8a"}
-    for label, part in result.profile.groupby("direction", sort=False):
-        shift = 0.08 if label == "higher" else -0.08
-        x = part["event_time"].to_numpy() + shift
-        ax.errorbar(x, part["estimate"], yerr=[part["estimate"] - part["ci_low"], part["ci_high"] - part["estimate"]],
-                    fmt="o-", capsize=2, color=colours.get(label), label=DIRECTION_LABELS.get(label, label))
-        if implied:
-            level = result.estimate * float(part["mean_change"].iloc[0])
-            ax.hlines(level, -0.5, part["event_time"].max() + 0.3, colors=colours.get(label), linestyles=":")
-    ax.axhline(0, color="#444444", lw=0.8)
-    ax.axvline(-0.5, color="#888888", lw=0.8, ls="--")
-    ax.set_xlabel("År i forhold til flytningen (0 = første år i det nye område)")
-    ax.set_ylabel("Ændring i forhold til året før flytningen")
-    ax.set_title(f"Før og efter flytning: {result.outcome}")
-    ax.yaxis.set_major_formatter(plt.matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 2)))
-    ax.legend(frameon=False, fontsize=8)
-    fig.tight_layout()
-    return fig

@@ -23,30 +23,30 @@ composition of the area.
 
 Standard errors: gaussian sigma^2 (X' V^-1 X)^-1 at the estimate (as lmer's ``vcov``); binomial from
 the inverse of the numerical Hessian (central differences of the analytic gradient) of the deviance
-in (beta, tau), as lme4's ``vcov`` (``use.hessian = TRUE``). Intervals are Wald intervals.
+in (beta, tau), as lme4's ``vcov`` (``use.hessian = TRUE``). Intervals are Wald intervals
+(:meth:`MultilevelResult.to_frame`).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import dataclass
+from typing import ClassVar, Literal
 
 import numpy as np
 import pandas as pd
 from scipy import optimize, special, stats
 
-from ..errors import EvalueringError
+from ..columns import require_columns
+from ..numerics import interval
+from ..results import ResultDisplay
+from .errors import AreaModelError
 
-__all__ = ["AreaModelError", "MultilevelResult", "multilevel", "icc_latent", "median_odds_ratio"]
+__all__ = ["AreaModelError", "MultilevelResult", "icc_latent", "median_odds_ratio", "multilevel"]
 
 LOGISTIC_VARIANCE = math.pi**2 / 3  # variance of the standard logistic distribution
 MIN_NODES = 7  # fewer adaptive Gauss-Hermite nodes are refused (see _LogitAGQ)
-
-
-class AreaModelError(EvalueringError, ValueError):
-    """The data cannot be fitted as asked (names the column or area at fault)."""
 
 
 def icc_latent(tau2: float) -> float:
@@ -65,15 +65,15 @@ def median_odds_ratio(tau2: float) -> float:
 # result
 
 
-@dataclass(frozen=True)
-class MultilevelResult:
+@dataclass(frozen=True, repr=False)
+class MultilevelResult(ResultDisplay):
     """A fitted random-intercept model (see :func:`multilevel`)."""
 
     family: str
     method: str
     outcome: str
     area: str
-    params: pd.Series  # fixed effects (intercept, individual, contextual, area means)
+    estimate: pd.Series  # fixed effects (intercept, individual, contextual, area means), by term
     se: pd.Series
     term_level: pd.Series  # per term: "intercept", "individual", "contextual", "area mean"
     area_variance: float  # tau^2
@@ -82,10 +82,12 @@ class MultilevelResult:
     n_obs: int
     n_areas: int
     converged: bool
-    area_effects: pd.Series = field(repr=False)  # predicted random intercepts (BLUP / conditional mode)
-    cov_params: pd.DataFrame = field(repr=False)
+    area_effects: pd.Series  # predicted random intercepts (BLUP / conditional mode)
+    cov_params: pd.DataFrame
     area_sd_se: float = float("nan")  # SE of tau (binomial only)
     mundlak: bool = False
+
+    _index: ClassVar[bool] = True  # the terms are the table's index
 
     @property
     def icc(self) -> float:
@@ -109,50 +111,32 @@ class MultilevelResult:
                          name="level")
         return pd.DataFrame({"variance": var, "sd": np.sqrt(var), "share": var / var.sum()}, index=index)
 
-    def conf_int(self, level: float = 0.95) -> pd.DataFrame:
-        z = stats.norm.ppf(0.5 + level / 2)
-        return pd.DataFrame({"ci_low": self.params - z * self.se, "ci_high": self.params + z * self.se})
-
-    def to_frame(self, level: float = 0.95) -> pd.DataFrame:
-        """One row per fixed effect: level, estimate, se, Wald interval, z and p-value."""
-        ci = self.conf_int(level)
-        zval = self.params / self.se
-        frame = pd.DataFrame({
-            "level": self.term_level, "estimate": self.params, "se": self.se,
-            "ci_low": ci["ci_low"], "ci_high": ci["ci_high"], "z": zval,
-            "p_value": 2 * stats.norm.sf(np.abs(zval)),
-        })
+    def to_frame(self, confidence: float = 0.95) -> pd.DataFrame:
+        """One row per fixed effect (index ``term``): its term level, estimate, se, Wald interval and p-value."""
+        low, high, p = interval(self.estimate.to_numpy(), self.se.to_numpy(), confidence)
+        frame = pd.DataFrame({"term_level": self.term_level, "estimate": self.estimate, "se": self.se,
+                              "ci_low": low, "ci_high": high, "p_value": p}, index=self.estimate.index)
         frame.index.name = "term"
         return frame
 
-    def summary(self) -> str:
-        lines = [
-            f"Random-intercept {'logistic' if self.family == 'binomial' else 'linear'} model of "
-            f"'{self.outcome}' in areas '{self.area}' ({self.method})",
-            f"  {self.n_obs} individuals in {self.n_areas} areas; log-likelihood {self.loglik:.4f}"
-            + ("" if self.converged else "  [NOT CONVERGED]"),
-            "",
-            "Fixed effects:",
-            self.to_frame().drop(columns="z").to_string(float_format=lambda v: f"{v:.4g}"),
-            "",
-            "Variance components:",
-            self.variance_components.to_string(float_format=lambda v: f"{v:.4g}"),
-            "",
-            f"ICC (variance partition coefficient{', latent scale' if self.family == 'binomial' else ''}): "
-            f"{self.icc:.4f}",
-        ]
+    def _headline(self) -> str:
+        return (f"Random-intercept {'logistic' if self.family == 'binomial' else 'linear'} model of "
+                f"'{self.outcome}' in areas '{self.area}' ({self.method}): {self.n_obs} individuals in "
+                f"{self.n_areas} areas; log-likelihood {self.loglik:.4f}"
+                + ("" if self.converged else "  [NOT CONVERGED]"))
+
+    def _extra_frames(self) -> dict[str, pd.DataFrame]:
+        return {"Variance components": self.variance_components}
+
+    def _notes(self) -> list[str]:
+        lines = [f"ICC (variance partition coefficient{', latent scale' if self.family == 'binomial' else ''}): "
+                 f"{self.icc:.4f}"]
         if self.family == "binomial":
             lines.append(f"Median odds ratio (Merlo et al. 2006): {self.median_odds_ratio:.4f}")
         if self.mundlak:
             lines.append("Mundlak: individual terms are within-area effects; 'area mean' terms are "
                          "contextual (between minus within) effects.")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:  # pragma: no cover - display
-        return self.summary()
-
-    def _repr_html_(self) -> str:  # pragma: no cover - display
-        return f"<pre>{self.summary()}</pre>"
+        return lines
 
 
 # ------------------------------------------------------------------------------------------------
@@ -167,9 +151,7 @@ def _listing(values, limit: int = 10) -> str:
 
 def _check_columns(df: pd.DataFrame, outcome: str, area: str, individual: list[str], contextual: list[str]):
     used = [outcome, area, *individual, *contextual]
-    missing = [c for c in used if c not in df.columns]
-    if missing:
-        raise AreaModelError(f"column(s) not in the data: {_listing(missing)}")
+    require_columns(df, used, what="data", error=AreaModelError)
     dup = sorted({c for c in used if used.count(c) > 1})
     if dup:
         raise AreaModelError(f"column(s) given more than once (outcome/area/individual/contextual): {_listing(dup)}")
@@ -301,7 +283,7 @@ def _design(df, outcome, area, individual, contextual, family, mundlak) -> _Desi
         means = pd.DataFrame((sums / counts[:, None])[codes], index=df.index,
                              columns=[f"mean({c})" for c in ind.columns])
         within = ind.to_numpy() - means.to_numpy()
-        flat = [c for c, w in zip(ind.columns, np.abs(within).max(axis=0)) if w < 1e-12]
+        flat = [c for c, w in zip(ind.columns, np.abs(within).max(axis=0), strict=True) if w < 1e-12]
         if flat:
             raise AreaModelError(
                 f"individual covariate(s) {_listing(flat)} do not vary within any area, so their area "
@@ -560,7 +542,7 @@ def multilevel(
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
     return MultilevelResult(
         family=family, method=method, outcome=outcome, area=area,
-        params=pd.Series(beta, index=index, name="estimate"),
+        estimate=pd.Series(beta, index=index, name="estimate"),
         se=pd.Series(se, index=index, name="se"),
         term_level=pd.Series(d.levels, index=index, name="level"),
         area_variance=float(tau2), residual_variance=float(resid_var), loglik=float(llf),

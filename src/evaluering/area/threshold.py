@@ -3,11 +3,8 @@
 Galster's research finds contextual effects of neighbourhood poverty that are close to nil below a
 poverty share of about 15-20 % and rise steeply up to about 40 %. Two tools test for that pattern
 on individual data with an area-level contextual variable ``c`` (e.g. the area's poverty share):
+fixed knots (:func:`evaluering.area.piecewise.piecewise_contextual`), and, here,
 
-- :func:`piecewise_contextual`: fixed knots (default 15 %, 20 %, 40 %), a linear spline in ``c``
-  whose coefficients are the *slopes per segment*, individual covariates, and standard errors
-  clustered by area (the contextual variable varies only between areas, so the area is the unit of
-  independent information). A Wald test asks whether all segment slopes are equal (no threshold).
 - :func:`threshold_regression`: the threshold estimated from the data, in the hinge (regression
   kink) model ``y = X b + beta_below c + delta max(0, c - gamma) + e``; ``gamma`` by profiling least
   squares over a grid of candidate thresholds (the distinct area values of ``c`` between the trim
@@ -15,7 +12,7 @@ on individual data with an area-level contextual variable ``c`` (e.g. the area's
 
 Confidence intervals for ``gamma``:
 
-``ci="bootstrap"``
+``interval_methods="bootstrap"``
     Area-clustered (pairs) bootstrap of the profiled estimator: resample whole areas with
     replacement, re-profile over the same grid, take the percentile interval. Valid with
     heteroskedastic errors and errors correlated within areas (unobserved area effects, binary
@@ -25,16 +22,17 @@ Confidence intervals for ``gamma``:
     NOT valid for a model with a jump at the threshold (the sample-splitting model of Hansen 2000),
     where the nonparametric bootstrap of the threshold is inconsistent. With few areas near the
     threshold the percentile interval is coarse (it can only take grid values).
-``ci="lr"``
+``interval_methods="lr"``
     Hansen's likelihood-ratio inversion: ``LR_n(gamma) = n (SSR(gamma) - SSR(gamma_hat)) /
-    SSR(gamma_hat)``, the interval is the set of grid values with ``LR_n <= c(alpha)``. This
-    assumes **homoskedastic errors that are independent across individuals** (no unobserved area
-    effects): ``n`` counts individuals, so any within-area correlation makes the interval far too
-    narrow, and heteroskedasticity (a binary outcome has variance p(1-p)) makes it off by the
-    unknown ratio Hansen calls eta^2. By default ``c(alpha) = -2 log(1 - sqrt(1 - alpha))`` (7.35 for
-    95 %), Hansen's (2000) critical value for the jump model; for the hinge (kink) model the LR
-    statistic is asymptotically chi-square(1) under homoskedasticity (Hansen 2017), so that value is
-    conservative; ``lr_reference="chi2"`` uses the chi-square(1) quantile (3.84) instead.
+    SSR(gamma_hat)``, the interval is the set of grid values with ``LR_n <= c(alpha)``
+    (``alpha = 1 - confidence``). This assumes **homoskedastic errors that are independent across
+    individuals** (no unobserved area effects): ``n`` counts individuals, so any within-area
+    correlation makes the interval far too narrow, and heteroskedasticity (a binary outcome has
+    variance p(1-p)) makes it off by the unknown ratio Hansen calls eta^2. By default
+    ``c(alpha) = -2 log(1 - sqrt(1 - alpha))`` (7.35 for 95 %), Hansen's (2000) critical value for
+    the jump model; for the hinge (kink) model the LR statistic is asymptotically chi-square(1)
+    under homoskedasticity (Hansen 2017), so that value is conservative; ``lr_reference="chi2"``
+    uses the chi-square(1) quantile (3.84) instead.
 
 Use the bootstrap interval for register data with area clustering; the LR interval is a cheap
 check, and exact only in the idealised homoskedastic case.
@@ -51,6 +49,8 @@ SSR only changes at observed values). In the kink model SSR(gamma) is continuous
 values, so ``n_fine`` extra equally spaced points between the trim quantiles are legitimate; they
 make the LR interval less coarse (with only the area values, the hull of the grid points inside
 the LR region can miss a true value lying between two areas).
+
+The figure is :func:`evaluering.report.area_figures.threshold_figure`.
 """
 
 from __future__ import annotations
@@ -62,267 +62,21 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
-from ..errors import EvalueringError
+from ..numerics import interval
+from ..results import ResultDisplay
 from .context import poverty_share  # re-exported: the area context used with thresholds
+from .contextual_design import check_columns, individual_design, prepare, wls_cluster
+from .errors import ThresholdInputError
 
 __all__ = [
     "ThresholdInputError",
-    "PiecewiseResult",
     "ThresholdResult",
-    "piecewise_contextual",
-    "threshold_regression",
-    "threshold_figure",
-    "area_means",
     "adjusted_area_means",
-    "poverty_share",
+    "area_means",
     "hansen_critical_value",
+    "poverty_share",
+    "threshold_regression",
 ]
-
-
-class ThresholdInputError(EvalueringError, ValueError):
-    """The data cannot identify the piecewise or threshold model (bad input)."""
-
-
-# --------------------------------------------------------------------------------------------
-# Input handling
-# --------------------------------------------------------------------------------------------
-
-
-def _check_columns(df: pd.DataFrame, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in df.columns]
-    if missing:
-        raise ThresholdInputError(f"columns not in the data: {missing}")
-    bad = {c: int(df[c].isna().sum()) for c in columns if df[c].isna().any()}
-    if bad:
-        detail = ", ".join(f"{c} ({n} rows)" for c, n in bad.items())
-        raise ThresholdInputError(f"missing values in {detail}; drop or impute them first")
-
-
-def _numeric(series: pd.Series, name: str) -> np.ndarray:
-    try:
-        return series.to_numpy(dtype=float)
-    except (TypeError, ValueError) as err:
-        raise ThresholdInputError(f"column {name!r} must be numeric") from err
-
-
-def _covariates(df: pd.DataFrame, individual: Sequence[str], categorical: Sequence[str]) -> pd.DataFrame:
-    """Individual covariates as a numeric frame: numeric columns as they are, non-numeric (and
-    those named in ``categorical``) as dummies with the first level left out.
-    """
-    parts = []
-    for col in individual:
-        s = df[col]
-        if col in categorical or not (pd.api.types.is_numeric_dtype(s) or pd.api.types.is_bool_dtype(s)):
-            dummies = pd.get_dummies(s.astype(str), prefix=col, prefix_sep="=", drop_first=True, dtype=float)
-            parts.append(dummies)
-        else:
-            parts.append(pd.DataFrame({col: s.to_numpy(dtype=float)}, index=df.index))
-    if not parts:
-        return pd.DataFrame(index=df.index)
-    return pd.concat(parts, axis=1)
-
-
-@dataclass(frozen=True)
-class _Prepared:
-    y: np.ndarray
-    c: np.ndarray
-    w: np.ndarray
-    cluster: np.ndarray  # integer codes 0..G-1
-    cluster_labels: np.ndarray
-    X: pd.DataFrame  # intercept + individual covariates
-
-
-def _prepare(df, outcome, context, individual, area, weights, categorical) -> _Prepared:
-    individual = list(individual)
-    if area is None:
-        raise ThresholdInputError("area= is required: the contextual variable varies between areas, "
-                                  "so standard errors must be clustered by area")
-    columns = [outcome, context, area, *individual] + ([weights] if weights is not None else [])
-    _check_columns(df, columns)
-    if len(df) == 0:
-        raise ThresholdInputError("no rows")
-    y = _numeric(df[outcome], outcome)
-    c = _numeric(df[context], context)
-    w = np.ones(len(df)) if weights is None else _numeric(df[weights], weights)
-    if np.any(w < 0) or not np.any(w > 0):
-        raise ThresholdInputError("weights must be non-negative and not all zero")
-    codes, labels = pd.factorize(df[area], sort=True)
-    # The context must be an area-level variable: constant within an area (or an area-year when
-    # the area is observed in several years). It must vary between areas.
-    if np.unique(c).size < 2:
-        raise ThresholdInputError(f"the contextual variable {context!r} is constant across areas; "
-                                  "an area effect cannot be estimated")
-    if labels.size < 2:
-        raise ThresholdInputError("need at least two areas (clusters)")
-    X = _covariates(df, individual, categorical)
-    X.insert(0, "Intercept", 1.0)
-    return _Prepared(y=y, c=c, w=w, cluster=codes, cluster_labels=np.asarray(labels), X=X)
-
-
-def _wls_cluster(y, X: np.ndarray, w, cluster, n_clusters) -> tuple[np.ndarray, np.ndarray, int]:
-    """Weighted least squares with CR1 cluster-robust covariance (Stata's small-sample factor).
-
-    Returns (coefficients, covariance, rank). Collinear columns are handled by the pseudo-inverse
-    (their coefficients are not identified; callers check the columns they report on).
-    """
-    sw = np.sqrt(w)
-    Xw = X * sw[:, None]
-    XtX = Xw.T @ Xw
-    bread = np.linalg.pinv(XtX)
-    beta = bread @ (Xw.T @ (y * sw))
-    resid = y - X @ beta
-    scores = X * (w * resid)[:, None]
-    S = np.zeros((n_clusters, X.shape[1]))
-    np.add.at(S, cluster, scores)
-    meat = S.T @ S
-    n, k = X.shape
-    rank = int(np.linalg.matrix_rank(XtX))
-    g = n_clusters
-    factor = g / (g - 1) * (n - 1) / max(n - rank, 1)
-    return beta, factor * bread @ meat @ bread, rank
-
-
-# --------------------------------------------------------------------------------------------
-# 1. Piecewise-linear contextual effect with fixed knots
-# --------------------------------------------------------------------------------------------
-
-
-def _segment_basis(c: np.ndarray, knots: Sequence[float]) -> np.ndarray:
-    """Linear spline basis whose coefficients are the slopes of the segments."""
-    k = list(knots)
-    cols = [np.minimum(c, k[0])]
-    for lo, hi in zip(k[:-1], k[1:]):
-        cols.append(np.clip(c - lo, 0.0, hi - lo))
-    cols.append(np.maximum(0.0, c - k[-1]))
-    return np.column_stack(cols)
-
-
-def _segment_labels(knots: Sequence[float]) -> list[str]:
-    edges = ["min", *(f"{k:g}" for k in knots), "max"]
-    return [f"{a}-{b}" for a, b in zip(edges[:-1], edges[1:])]
-
-
-@dataclass(frozen=True)
-class PiecewiseResult:
-    """Slopes of the contextual variable per segment between knots (clustered by area)."""
-
-    outcome: str
-    context: str
-    knots: tuple[float, ...]
-    family: str
-    segments: tuple[str, ...]
-    slopes: np.ndarray
-    se: np.ndarray
-    ci_low: np.ndarray
-    ci_high: np.ndarray
-    n_areas_in_segment: np.ndarray
-    equal_slopes_wald: float  # Wald chi-square of H0: all segment slopes equal
-    equal_slopes_df: int
-    equal_slopes_p: float  # F(df, G-1) reference (small-sample cluster correction)
-    n_obs: int
-    n_clusters: int
-    level: float
-    params: pd.Series = field(repr=False)
-    cov: pd.DataFrame = field(repr=False)
-
-    def to_frame(self) -> pd.DataFrame:
-        return pd.DataFrame({
-            "segment": list(self.segments), "slope": self.slopes, "se": self.se,
-            "ci_low": self.ci_low, "ci_high": self.ci_high, "n_areas": self.n_areas_in_segment,
-        })
-
-    def summary(self) -> str:
-        scale = "logit scale" if self.family == "binomial" else "outcome scale"
-        lines = [f"Piecewise contextual effect of {self.context} on {self.outcome} ({scale}), "
-                 f"knots {', '.join(f'{k:g}' for k in self.knots)}; n = {self.n_obs}, "
-                 f"{self.n_clusters} areas (SE clustered by area), {self.level:.0%} CIs"]
-        lines.append(self.to_frame().to_string(index=False, float_format=lambda v: f"{v:.4f}"))
-        lines.append(f"Equal slopes: Wald = {self.equal_slopes_wald:.2f} on {self.equal_slopes_df} df, "
-                     f"p = {self.equal_slopes_p:.4f} (F reference, {self.n_clusters - 1} denominator df)")
-        return "\n".join(lines)
-
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        head = (f"<p><b>Piecewise contextual effect</b> of <code>{self.context}</code> on "
-                f"<code>{self.outcome}</code>; n = {self.n_obs}, {self.n_clusters} areas</p>")
-        foot = (f"<p>Equal slopes: Wald = {self.equal_slopes_wald:.2f} ({self.equal_slopes_df} df), "
-                f"p = {self.equal_slopes_p:.4f}</p>")
-        return head + self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4f}") + foot
-
-
-def piecewise_contextual(
-    df: pd.DataFrame,
-    outcome: str,
-    context: str,
-    knots: Sequence[float] = (0.15, 0.20, 0.40),
-    individual: Sequence[str] = (),
-    area: str | None = None,
-    weights: str | None = None,
-    family: str = "gaussian",
-    *,
-    categorical: Sequence[str] = (),
-    level: float = 0.95,
-) -> PiecewiseResult:
-    """Regress an individual outcome on individual covariates and a linear spline in the area's
-    contextual variable with the given knots; the spline coefficients are the slopes per segment.
-
-    ``family="gaussian"``: (weighted) least squares, a linear probability model for a 0/1 outcome,
-    slopes on the outcome scale. ``family="binomial"``: logit (weights as variance weights, i.e.
-    a weighted pseudo-likelihood), slopes on the logit scale. Standard errors are cluster-robust by
-    ``area`` (CR1); CIs use t(G-1). Non-numeric covariates and those in ``categorical`` enter as
-    dummies.
-    """
-    knots = tuple(float(k) for k in knots)
-    if len(knots) == 0 or any(b <= a for a, b in zip(knots[:-1], knots[1:])):
-        raise ThresholdInputError("knots must be a non-empty, strictly increasing sequence")
-    if family not in ("gaussian", "binomial"):
-        raise ThresholdInputError("family must be 'gaussian' or 'binomial'")
-    p = _prepare(df, outcome, context, individual, area, weights, categorical)
-    B = _segment_basis(p.c, knots)
-    segments = tuple(_segment_labels(knots))
-    area_values = pd.Series(p.c).groupby(p.cluster).first().to_numpy()
-    edges = [-np.inf, *knots, np.inf]
-    n_in = np.array([int(((area_values > lo) & (area_values <= hi)).sum())
-                     for lo, hi in zip(edges[:-1], edges[1:])])
-    for j, name in enumerate(segments):
-        if np.ptp(B[:, j]) == 0:
-            raise ThresholdInputError(f"no variation of {context!r} in segment {name}: move the knots "
-                                      "inside the range of the area values")
-    names = list(p.X.columns) + [f"{context}[{s}]" for s in segments]
-    Z = np.column_stack([p.X.to_numpy(dtype=float), B])
-    G = p.cluster_labels.size
-    if family == "gaussian":
-        beta, cov, _ = _wls_cluster(p.y, Z, p.w, p.cluster, G)
-    else:
-        import statsmodels.api as sm
-
-        if np.any((p.y != 0) & (p.y != 1)):
-            raise ThresholdInputError("family='binomial' needs a 0/1 outcome")
-        # Unweighted: plain logit. Weighted: variance weights (pseudo-likelihood); statsmodels warns
-        # that its cluster sandwich is not fully supported with var_weights - check with care.
-        extra = {} if weights is None else {"var_weights": p.w}
-        model = sm.GLM(p.y, Z, family=sm.families.Binomial(), **extra)
-        fit = model.fit(cov_type="cluster", cov_kwds={"groups": p.cluster})
-        beta, cov = np.asarray(fit.params), np.asarray(fit.cov_params())
-    k = B.shape[1]
-    idx = slice(Z.shape[1] - k, Z.shape[1])
-    slopes, V = beta[idx], cov[idx, idx]
-    se = np.sqrt(np.diag(V))
-    t = stats.t.ppf(0.5 + level / 2, G - 1)
-    # H0: all segment slopes equal <=> consecutive differences are zero.
-    D = np.diff(np.eye(k), axis=0)
-    d = D @ slopes
-    wald = float(d @ np.linalg.pinv(D @ V @ D.T) @ d)
-    q = k - 1
-    p_value = float(stats.f.sf(wald / q, q, G - 1))
-    return PiecewiseResult(
-        outcome=outcome, context=context, knots=knots, family=family, segments=segments,
-        slopes=slopes, se=se, ci_low=slopes - t * se, ci_high=slopes + t * se, n_areas_in_segment=n_in,
-        equal_slopes_wald=wald, equal_slopes_df=q, equal_slopes_p=p_value, n_obs=len(p.y), n_clusters=G,
-        level=level, params=pd.Series(beta, index=names), cov=pd.DataFrame(cov, index=names, columns=names),
-    )
 
 
 # --------------------------------------------------------------------------------------------
@@ -330,9 +84,11 @@ def piecewise_contextual(
 # --------------------------------------------------------------------------------------------
 
 
-def hansen_critical_value(alpha: float = 0.05) -> float:
-    """Hansen's (2000) critical value c(alpha) = -2 log(1 - sqrt(1 - alpha)) for the LR interval."""
-    return float(-2.0 * np.log(1.0 - np.sqrt(1.0 - alpha)))
+def hansen_critical_value(confidence: float = 0.95) -> float:
+    """Hansen's (2000) critical value c(alpha) = -2 log(1 - sqrt(1 - alpha)), alpha = 1 - confidence,
+    for the LR interval.
+    """
+    return float(-2.0 * np.log(1.0 - np.sqrt(confidence)))
 
 
 @dataclass(frozen=True)
@@ -412,8 +168,8 @@ def _coefficients_at(suff: _Suff, parts, j: int) -> np.ndarray:
     return np.linalg.pinv(A) @ rhs
 
 
-@dataclass(frozen=True)
-class ThresholdResult:
+@dataclass(frozen=True, repr=False)
+class ThresholdResult(ResultDisplay):
     """Estimated threshold of a hinge (regression kink) model and its confidence intervals."""
 
     outcome: str
@@ -436,7 +192,7 @@ class ThresholdResult:
     n_obs: int
     n_clusters: int
     n_boot: int
-    level: float
+    confidence: float
     trim: float
     profile: pd.DataFrame = field(repr=False)  # gamma, ssr, lr
     boot_gamma: np.ndarray | None = field(repr=False, default=None)
@@ -450,6 +206,7 @@ class ThresholdResult:
                 + self.slope_change * np.maximum(0.0, c - self.gamma_hat))
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per interval: the threshold, the slopes below and above it and the change."""
         rows = [("threshold (gamma)", self.gamma_hat, *self.gamma_ci, self.ci_method)]
         if self.gamma_ci_bootstrap is not None and self.ci_method != "bootstrap":
             rows.append(("threshold (gamma)", self.gamma_hat, *self.gamma_ci_bootstrap, "bootstrap"))
@@ -463,28 +220,26 @@ class ThresholdResult:
         rows.append(("change in slope", self.slope_change, *self.slope_change_ci, "cluster | gamma_hat"))
         return pd.DataFrame(rows, columns=["parameter", "estimate", "ci_low", "ci_high", "method"])
 
-    def summary(self) -> str:
-        head = (f"Threshold (hinge) model: {self.outcome} on max(0, {self.context} - gamma); n = {self.n_obs}, "
-                f"{self.n_clusters} areas, trim {self.trim:g}, {self.level:.0%} intervals"
+    def _headline(self) -> str:
+        return (f"Threshold (hinge) model: {self.outcome} on max(0, {self.context} - gamma); n = {self.n_obs}, "
+                f"{self.n_clusters} areas, trim {self.trim:g}, {self.confidence:.0%} intervals"
                 + (f", {self.n_boot} cluster-bootstrap draws" if self.n_boot else ""))
-        body = self.to_frame().to_string(index=False, float_format=lambda v: f"{v:.4f}")
-        notes = []
-        if self.gamma_ci_lr is not None:
-            notes.append(f"LR interval: critical value {self.lr_critical:.2f} ({self.lr_reference}); "
-                         "assumes homoskedastic errors independent across individuals")
-        return "\n".join([head, body, *notes])
 
-    def __str__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        head = (f"<p><b>Threshold (hinge) model</b>: <code>{self.outcome}</code> on "
-                f"<code>{self.context}</code>; n = {self.n_obs}, {self.n_clusters} areas</p>")
-        return head + self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4f}")
+    def _notes(self) -> list[str]:
+        if self.gamma_ci_lr is None:
+            return []
+        return [f"LR interval: critical value {self.lr_critical:.2f} ({self.lr_reference}); "
+                "assumes homoskedastic errors independent across individuals"]
 
 
-def _percentile(x: np.ndarray, level: float) -> tuple[float, float]:
-    a = (1 - level) / 2
+def _t_interval(estimate: float, se: float, confidence: float, n_clusters: int) -> tuple[float, float]:
+    """Clustered interval with t(G - 1) quantiles."""
+    low, high, _ = interval(estimate, se, confidence, df=n_clusters - 1)
+    return low, high
+
+
+def _percentile(x: np.ndarray, confidence: float) -> tuple[float, float]:
+    a = (1 - confidence) / 2
     lo, hi = np.quantile(x, [a, 1 - a])
     return float(lo), float(hi)
 
@@ -500,11 +255,11 @@ def threshold_regression(
     weights: str | None = None,
     n_boot: int = 199,
     seed: int | np.random.Generator | None = None,
-    ci: str | Sequence[str] = ("bootstrap", "lr"),
+    interval_methods: str | Sequence[str] = ("bootstrap", "lr"),
     *,
     slope_below: bool = True,
     categorical: Sequence[str] = (),
-    level: float = 0.95,
+    confidence: float = 0.95,
     lr_reference: str = "hansen2000",
     min_grid: int = 5,
     n_fine: int = 0,
@@ -512,23 +267,25 @@ def threshold_regression(
     """Estimate the threshold ``gamma`` of ``y = X b + beta_below c + delta max(0, c - gamma)``.
 
     ``grid``: candidate thresholds; default the distinct area values of ``context`` (each area, or
-    area-year, counted once) between its ``trim`` and ``1 - trim`` quantiles. ``ci``: "bootstrap",
+    area-year, counted once) between its ``trim`` and ``1 - trim`` quantiles. ``interval_methods``: "bootstrap",
     "lr" or both (the first named is ``gamma_ci``); see the module docstring for when each is
     valid. ``slope_below=False`` fixes the slope below the threshold at zero (the pure hinge).
     ``lr_reference``: "hansen2000" (c(alpha) = -2 log(1 - sqrt(1 - alpha)), conservative for a kink)
     or "chi2" (chi-square(1) quantile, Hansen 2017's kink asymptotics). ``n_fine``: extra equally
     spaced grid points between the trimmed extremes (default grid only).
     """
-    methods = (ci,) if isinstance(ci, str) else tuple(ci)
+    methods = (interval_methods,) if isinstance(interval_methods, str) else tuple(interval_methods)
     if not methods or any(m not in ("bootstrap", "lr") for m in methods):
-        raise ThresholdInputError("ci must be 'bootstrap', 'lr' or both")
+        raise ThresholdInputError("interval_methods must be 'bootstrap', 'lr' or both")
     if lr_reference not in ("hansen2000", "chi2"):
         raise ThresholdInputError("lr_reference must be 'hansen2000' or 'chi2'")
+    if not 0 < confidence < 1:
+        raise ThresholdInputError("confidence must be between 0 and 1")
     if not 0 <= trim < 0.5:
         raise ThresholdInputError("trim must be in [0, 0.5)")
     if "bootstrap" in methods and n_boot < 1:
         raise ThresholdInputError("n_boot must be positive for a bootstrap interval")
-    p = _prepare(df, outcome, context, individual, area, weights, categorical)
+    p = prepare(df, outcome, context, individual, area, weights, categorical)
     G = p.cluster_labels.size
     cols = [p.X.to_numpy(dtype=float)] + ([p.c[:, None]] if slope_below else [])
     Z = np.column_stack(cols)
@@ -563,14 +320,13 @@ def threshold_regression(
     # Slopes at gamma_hat: full regression with CR1 cluster covariance.
     h = np.maximum(0.0, p.c - gamma_hat)
     Zh = np.column_stack([Z, h])
-    beta, cov, _ = _wls_cluster(p.y, Zh, p.w, p.cluster, G)
-    t = stats.t.ppf(0.5 + level / 2, G - 1)
+    beta, cov, _ = wls_cluster(p.y, Zh, p.w, p.cluster, G)
     change, change_se = float(beta[-1]), float(np.sqrt(cov[-1, -1]))
     if slope_below:
         below, below_se = float(beta[-2]), float(np.sqrt(cov[-2, -2]))
         above = below + change
         above_se = float(np.sqrt(cov[-2, -2] + cov[-1, -1] + 2 * cov[-2, -1]))
-        below_ci = (below - t * below_se, below + t * below_se)
+        below_ci = _t_interval(below, below_se, confidence, G)
     else:
         below, below_ci, above, above_se = 0.0, None, change, change_se
     linear = Zh[:, : p.X.shape[1]] @ beta[: p.X.shape[1]]
@@ -578,8 +334,8 @@ def threshold_regression(
 
     gamma_ci_lr = crit = None
     if "lr" in methods:
-        a = 1 - level
-        crit = hansen_critical_value(a) if lr_reference == "hansen2000" else float(stats.chi2.ppf(level, 1))
+        crit = (hansen_critical_value(confidence) if lr_reference == "hansen2000"
+                else float(stats.chi2.ppf(confidence, 1)))
         inside = grid_arr[lr <= crit]
         gamma_ci_lr = (float(inside.min()), float(inside.max()))
 
@@ -596,8 +352,8 @@ def threshold_regression(
             boot_gamma[r] = grid_arr[jb]
             coef = _coefficients_at(suff, parts_b, jb)
             boot_slope[r] = coef[-1] + (coef[-2] if slope_below else 0.0)
-        gamma_ci_boot = _percentile(boot_gamma, level)
-        slope_boot_ci = _percentile(boot_slope, level)
+        gamma_ci_boot = _percentile(boot_gamma, confidence)
+        slope_boot_ci = _percentile(boot_slope, confidence)
         n_boot_done = n_boot
 
     gamma_ci = gamma_ci_boot if methods[0] == "bootstrap" else gamma_ci_lr
@@ -605,22 +361,22 @@ def threshold_regression(
         outcome=outcome, context=context, gamma_hat=gamma_hat, gamma_ci=gamma_ci, ci_method=methods[0],
         gamma_ci_bootstrap=gamma_ci_boot, gamma_ci_lr=gamma_ci_lr, lr_critical=crit, lr_reference=lr_reference,
         slope_below=below, slope_below_ci=below_ci, slope_above=above, slope_above_se=above_se,
-        slope_above_ci=(above - t * above_se, above + t * above_se), slope_above_ci_bootstrap=slope_boot_ci,
-        slope_change=change, slope_change_ci=(change - t * change_se, change + t * change_se),
-        n_obs=n, n_clusters=G, n_boot=n_boot_done, level=level, trim=trim, profile=profile,
+        slope_above_ci=_t_interval(above, above_se, confidence, G), slope_above_ci_bootstrap=slope_boot_ci,
+        slope_change=change, slope_change_ci=_t_interval(change, change_se, confidence, G),
+        n_obs=n, n_clusters=G, n_boot=n_boot_done, confidence=confidence, trim=trim, profile=profile,
         boot_gamma=boot_gamma, params=pd.Series(beta, index=names + [f"max(0, {context} - gamma)"]),
         mean_linear_part=mean_linear,
     )
 
 
 # --------------------------------------------------------------------------------------------
-# Area-level helpers and the figure
+# Area-level means (the points of the threshold figure)
 # --------------------------------------------------------------------------------------------
 
 
 def area_means(df: pd.DataFrame, outcome: str, context: str, area: str, weights: str | None = None) -> pd.DataFrame:
     """Area (or area-year when ``area`` is a list) means of the outcome, with the context and n,
-    ready for :func:`threshold_figure`.
+    ready for :func:`~evaluering.report.area_figures.threshold_figure`.
     """
     keys = [area] if isinstance(area, str) else list(area)
     w = np.ones(len(df)) if weights is None else df[weights].to_numpy(dtype=float)
@@ -635,7 +391,8 @@ def area_means(df: pd.DataFrame, outcome: str, context: str, area: str, weights:
 def adjusted_area_means(result: ThresholdResult, df: pd.DataFrame, area: str, individual: Sequence[str] = (),
                         *, weights: str | None = None, categorical: Sequence[str] = ()) -> pd.DataFrame:
     """Area means of the outcome adjusted to the mean individual covariates, the basis of the
-    fitted line (:meth:`ThresholdResult.fitted`), ready for :func:`threshold_figure`.
+    fitted line (:meth:`ThresholdResult.fitted`), ready for
+    :func:`~evaluering.report.area_figures.threshold_figure`.
 
     Each person's outcome has their covariate part ``X_i b`` replaced by its sample mean, with
     ``b`` the model's coefficients: ``y_i - X_i b + mean(X b)``. An area's adjusted mean minus the
@@ -644,9 +401,8 @@ def adjusted_area_means(result: ThresholdResult, df: pd.DataFrame, area: str, in
     ``df``, ``individual``, ``weights`` and ``categorical`` must be those the result was fitted
     with. The raw mean is kept in the column ``raw``.
     """
-    _check_columns(df, [result.outcome, result.context, area, *individual])
-    X = _covariates(df, individual, categorical)
-    X.insert(0, "Intercept", 1.0)
+    check_columns(df, [result.outcome, result.context, area, *individual])
+    X = individual_design(df, individual, categorical)
     unknown = [c for c in X.columns if c not in result.params.index]
     if unknown:
         raise ThresholdInputError(f"covariates {unknown} are not in the fitted model: pass the individual "
@@ -656,43 +412,3 @@ def adjusted_area_means(result: ThresholdResult, df: pd.DataFrame, area: str, in
     means = area_means(df.assign(_adjusted=adjusted), "_adjusted", result.context, area, weights)
     raw = area_means(df, result.outcome, result.context, area, weights)[result.outcome].to_numpy()
     return means.rename(columns={"_adjusted": result.outcome}).assign(raw=raw)
-
-
-def threshold_figure(result: ThresholdResult, df_area_means: pd.DataFrame, *,
-                     xlabel: str = "Andel fattige i området", ylabel: str = "Andel i beskæftigelse",
-                     n_column: str = "n", points_label: str = "Områder", ax=None):
-    """Area means of the outcome against the contextual variable (points sized by n), the fitted
-    hinge line (at the mean of the individual covariates) and the threshold with its confidence
-    band. Pass :func:`adjusted_area_means` so the points are on the line's basis; raw means
-    (:func:`area_means`) are shifted from the line by each area's composition.
-    """
-    import matplotlib
-
-    if ax is None:
-        from matplotlib.figure import Figure
-
-        fig = Figure(figsize=(7.0, 4.5), layout="constrained")
-        ax = fig.add_subplot()
-    else:
-        fig = ax.figure
-    from ..report import format as fmt
-
-    x = df_area_means[result.context].to_numpy(dtype=float)
-    y = df_area_means[result.outcome].to_numpy(dtype=float)
-    n = df_area_means[n_column].to_numpy(dtype=float) if n_column in df_area_means else np.ones(len(x))
-    sizes = 10 + 90 * n / max(n.max(), 1)
-    ax.scatter(x, y, s=sizes, color="#4d6b8a", alpha=0.6, edgecolor="white", linewidth=0.5, label=points_label)
-    xs = np.linspace(min(x.min(), result.gamma_ci[0]), max(x.max(), result.gamma_ci[1]), 300)
-    ax.plot(xs, result.fitted(xs), color="#b34700", linewidth=2, label="Tilpasset knæk-model")
-    lo, hi = result.gamma_ci
-    ax.axvspan(lo, hi, color="#b34700", alpha=0.12,
-               label=f"{result.level:.0%}-konfidensinterval for tærsklen".replace(".", ","))
-    ax.axvline(result.gamma_hat, color="#b34700", linestyle="--", linewidth=1,
-               label=f"Tærskel: {fmt.share(result.gamma_hat, 1)}")
-    share_fmt = matplotlib.ticker.FuncFormatter(lambda v, _: fmt.share(v, 0))
-    ax.xaxis.set_major_formatter(share_fmt)
-    ax.yaxis.set_major_formatter(share_fmt)
-    ax.set_xlabel(xlabel)
-    ax.set_ylabel(ylabel)
-    ax.legend(frameon=False, fontsize="small")
-    return fig

@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Literal
 
 from ..config import Params
+from ..errors import ColumnError
 
 __all__ = ["ColumnSpec", "TableSpec", "input_contract", "TABLE_NAMES", "contract_markdown"]
 
@@ -26,6 +27,8 @@ LIKERT = (1, 2, 3, 4, 5)
 
 @dataclass(frozen=True)
 class ColumnSpec:
+    """One column of a table: its type, meaning, whether it may be empty and the values allowed."""
+
     name: str
     dtype: DType
     description: str
@@ -38,6 +41,8 @@ class ColumnSpec:
 
 @dataclass(frozen=True)
 class TableSpec:
+    """One table: its columns, the columns that identify a row and the columns other tables must match."""
+
     name: str
     description: str
     columns: tuple[ColumnSpec, ...]
@@ -45,17 +50,24 @@ class TableSpec:
     references: dict[str, str] = field(default_factory=dict)  # column -> "table.column" it must match
 
     def column(self, name: str) -> ColumnSpec:
+        """The column called ``name``; ColumnError if the contract has no such column."""
         for col in self.columns:
             if col.name == name:
                 return col
-        raise KeyError(name)
+        raise ColumnError(f"table '{self.name}': the input contract has no column '{name}'")
 
     @property
     def column_names(self) -> list[str]:
+        """The columns' names, in contract order."""
         return [c.name for c in self.columns]
 
 
 TABLE_NAMES = ("areas", "register", "survey", "institutions", "visitors")
+
+
+def _year_column(name: str, description: str) -> ColumnSpec:
+    """A calendar year (or survey wave) column."""
+    return ColumnSpec(name, "int", description, minimum=1980, maximum=2100)
 
 
 def input_contract(params: Params) -> dict[str, TableSpec]:
@@ -90,7 +102,7 @@ def input_contract(params: Params) -> dict[str, TableSpec]:
         "for residence, during the year for outcomes).",
         (
             person,
-            ColumnSpec("year", "int", "calendar year", minimum=1980, maximum=2100),
+            _year_column("year", "calendar year"),
             ColumnSpec("area_id", "str", "small area of residence"),
             ColumnSpec("age", "int", "age in whole years", minimum=0, maximum=120),
             ColumnSpec("sex", "str", "sex", allowed=SEX),
@@ -142,7 +154,7 @@ def input_contract(params: Params) -> dict[str, TableSpec]:
         "Age, sex and origin come from the register (same person_id, year = wave).",
         (
             person,
-            ColumnSpec("wave", "int", "survey wave (year)", minimum=1980, maximum=2100),
+            _year_column("wave", "survey wave (year)"),
             ColumnSpec("sample_group", "str", "'district' residents or the 'comparison' group", allowed=SAMPLE_GROUP),
             ColumnSpec("area_id", "str", "small area of residence when sampled"),
             ColumnSpec("design_weight", "float",
@@ -161,7 +173,7 @@ def input_contract(params: Params) -> dict[str, TableSpec]:
         "Children's daycare, school and after-school institution per year.",
         (
             person,
-            ColumnSpec("year", "int", "calendar year", minimum=1980, maximum=2100),
+            _year_column("year", "calendar year"),
             ColumnSpec("institution_type", "str", "kind of institution", allowed=INSTITUTION_TYPE),
             ColumnSpec("institution_id", "str", "institution code"),
             ColumnSpec(

@@ -27,6 +27,7 @@ class Dataset:
     source_dir: Path | None = None
 
     def table(self, name: str) -> pd.DataFrame:
+        """The table called ``name`` (one of ``contract.TABLE_NAMES``)."""
         return getattr(self, name)
 
     @property

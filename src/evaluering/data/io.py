@@ -2,7 +2,7 @@
 
 Each table is one file, ``<table>.parquet``, ``<table>.csv`` or ``<table>.sav``. Reading is
 deliberately dumb: CSV comes back as text (so ids keep their leading zeros), Parquet and SPSS with
-their stored types. Turning values into the contract's types is the job of ``validate``.
+their stored types. Turning values into the contract's types is the job of ``convert``.
 """
 
 from __future__ import annotations

@@ -2,32 +2,25 @@
 
 :func:`validate_directory` checks everything and collects every problem (it never stops at the
 first), so an analyst can fix a delivery in one round. The same pass converts each column to its
-contract type, so :func:`load_dataset` returns those typed frames without reading anything twice.
-Messages never repeat person ids or values that look like CPR numbers.
+contract type (:mod:`.convert`), so :func:`load_dataset` returns those typed frames without reading
+anything twice. Messages never repeat person ids or values that look like CPR numbers.
 """
 
 from __future__ import annotations
 
 import difflib
-import html
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
 
 import numpy as np
 import pandas as pd
-from pandas.api.types import (
-    infer_dtype,
-    is_bool_dtype,
-    is_datetime64_any_dtype,
-    is_integer_dtype,
-    is_numeric_dtype,
-)
 
 from ..config import Params
 from ..errors import EvalueringError
+from ..results import ResultDisplay
 from .contract import TABLE_NAMES, ColumnSpec, TableSpec, input_contract
+from .convert import clean_text, convert, final_dtype
 from .dataset import Dataset
 from .io import InputFileError, find_table_file, read_raw, stray_entries
 from .privacy import looks_like_cpr
@@ -38,12 +31,6 @@ Severity = Literal["error", "warning"]
 
 MAX_LISTED_ROWS = 10
 MAX_LISTED_VALUES = 3
-
-# Spellings accepted for true/false in CSV and SPSS files; Danish Excel writes SAND/FALSK.
-BOOL_WORDS = {
-    "true": True, "false": False, "1": True, "0": False,
-    "ja": True, "nej": False, "sand": True, "falsk": False,
-}
 
 ROW_NUMBER_NOTE = "Row numbers count data rows: row 1 is the first row below the header."
 
@@ -83,24 +70,27 @@ class Problem:
         return f"{self.where()}: {self.message}"
 
 
-@dataclass
-class ValidationReport:
+@dataclass(repr=False)
+class ValidationReport(ResultDisplay):
     """Every problem found in one data directory, plus the typed tables the check produced.
 
     ``tables`` holds each table that could be read, converted to the contract's types (unreadable
-    values as missing); :func:`load_dataset` hands them on only when the report is ``ok``.
+    values as missing); :func:`load_dataset` hands them on only when the report is ``ok``. Shown
+    (``summary()``, in JupyterLab) as one row per problem; ``to_text()`` groups them by file.
     """
 
     directory: Path
     problems: list[Problem] = field(default_factory=list)
-    tables: dict[str, pd.DataFrame] = field(default_factory=dict, repr=False, compare=False)
+    tables: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False)
 
     @property
     def errors(self) -> list[Problem]:
+        """The problems that stop the analysis."""
         return [p for p in self.problems if p.severity == "error"]
 
     @property
     def warnings(self) -> list[Problem]:
+        """The problems worth a look that do not stop the analysis."""
         return [p for p in self.problems if p.severity == "warning"]
 
     @property
@@ -108,17 +98,26 @@ class ValidationReport:
         """True when there are no errors (warnings do not stop the analysis)."""
         return not self.errors
 
-    def summary(self) -> str:
+    def to_frame(self) -> pd.DataFrame:
+        """One row per problem (files in table order, errors first within a file)."""
+        rows = [(p.severity, p.file, p.column or "", p.rows_text(), p.message)
+                for problems in self._by_file().values() for p in problems]
+        return pd.DataFrame(rows, columns=["severity", "file", "column", "rows", "problem"])
+
+    def _headline(self) -> str:
         if not self.problems:
             return f"{self.directory}: no problems found."
         return (f"{self.directory}: {_count(len(self.errors), 'error')}, "
                 f"{_count(len(self.warnings), 'warning')}.")
 
+    def _notes(self) -> list[str]:
+        return [ROW_NUMBER_NOTE] if self.problems else []
+
     def to_text(self) -> str:
         """All problems, grouped by file, errors first within each file."""
         if not self.problems:
-            return self.summary()
-        lines = [self.summary(), ROW_NUMBER_NOTE]
+            return self._headline()
+        lines = [self._headline(), ROW_NUMBER_NOTE]
         for file, problems in self._by_file().items():
             lines += ["", file]
             lines += [f"  {p.severity.upper():8} {_prefix(p.where(with_file=False))}{p.message}"
@@ -126,21 +125,6 @@ class ValidationReport:
         return "\n".join(lines)
 
     __str__ = to_text
-
-    def _repr_html_(self) -> str:
-        """A plain HTML table for JupyterLab."""
-        head = f"<p><b>{html.escape(self.summary())}</b></p>"
-        if not self.problems:
-            return head
-        rows = "".join(
-            "<tr>" + "".join(f"<td>{html.escape(v)}</td>" for v in (
-                p.severity, p.file, p.column or "", p.rows_text(), p.message,
-            )) + "</tr>"
-            for problems in self._by_file().values() for p in problems
-        )
-        return (f"{head}<p>{html.escape(ROW_NUMBER_NOTE)}</p><table><thead><tr><th>severity</th>"
-                f"<th>file</th><th>column</th><th>rows</th><th>problem</th></tr></thead>"
-                f"<tbody>{rows}</tbody></table>")
 
     def _by_file(self) -> dict[str, list[Problem]]:
         """Problems per file (files in table order), errors before warnings."""
@@ -273,10 +257,10 @@ def _check_cpr(raw: pd.DataFrame, file: str) -> list[Problem]:
 
 def _check_column(raw: pd.Series, spec: ColumnSpec, file: str, decimal: str) -> tuple[pd.Series, list[Problem]]:
     """Convert one column to its contract type and check emptiness, allowed values and range."""
-    values, empty, bad = _convert(raw, spec.dtype, decimal)
+    values, empty, bad = convert(raw, spec.dtype, decimal)
     problems = []
     if bad.any():
-        shown = _clean_text(raw[bad])
+        shown = clean_text(raw[bad])
         problems.append(_problem(file, spec.name, bad, _values_phrase(shown, spec)
                                  + " " + _unreadable_message(spec.dtype, shown, decimal)))
     if not spec.nullable and empty.any():
@@ -295,7 +279,7 @@ def _check_column(raw: pd.Series, spec: ColumnSpec, file: str, decimal: str) -> 
             problems.append(_problem(file, spec.name, outside,
                                      f"{_values_phrase(values[outside], spec)} outside the allowed range "
                                      f"({_range_text(spec)})"))
-    return _final_dtype(values, spec), problems
+    return final_dtype(values, spec), problems
 
 
 def _check_key(spec: TableSpec, frame: pd.DataFrame, file: str) -> list[Problem]:
@@ -308,160 +292,6 @@ def _check_key(spec: TableSpec, frame: pd.DataFrame, file: str) -> list[Problem]
         return []
     key = ", ".join(spec.key)
     return [_problem(file, None, dup, f"the same ({key}) appears in more than one row; keep one row per ({key})")]
-
-
-# --- converting values -------------------------------------------------------------------------
-
-
-def _convert(raw: pd.Series, dtype: str, decimal: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
-    """(typed values with NA where empty or unreadable, empty mask, unreadable mask)."""
-    kind, stored = _storage(raw)
-    if kind == "text":
-        stored = _clean_text(stored)
-        values = stored if dtype == "str" else _parse_distinct(stored, _TEXT_PARSERS[dtype], decimal)
-    else:
-        values = _STORED_CONVERTERS[dtype](stored, kind)
-    empty = stored.isna().to_numpy()
-    bad = _mask(values.isna()) & ~empty
-    return values, empty, bad
-
-
-def _storage(raw: pd.Series) -> tuple[str, pd.Series]:
-    """How a column is stored: 'text', 'number', 'bool' or 'datetime' (object columns inspected)."""
-    if isinstance(raw.dtype, pd.CategoricalDtype):
-        raw = raw.astype(object)
-    if is_bool_dtype(raw.dtype):
-        return "bool", raw
-    if is_numeric_dtype(raw.dtype):
-        return "number", raw
-    if is_datetime64_any_dtype(raw.dtype):
-        return "datetime", raw
-    if isinstance(raw.dtype, pd.StringDtype):
-        return "text", raw
-    inferred = infer_dtype(raw, skipna=True)
-    if inferred == "boolean":
-        return "bool", raw.astype("boolean")
-    if inferred in ("date", "datetime", "datetime64"):
-        return "datetime", pd.to_datetime(raw)
-    if inferred in ("integer", "floating", "mixed-integer-float", "decimal"):
-        return "number", pd.to_numeric(raw)
-    return "text", raw
-
-
-def _clean_text(raw: pd.Series) -> pd.Series:
-    """Text with surrounding spaces removed; empty strings become missing."""
-    text = raw.astype("string").str.strip()
-    return text.mask(text == "")
-
-
-def _parse_distinct(text: pd.Series, parse: Callable[[pd.Series, str], pd.Series], decimal: str) -> pd.Series:
-    """Parse only the distinct values, then spread the results over the rows (fast for 1M rows)."""
-    codes, uniques = pd.factorize(text)
-    parsed = parse(pd.Series(uniques, dtype="string"), decimal)
-    return pd.Series(parsed.array.take(codes, allow_fill=True), index=text.index)
-
-
-def _text_to_number(text: pd.Series, decimal: str) -> np.ndarray:
-    """Text to float; a decimal-comma file must not contain points (they may be thousands separators)."""
-    wrong_separator = "." if decimal == "," else ","
-    text = text.mask(text.str.contains(wrong_separator, regex=False)).str.replace(",", ".", regex=False)
-    numbers = pd.to_numeric(text.to_numpy(dtype=object, na_value=None), errors="coerce").astype("float64")
-    return _finite(numbers)
-
-
-def _finite(numbers: np.ndarray) -> np.ndarray:
-    """NaN in place of infinities, so that 'inf' counts as unreadable rather than as a huge value."""
-    return np.where(np.isfinite(numbers), numbers, np.nan)
-
-
-def _whole_numbers(numbers: np.ndarray) -> pd.Series:
-    """Floats to Int64, with NA for anything that is not a whole number."""
-    whole = np.isfinite(numbers) & (numbers == np.floor(numbers)) & (np.abs(numbers) < 2**53)
-    result = pd.array(np.where(whole, numbers, 0).astype("int64"), dtype="Int64")
-    result[~whole] = pd.NA
-    return pd.Series(result)
-
-
-def _text_to_int(text: pd.Series, decimal: str) -> pd.Series:
-    return _whole_numbers(_text_to_number(text, decimal))
-
-
-def _text_to_float(text: pd.Series, decimal: str) -> pd.Series:
-    return pd.Series(_text_to_number(text, decimal))
-
-
-def _text_to_bool(text: pd.Series, decimal: str) -> pd.Series:
-    return text.str.lower().map(BOOL_WORDS).astype("boolean")
-
-
-def _text_to_date(text: pd.Series, decimal: str) -> pd.Series:
-    return pd.to_datetime(text, format="%Y-%m-%d", errors="coerce").astype("datetime64[ns]")
-
-
-_TEXT_PARSERS = {"int": _text_to_int, "float": _text_to_float, "bool": _text_to_bool, "date": _text_to_date}
-
-
-def _as_float(stored: pd.Series) -> np.ndarray:
-    """Numbers or bools as a float array with NaN for missing."""
-    return stored.astype("Float64").to_numpy(dtype="float64", na_value=np.nan)
-
-
-def _stored_to_str(stored: pd.Series, kind: str) -> pd.Series:
-    """Numbers stored in a text column (SPSS, Parquet) become text; 17.0 becomes '17'."""
-    if kind != "number" or is_integer_dtype(stored.dtype):
-        return _clean_text(stored)
-    numbers = _as_float(stored)
-    text = _whole_numbers(numbers).astype("string").fillna(pd.Series(numbers).astype("string"))
-    return text.set_axis(stored.index)
-
-
-def _stored_to_int(stored: pd.Series, kind: str) -> pd.Series:
-    if kind == "datetime":
-        return pd.Series(pd.NA, index=stored.index, dtype="Int64")
-    return _whole_numbers(_as_float(stored)).set_axis(stored.index)
-
-
-def _stored_to_float(stored: pd.Series, kind: str) -> pd.Series:
-    if kind == "datetime":
-        return pd.Series(np.nan, index=stored.index)
-    return pd.Series(_finite(_as_float(stored)), index=stored.index)
-
-
-def _stored_to_bool(stored: pd.Series, kind: str) -> pd.Series:
-    """Bools as they are; numbers only when 1 or 0 (SPSS has no bool type)."""
-    if kind == "bool":
-        return stored.astype("boolean")
-    if kind == "datetime":
-        return pd.Series(pd.NA, index=stored.index, dtype="boolean")
-    numbers = pd.Series(_as_float(stored), index=stored.index)
-    return numbers.where(numbers.isin([0, 1])).astype("boolean")
-
-
-def _stored_to_date(stored: pd.Series, kind: str) -> pd.Series:
-    if kind == "datetime":
-        if getattr(stored.dt, "tz", None) is not None:
-            stored = stored.dt.tz_localize(None)
-        return stored.astype("datetime64[ns]")
-    return pd.Series(pd.NaT, index=stored.index, dtype="datetime64[ns]")
-
-
-_STORED_CONVERTERS = {
-    "str": _stored_to_str, "int": _stored_to_int, "float": _stored_to_float,
-    "bool": _stored_to_bool, "date": _stored_to_date,
-}
-
-
-def _final_dtype(values: pd.Series, spec: ColumnSpec) -> pd.Series:
-    """The Dataset dtypes: int64/bool when the column may not be empty (and is not), else nullable."""
-    if spec.dtype == "int":
-        return values.astype("int64" if not spec.nullable and values.notna().all() else "Int64")
-    if spec.dtype == "bool":
-        return values.astype("bool" if not spec.nullable and values.notna().all() else "boolean")
-    if spec.dtype == "float":
-        return values.astype("float64")
-    if spec.dtype == "date":
-        return values.astype("datetime64[ns]")
-    return values.astype("string")
 
 
 # --- messages ----------------------------------------------------------------------------------

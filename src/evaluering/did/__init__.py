@@ -1,17 +1,23 @@
 """Difference-in-differences estimators.
 
-* ``survey_did``: two-period repeated cross-sections (Sant'Anna & Zhao 2020: reg, IPW, DR).
+* ``repeated_cross_section_did``: two-period repeated cross-sections from a data frame of
+  respondents with sampling weights (Sant'Anna & Zhao 2020: reg, IPW, DR).
+* ``design_did``: the district-vs-comparison DiD of a survey indicator from the calibrated wave
+  designs (``SurveyDesign``), with design-based variances; used in the reports.
+* ``two_wave_did``: the district-vs-comparison DiD of a unit-level frame (register, counters).
 * ``att_gt``: staggered adoption, group-time ATTs and their aggregations (Callaway & Sant'Anna 2021).
 * ``baseline_cohort``, ``panel_did``, ``event_study``: the *people* estimand on the register panel.
-* ``two_wave_did`` and ``design_did``: the district-vs-comparison estimates used in the reports.
+
+The event-study figure is drawn in :mod:`evaluering.report.event_study_figure`.
 """
 
 from .design_did import design_did
-from .event_study import event_study, event_study_figure
+from .errors import DidError
+from .event_study import event_study
 from .panel import baseline_cohort, panel_did
-from .rc import survey_did
+from .rc import repeated_cross_section_did
 from .staggered import att_gt
 from .two_wave import DidEstimate, two_wave_did
 
-__all__ = ["DidEstimate", "att_gt", "baseline_cohort", "design_did", "event_study", "event_study_figure",
-           "panel_did", "survey_did", "two_wave_did"]
+__all__ = ["DidError", "DidEstimate", "att_gt", "baseline_cohort", "design_did", "event_study", "panel_did",
+           "repeated_cross_section_did", "two_wave_did"]

@@ -18,18 +18,19 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
+from ..numerics import critical_value, interval
+from ..results import ResultDisplay
+from .errors import StaggeredDidError
 from .multiplier import TINY, multiplier_bootstrap, summarise_draws
-from .staggered_errors import StaggeredDidError
 
 __all__ = ["AggregateResult", "aggregate"]
 
 KINDS = {"simple": None, "group": "group", "dynamic": "event_time", "calendar": "time"}
 
 
-@dataclass(frozen=True, eq=False)
-class AggregateResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class AggregateResult(ResultDisplay):
     """An aggregated effect (``estimate``) and, except for "simple", its parts in ``table``."""
 
     kind: str
@@ -40,7 +41,7 @@ class AggregateResult:
     se_boot: float
     table: pd.DataFrame | None
     crit_value: float
-    alpha: float
+    confidence: float
     bootstrap: bool
     influence: np.ndarray
     n_units: int
@@ -50,31 +51,27 @@ class AggregateResult:
 
     def to_frame(self) -> pd.DataFrame:
         """Overall row first, then the detail rows, labelled in ``term``."""
-        fields = ["att", "se", "ci_low", "ci_high", "se_boot"]
-        overall = pd.DataFrame([dict(term="overall", att=self.estimate, se=self.se, ci_low=self.ci_low,
+        fields = ["estimate", "se", "ci_low", "ci_high", "se_boot"]
+        overall = pd.DataFrame([dict(term="overall", estimate=self.estimate, se=self.se, ci_low=self.ci_low,
                                      ci_high=self.ci_high, se_boot=self.se_boot)])
         if self.table is None:
             return overall
         key = KINDS[self.kind]
-        detail = self.table.assign(term=[f"{key}={v:g}" for v in self.table[key]])[["term", *fields]]
+        detail = self.table.rename(columns={"att": "estimate"})
+        detail = detail.assign(term=[f"{key}={v:g}" for v in detail[key]])[["term", *fields]]
         return pd.concat([overall, detail], ignore_index=True)
 
-    def summary(self) -> str:
+    def _headline(self) -> str:
         name = {"simple": "simple weighted average", "group": "average over cohorts",
                 "dynamic": "average over event times e >= 0", "calendar": "average over periods"}[self.kind]
-        level = f"{1 - self.alpha:.0%}"
-        lines = [f"Aggregated ATT ({self.kind}: {name})",
-                 f"ATT {self.estimate:+.4f} (se {self.se:.4f}; {level} CI {self.ci_low:+.4f} to {self.ci_high:+.4f})"]
+        return f"Aggregated ATT ({self.kind}: {name})"
+
+    def _notes(self) -> list[str]:
+        notes = [f"overall: {self.confidence:.0%} pointwise CI"]
         if self.table is not None:
             band = "uniform band" if self.bootstrap else "pointwise CI"
-            shown = self.table.copy()
-            shown.columns = [*shown.columns[:-5], "estimate", "se", f"[{level} {band}", "]", "se_boot"]
-            lines += ["", shown.drop(columns="se_boot").to_string(
-                index=False, float_format=lambda v: f"{v:.4f}", na_rep="")]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="")
+            notes.append(f"detail rows: {self.confidence:.0%} {band}")
+        return notes
 
 
 def _weights_if(keep: np.ndarray, pg: np.ndarray, w: np.ndarray, unit_g: np.ndarray, cell_g: np.ndarray):
@@ -153,10 +150,10 @@ def _parts(res, kind, balance_e, min_e, max_e):
     return times, ests, infs, est, out
 
 
-def _band(draws, n, alpha):
+def _band(draws, n, confidence):
     """Bootstrap standard errors of the detail rows and their uniform critical value (R's fallbacks)."""
-    z = stats.norm.ppf(1 - alpha / 2)
-    summary = summarise_draws(draws, n, alpha)
+    z = critical_value(confidence)
+    summary = summarise_draws(draws, n, confidence)
     crit = summary.crit
     if not np.isfinite(crit):
         warnings.warn("uniform critical value unavailable (standard errors missing); pointwise band used",
@@ -170,8 +167,11 @@ def _band(draws, n, alpha):
     return summary.se, crit
 
 
-def aggregate(res, kind: str = "group", *, balance_e=None, min_e=None, max_e=None, alpha=None, bootstrap=None):
-    """Aggregate an ``AttGtResult`` (R's ``aggte``); ``bootstrap`` defaults to the result's setting."""
+def aggregate(res, kind: str = "group", *, balance_e=None, min_e=None, max_e=None, confidence=None,
+              bootstrap=None):
+    """Aggregate an ``AttGtResult`` (R's ``aggte``); ``confidence`` and ``bootstrap`` default to the
+    result's settings.
+    """
     if kind not in KINDS:
         raise StaggeredDidError(f"kind must be one of {tuple(KINDS)}, not {kind!r}")
     if kind != "dynamic" and any(v is not None for v in (balance_e, min_e, max_e)):
@@ -180,32 +180,33 @@ def aggregate(res, kind: str = "group", *, balance_e=None, min_e=None, max_e=Non
     if len(missing):
         cells = ", ".join(f"({g:g},{t:g})" for g, t in missing.itertuples(index=False))
         raise StaggeredDidError(f"ATT(g,t) missing for {cells}; cannot aggregate")
-    alpha = res.alpha if alpha is None else alpha
+    confidence = res.confidence if confidence is None else confidence
     bootstrap = res.bootstrap if bootstrap is None else bootstrap
     if bootstrap and res.boot_seed is None:
         raise StaggeredDidError("the result was estimated without bootstrap; pass bootstrap=False")
     keys, ests, infs, est, inf = _parts(res, kind, balance_e,
                                         -np.inf if min_e is None else min_e, np.inf if max_e is None else max_e)
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = critical_value(confidence)
     se = _se(inf)
     se_boot, draws = np.nan, None
     if bootstrap:  # one set of draws (att_gt's multipliers) for the overall estimate and the detail rows
         columns = inf[:, None] if infs is None else np.column_stack([inf, infs])
         draws = multiplier_bootstrap(columns, res.n_boot, res.boot_seed)
-        se_boot = float(summarise_draws(draws[:, :1], res.n_units, alpha).se[0])
+        se_boot = float(summarise_draws(draws[:, :1], res.n_units, confidence).se[0])
     table, crit = None, z
     if keys is not None:
         ses = np.array([_se(infs[:, j]) for j in range(infs.shape[1])])
         boot_ses = np.full(len(keys), np.nan)
         if bootstrap:
-            boot_ses, crit = _band(draws[:, 1:], res.n_units, alpha)
+            boot_ses, crit = _band(draws[:, 1:], res.n_units, confidence)
         spread = crit * (boot_ses if bootstrap else ses)
         if np.all(keys == np.round(keys)):
             keys = keys.astype(np.int64)
         table = pd.DataFrame({KINDS[kind]: keys, "att": ests, "se": ses, "ci_low": ests - spread,
                               "ci_high": ests + spread, "se_boot": boot_ses})
-    return AggregateResult(kind=kind, estimate=est, se=se, ci_low=est - z * se, ci_high=est + z * se,
-                           se_boot=se_boot, table=table, crit_value=float(crit), alpha=alpha,
+    ci_low, ci_high, _ = interval(est, se, confidence)
+    return AggregateResult(kind=kind, estimate=est, se=se, ci_low=ci_low, ci_high=ci_high,
+                           se_boot=se_boot, table=table, crit_value=float(crit), confidence=confidence,
                            bootstrap=bool(bootstrap), influence=inf, n_units=res.n_units, balance_e=balance_e,
                            min_e=min_e, max_e=max_e)
 

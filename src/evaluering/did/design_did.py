@@ -9,7 +9,8 @@ variance is the sum of the two waves' variances.
 Two standard errors come out: the Taylor linearisation one (R ``survey``'s, ``DidEstimate.se``)
 and the one the report shows, with the calibration residuals corrected for their leverage
 (``SurveyDesign.with_leverage_correction``): in a district of a few hundred respondents the
-linearisation falls short by about K/n for K calibration constraints (about 5 %).
+linearisation falls short by about K/n for K calibration constraints (about 5 %). Both come from
+one residualisation of the influence values per wave (the expensive step), not one each.
 """
 
 from __future__ import annotations
@@ -18,10 +19,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
 from ..inference.reported import ReportedInference
+from ..numerics import interval
 from ..survey.design import SurveyDesign
+from ..survey.statistics import means
+from ..survey.variance import design_variance
+from .errors import DidError
 from .two_wave import DidEstimate
 
 __all__ = ["design_did", "DesignDidEstimate", "METHOD"]
@@ -29,33 +33,41 @@ __all__ = ["design_did", "DesignDidEstimate", "METHOD"]
 METHOD = "design_leverage"  # the reported inference: design-based with leverage-corrected residuals
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, repr=False)
 class DesignDidEstimate(DidEstimate):
     """A survey DiD: ``se`` (and interval, p-value) from Taylor linearisation as R's ``survey``;
     ``reported`` the same with leverage-corrected calibration residuals, which the report shows.
+    ``n_units`` counts the respondents with an answer, ``n_clusters`` the primary sampling units
+    of the two wave designs (each respondent is one when the designs have no clusters).
     """
 
     reported: ReportedInference | None = None
 
 
 def _wave_contrast(design: SurveyDesign, y: np.ndarray, group: str | None, district: str, comparison: str):
-    """(estimate, variance, level rows) of district - comparison (or the district mean alone)."""
-    design = design.with_columns(_y=y)
+    """(estimate, variance, leverage-corrected variance, level rows) of district - comparison (or
+    the district mean alone), from one residualisation of the influence values: the variances are
+    those of ``design.mean`` and ``design.with_leverage_correction().mean``.
+    """
+    corrected = design.with_leverage_correction()  # refuses designs without linearised variances
     if group is None:
-        est = design.mean("_y")
-        rows = [(district, est.estimate, est.se, est.n)]
-        return est.estimate, est.se**2, rows
-    table = design.mean("_y", by=group)
-    names = {g: f"_y | {group}={g}" for g in (district, comparison)}
-    missing = [g for g, name in names.items() if name not in table.table.index]
-    if missing:
-        raise ValueError(f"no respondents with an answer in {missing}")
-    idx = [table.table.index.get_loc(names[g]) for g in (district, comparison)]
-    contrast = np.array([1.0, -1.0])
-    cov = table.covariance[np.ix_(idx, idx)]
-    estimate = float(contrast @ table.estimate.to_numpy()[idx])
-    rows = [(g, table[names[g]].estimate, table[names[g]].se, table[names[g]].n) for g in (district, comparison)]
-    return estimate, float(contrast @ cov @ contrast), rows
+        names, domains = [district], [None]
+    else:
+        names = [district, comparison]
+        domains = [(design.data[group] == g).to_numpy() for g in names]
+        missing = [g for g, rows in zip(names, domains, strict=True) if not rows.any()]
+        if missing:
+            raise DidError(f"no respondents with an answer in {missing}")
+    parts = [means([g], np.asarray(y, dtype=float)[:, None], rows) for g, rows in zip(names, domains, strict=True)]
+    values = np.concatenate([part.value(design.weights.to_numpy()) for part in parts])
+    z = np.column_stack([design.residualised_influence(part) for part in parts])
+    cov = design_variance(z, design.stages)
+    cov_corrected = design_variance(z * corrected.leverage_factors()[:, None], design.stages)
+    se = np.sqrt(np.clip(np.diag(cov), 0, None))
+    rows = [(g, values[j], se[j], int(parts[j].n[0])) for j, g in enumerate(names)]
+    contrast = np.array([1.0, -1.0])[: len(names)]
+    return (float(contrast @ values), float(contrast @ cov @ contrast), float(contrast @ cov_corrected @ contrast),
+            rows)
 
 
 # An SE below this is rounding, not sampling variation: a 0/1 answer that differs for one of n
@@ -72,9 +84,7 @@ def _se(variance: float) -> float:
 def _inference(estimate: float, variance: float, confidence: float) -> tuple[float, float, float, float]:
     """(se, ci_low, ci_high, p) of a normal interval; with SE 0 no p-value and the estimate as interval."""
     se = _se(variance)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    p_value = float(2 * stats.norm.sf(abs(estimate / se))) if se > 0 else float("nan")
-    return se, estimate - z * se, estimate + z * se, p_value
+    return se, *interval(estimate, se, confidence)
 
 
 def design_did(
@@ -103,9 +113,8 @@ def design_did(
     """
     parts, levels = [], []
     for wave in (baseline, followup):
-        estimate, variance, rows = _wave_contrast(designs[wave], outcomes[wave], group, district, comparison)
-        corrected = _wave_contrast(designs[wave].with_leverage_correction(), outcomes[wave], group, district,
-                                   comparison)[1]
+        estimate, variance, corrected, rows = _wave_contrast(designs[wave], outcomes[wave], group, district,
+                                                             comparison)
         parts.append((estimate, variance, corrected))
         levels += [{"group": g, "period": wave, "value": v, "se": se, "n_units": n, "n_persons": n,
                     "n_clusters": n} for g, v, se, n in rows]
@@ -119,6 +128,7 @@ def design_did(
         indicator=indicator, district=district, baseline=baseline, followup=followup, estimate=estimate, se=se,
         ci_low=ci_low, ci_high=ci_high, p_value=p_value,
         design="did" if group is not None else "pre_post", scale="difference", n_units=n_units,
-        n_clusters=n_units, confidence=confidence, reported=reported,
+        n_clusters=sum(designs[wave].stages.n_psu for wave in (baseline, followup)), confidence=confidence,
+        reported=reported,
     )
     return result, pd.DataFrame(levels)

@@ -20,9 +20,9 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-from scipy.special import expit
 
-from .staggered_errors import CollinearCovariatesError
+from ..numerics import ols_influence, weighted_logit, wls_coefficients
+from .errors import CollinearCovariatesError
 
 __all__ = ["did_2x2", "logit_fit", "rcond"]
 
@@ -46,46 +46,33 @@ def _check_invertible(a: np.ndarray, what: str) -> None:
 
 
 def logit_fit(x: np.ndarray, d: np.ndarray, w: np.ndarray, *, max_iter: int = 100, warn: bool = True) -> np.ndarray:
-    """Fitted probabilities of a weighted logistic regression of ``d`` on ``x`` (Newton-Raphson).
+    """Fitted probabilities of a weighted logistic regression of ``d`` on ``x`` (R's ``glm``).
 
     Under (quasi-)separation the fitted probabilities approach 0 or 1; they are returned as they
-    are when the iterations stall, with a warning (as R's ``glm``).
+    are when the iterations stall, with a warning (as R's ``glm``). A singular design raises
+    :class:`CollinearCovariatesError`.
     """
     if x.shape[1] == 1 and np.all(x[:, 0] == x[0, 0]):  # intercept only: closed form
         return np.full(len(d), np.sum(w * d) / np.sum(w))
-    beta = np.zeros(x.shape[1])
-    share = np.sum(w * d) / np.sum(w)
-    if 0 < share < 1 and np.all(x[:, 0] == 1):
-        beta[0] = np.log(share / (1 - share))
-    for iteration in range(max_iter):
-        p = expit(x @ beta)
-        hess = x.T @ ((w * p * (1 - p))[:, None] * x)
-        if rcond(hess) < EPS:
-            if iteration == 0:
-                raise CollinearCovariatesError("the propensity score design matrix is singular")
-            break
-        step = np.linalg.solve(hess, x.T @ (w * (d - p)))
-        beta = beta + step
-        if np.max(np.abs(step)) < 1e-11 * (1 + np.max(np.abs(beta))):
-            return expit(x @ beta)
-    if warn:
+    # the Hessian at the start (a constant probability) is proportional to X'WX
+    if rcond(x.T @ (w[:, None] * x)) < EPS:
+        raise CollinearCovariatesError("the propensity score design matrix is singular")
+    fit = weighted_logit(x, d, w, max_iter=max_iter)
+    if warn and not fit.converged:
         warnings.warn("propensity score estimation did not converge (perfect separation?)", stacklevel=3)
-    return expit(x @ beta)
+    return fit.fitted
 
 
 def _wls(x: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
-    xtwx = x.T @ (w[:, None] * x)
-    _check_invertible(xtwx, "outcome regression")
-    return np.linalg.solve(xtwx, x.T @ (w * y))
+    _check_invertible(x.T @ (w[:, None] * x), "outcome regression")
+    return wls_coefficients(x, y, w)
 
 
 def _ols_linear_rep(x, dy, d, w, fitted):
     """Asymptotic linear representation of the outcome-regression coefficients (comparison units)."""
-    n = len(d)
     wols = w * (1 - d)
-    xpx = (wols[:, None] * x).T @ x / n
-    _check_invertible(xpx, "outcome regression")
-    return ((wols * (dy - fitted))[:, None] * x) @ np.linalg.inv(xpx)
+    _check_invertible((wols[:, None] * x).T @ x / len(d), "outcome regression")
+    return ols_influence(x, dy, wols, fitted)
 
 
 def _ps_linear_rep(x, d, w, ps):

@@ -3,7 +3,7 @@
 As R's ``did::mboot`` (via ``BMisc::multiplier_bootstrap``): each draw multiplies the units'
 influence functions by independent Rademacher weights (+1 or -1 with probability 1/2). Bootstrap
 standard errors are the interquartile range of the draws over that of a standard normal (R's
-type-1 quantiles), and the critical value of a uniform band is the ``1 - alpha`` quantile of the
+type-1 quantiles), and the critical value of a uniform band is the ``confidence`` quantile of the
 largest absolute t-statistic across the parameters. Draws are made in chunks, so memory stays
 bounded for many units; the same ``seed`` always gives the same draws.
 """
@@ -54,7 +54,7 @@ def _type1_quantile(x: np.ndarray, q: float) -> float:
     return float(np.quantile(x, q, method="inverted_cdf"))
 
 
-def summarise_draws(draws: np.ndarray, n: int, alpha: float) -> BootstrapSummary:
+def summarise_draws(draws: np.ndarray, n: int, confidence: float) -> BootstrapSummary:
     """Standard errors and uniform-band critical value from bootstrap draws (as ``did::mboot``)."""
     if draws.ndim == 1:
         draws = draws[:, None]
@@ -71,5 +71,5 @@ def summarise_draws(draws: np.ndarray, n: int, alpha: float) -> BootstrapSummary
         t_max = np.max(np.abs(draws[:, keep] / sigma[keep]), axis=1)
         t_max = t_max[np.isfinite(t_max)]
         if t_max.size:
-            crit = _type1_quantile(t_max, 1 - alpha)
+            crit = _type1_quantile(t_max, confidence)
     return BootstrapSummary(se=sigma / np.sqrt(n), crit=crit)

@@ -26,9 +26,11 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 
-from ..columns import as_float
+from ..columns import as_float, require_columns
 from ..groups import COMPARISON
 from ..numerics import COLLINEARITY_TOL, interval, twfe, within_unit_share
+from ..results import ResultDisplay
+from .errors import DidError
 
 __all__ = ["PanelDidResult", "baseline_cohort", "cohort_retention", "panel_did"]
 
@@ -55,14 +57,12 @@ def baseline_cohort(
     a district). With ``district`` only that district's and the comparison group's baseline
     residents are kept and ``treated`` means "lived in ``district``".
     """
-    missing = [c for c in (person, time, group, "age") if c not in register.columns]
-    if missing:
-        raise ValueError(f"register has no column(s) {missing}")
+    require_columns(register, (person, time, group, "age"), what="register", error=DidError)
     base = register[register[time] == baseline_year]
     if base.empty:
-        raise ValueError(f"no register rows in the baseline year {baseline_year}")
+        raise DidError(f"no register rows in the baseline year {baseline_year}")
     if base[person].duplicated().any():
-        raise ValueError(f"persons with more than one register row in {baseline_year}")
+        raise DidError(f"persons with more than one register row in {baseline_year}")
     if age is not None:
         lo, hi = age
         base = base[(base["age"] >= lo) & (base["age"] <= hi)]
@@ -75,12 +75,12 @@ def baseline_cohort(
     if district is not None:
         for g in (district, comparison):
             if not (base["baseline_group"] == g).any():
-                raise ValueError(f"no baseline observations for group '{g}' in {baseline_year}{ages}")
+                raise DidError(f"no baseline observations for group '{g}' in {baseline_year}{ages}")
         base = base[base["baseline_group"].isin([district, comparison])]
         base["treated"] = base["baseline_group"] == district
     else:
         if base.empty:
-            raise ValueError(f"no baseline observations in {baseline_year}{ages}")
+            raise DidError(f"no baseline observations in {baseline_year}{ages}")
         base["treated"] = base["baseline_group"] != comparison
     cohort = register.merge(base, on=person, how="inner", validate="many_to_one")
     return cohort.sort_values([person, time], ignore_index=True)
@@ -98,35 +98,25 @@ def cohort_retention(cohort: pd.DataFrame, *, time: str = "year", group: str = "
 # --- the estimator --------------------------------------------------------------------------------
 
 
-def load_panel(
-    panel: pd.DataFrame,
-    outcome: str,
-    unit: str,
-    time: str,
-    treated: str,
-    *,
-    covariates: Sequence[str] | None = None,
-    cluster: str | None = None,
-    weights: str | None = None,
-) -> dict[str, np.ndarray]:
+def load_panel(panel: pd.DataFrame, outcome: str, unit: str, time: str, treated: str, *,
+               covariates: Sequence[str] | None = None, cluster: str | None = None,
+               weights: str | None = None) -> dict[str, np.ndarray]:
     """Validated arrays of a panel: rows with a missing outcome, covariate or weight and units
-    observed once are dropped; bad input raises ``ValueError``.
+    observed once are dropped; bad input raises ``DidError``.
     """
     covariates = list(covariates or [])
     needed = [outcome, unit, time, treated, *covariates, *([cluster] if cluster else []),
               *([weights] if weights else [])]
-    missing = [c for c in dict.fromkeys(needed) if c not in panel.columns]
-    if missing:
-        raise ValueError(f"panel has no column(s) {missing}")
+    require_columns(panel, needed, what="panel", error=DidError)
     if not pd.api.types.is_integer_dtype(panel[time]):
-        raise ValueError(f"'{time}' must hold integer periods (years)")
+        raise DidError(f"'{time}' must hold integer periods (years)")
     if panel[[unit, time]].isna().any().any():
-        raise ValueError(f"missing values in '{unit}' or '{time}'")
+        raise DidError(f"missing values in '{unit}' or '{time}'")
     if panel[[unit, time]].duplicated().any():
-        raise ValueError(f"several rows for the same {unit} and {time}")
+        raise DidError(f"several rows for the same {unit} and {time}")
     tr = panel[treated]
     if tr.isna().any() or not tr.isin([0, 1]).all():
-        raise ValueError(f"'{treated}' must be 0/1 or boolean without missing values")
+        raise DidError(f"'{treated}' must be 0/1 or boolean without missing values")
     unit_codes = pd.factorize(panel[unit])[0]
     tr = tr.to_numpy(dtype=float)
     n_per_unit = np.bincount(unit_codes)
@@ -134,22 +124,24 @@ def load_panel(
     varies = (treated_per_unit > 0) & (treated_per_unit < n_per_unit)
     if varies.any():
         examples = pd.unique(panel[unit].to_numpy()[varies[unit_codes]])[:3]
-        raise ValueError(f"treated must be constant within unit: '{treated}' changes within {varies.sum()} "
+        raise DidError(f"treated must be constant within unit: '{treated}' changes within {varies.sum()} "
                          f"{unit}(s), e.g. {list(examples)}")
 
-    y = as_float(panel[outcome], outcome)
-    X = np.column_stack([as_float(panel[c], c) for c in covariates]) if covariates else np.empty((len(y), 0))
-    w = np.ones(len(y)) if weights is None else as_float(panel[weights], weights)
+    y = as_float(panel[outcome], outcome, error=DidError)
+    X = np.empty((len(y), 0))
+    if covariates:
+        X = np.column_stack([as_float(panel[c], c, error=DidError) for c in covariates])
+    w = np.ones(len(y)) if weights is None else as_float(panel[weights], weights, error=DidError)
     if (w < 0).any():
-        raise ValueError(f"negative weights in '{weights}'")
+        raise DidError(f"negative weights in '{weights}'")
     ok = ~np.isnan(y) & ~np.isnan(X).any(axis=1) & ~np.isnan(w) & (w > 0)
     counts = np.bincount(unit_codes[ok], minlength=len(n_per_unit))
     ok &= counts[unit_codes] > 1  # a unit seen once says nothing about change
     if not ok.any():
-        raise ValueError("no unit has two or more usable observations")
+        raise DidError("no unit has two or more usable observations")
     clusters = panel[cluster if cluster else unit].to_numpy()[ok]
     if pd.isna(clusters).any():
-        raise ValueError(f"missing values in the cluster column '{cluster}'")
+        raise DidError(f"missing values in the cluster column '{cluster}'")
     return {
         "y": y[ok], "X": X[ok], "w": w[ok], "treated": tr[ok].astype(bool),
         "time": panel[time].to_numpy(dtype=np.int64)[ok],
@@ -160,8 +152,8 @@ def load_panel(
 # --- the two-period-block DiD ---------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class PanelDidResult:
+@dataclass(frozen=True, repr=False)
+class PanelDidResult(ResultDisplay):
     """Two-way fixed effects DiD on a panel: the coefficient of treated x post."""
 
     outcome: str
@@ -175,27 +167,22 @@ class PanelDidResult:
     n_treated_units: int
     n_obs: int
     n_clusters: int
-    covariates: tuple[str, ...] = ()
     confidence: float = 0.95
+    covariates: tuple[str, ...] = ()
     note: str | None = None  # Danish reason for the report when there is no estimate (estimate NaN)
 
     def to_frame(self) -> pd.DataFrame:
+        """One row with every field (covariates joined by ', ')."""
         row = asdict(self)
         row["covariates"] = ", ".join(self.covariates)
         return pd.DataFrame([row])
 
-    def summary(self) -> str:
+    def _headline(self) -> str:
+        what = f"{self.outcome} (TWFE DiD, post from {self.post_start})"
         if self.note is not None:
-            return f"{self.outcome} (TWFE DiD, post from {self.post_start}): no estimate ({self.note})"
-        return (
-            f"{self.outcome} (TWFE DiD, post from {self.post_start}): {self.estimate:+.4f} (se {self.se:.4f}; "
-            f"{self.confidence:.0%} CI {self.ci_low:+.4f} to {self.ci_high:+.4f}; p = {self.p_value:.3f}; "
-            f"{self.n_units:,} units ({self.n_treated_units:,} treated), {self.n_obs:,} obs, "
-            f"{self.n_clusters:,} clusters)"
-        )
-
-    def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4f}")
+            return f"{what}: no estimate ({self.note})"
+        return (f"{what}: {self.n_units:,} units ({self.n_treated_units:,} treated), {self.n_obs:,} obs, "
+                f"{self.n_clusters:,} clusters; {self.confidence:.0%} CI")
 
 
 NO_WITHIN_VARIATION = ("indikatoren ændrer sig ikke for de samme personer i perioden (fx ligger "
@@ -234,7 +221,7 @@ def panel_did(
     for label, rows in (("treated", data["treated"]), ("comparison", ~data["treated"])):
         for when, part in ((f"before {post_start}", ~post), (f"from {post_start}", post)):
             if not (rows & part).any():
-                raise ValueError(f"no observations of the {label} units {when}")
+                raise DidError(f"no observations of the {label} units {when}")
     fit = twfe(data, (data["treated"] & post).astype(float)[:, None], ["treated_post"], list(covariates or []))
     estimate, se = float(fit.coef[0]), float(np.sqrt(fit.cov[0, 0]))
     note = None

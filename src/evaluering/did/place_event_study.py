@@ -15,10 +15,12 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..columns import require_columns
 from ..groups import COMPARISON
 from ..numerics import interval
 from .errors import DidError
 from .event_study import EventStudyResult, wald_pretrend
+from .two_wave import UNIT_COLUMNS
 
 __all__ = ["place_event_study"]
 
@@ -59,8 +61,9 @@ def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, re
     reference = event_year - 1 if reference is None else reference
     if reference >= event_year:
         raise DidError(f"the reference year {reference} must come before the start {event_year}")
+    require_columns(units, UNIT_COLUMNS, what=f"{outcome}: unit frame", error=DidError)
     kept = units["group"].isin([district, COMPARISON]) & (units["weight"] > 0)
-    units = units.loc[kept, ["group", "period", "y", "weight", "cluster"]]  # the columns used below
+    units = units.loc[kept, list(UNIT_COLUMNS)]  # the columns used below
     in_district = units["group"] == district
     years = sorted({int(p) for p in units.loc[in_district, "period"].unique()}
                    & {int(p) for p in units.loc[~in_district, "period"].unique()})  # with data in both groups

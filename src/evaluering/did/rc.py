@@ -2,8 +2,12 @@
 
 Each survey wave is a new sample, so a DiD that adjusts for covariates must compare the treated
 group (a district) with a comparison group that is reweighted or modelled to have the treated
-group's covariates, in both periods. ``survey_did`` implements the estimators of R's ``DRDID``
-package for this case, with sampling weights:
+group's covariates, in both periods. ``repeated_cross_section_did`` implements the estimators of
+R's ``DRDID`` package for this case, with sampling weights, on a data frame with one row per
+respondent (outcome, 0/1 treated and post columns, covariates, a weight column). It knows nothing
+of the survey design: its standard error treats the rows as independent draws. The reports'
+survey DiD is :func:`~evaluering.did.design_did.design_did`, which takes the calibrated
+``SurveyDesign`` of each wave and gives design-based variances.
 
 * ``"dr"``: the improved, locally efficient doubly robust estimator (eq. 3.4; DRDID
   ``drdid_imp_rc``): inverse-probability-tilting propensity score and weighted outcome
@@ -39,11 +43,14 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from .rc_kernels import KERNELS, OverlapError, RcDidError
+from ..columns import require_columns
+from ..numerics import interval
+from ..results import ResultDisplay
+from .errors import OverlapError, RcDidError
+from .rc_kernels import KERNELS
 
-__all__ = ["METHODS", "RcDidEstimate", "RcDidError", "OverlapError", "survey_did"]
+__all__ = ["METHODS", "OverlapError", "RcDidError", "RcDidEstimate", "repeated_cross_section_did"]
 
 METHODS = {
     "dr": "improved locally efficient DR (IPT propensity score, weighted OLS)",
@@ -55,8 +62,8 @@ _FALLBACK = {1: "IPT (Graham et al.)", 2: "logit"}
 _COLLINEAR_TOL = 1e-7  # relative residual below which a column counts as collinear (as R's lm)
 
 
-@dataclass(frozen=True)
-class RcDidEstimate:
+@dataclass(frozen=True, repr=False)
+class RcDidEstimate(ResultDisplay):
     """One repeated cross-section DiD estimate of the ATT with its influence function.
 
     ``influence`` has one value per row of the input frame (in its order); ``se`` is
@@ -65,8 +72,8 @@ class RcDidEstimate:
     ``n_trimmed`` counts comparison units dropped for a propensity score >= ``trim_level``.
     """
 
-    outcome: str
     method: str
+    outcome: str
     estimate: float
     se: float
     ci_low: float
@@ -89,23 +96,20 @@ class RcDidEstimate:
         row["covariates"] = ", ".join(self.covariates)
         return pd.DataFrame([row])
 
-    def summary(self) -> str:
+    def _headline(self) -> str:
         adjusted = f"adjusted for {', '.join(self.covariates)}" if self.covariates else "no covariates"
-        return (
-            f"{self.outcome}: ATT {self.estimate:+.4f} (se {self.se:.4f}; {self.confidence:.0%} CI "
-            f"{self.ci_low:+.4f} to {self.ci_high:+.4f}; p = {self.p_value:.3f}); {METHODS[self.method]}, "
-            f"{adjusted}; n = {self.n} (treated {self.n_treated_pre}/{self.n_treated_post}, comparison "
-            f"{self.n_comparison_pre}/{self.n_comparison_post} before/after"
-            + (f"; {self.n_trimmed} comparison units trimmed" if self.n_trimmed else "")
-            + ")"
-            + (f"; propensity score by the {_FALLBACK[self.ps_flag]} fallback" if self.ps_flag else "")
-        )
+        return (f"{self.outcome}: ATT {self.estimate:+.4f} ({self.confidence:.0%} CI); {METHODS[self.method]}, "
+                f"{adjusted}")
 
-    def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4f}")
+    def _notes(self) -> list[str]:
+        counts = (f"n = {self.n} (treated {self.n_treated_pre}/{self.n_treated_post}, comparison "
+                  f"{self.n_comparison_pre}/{self.n_comparison_post} before/after"
+                  + (f"; {self.n_trimmed} comparison units trimmed" if self.n_trimmed else "") + ")")
+        fallback = [f"propensity score by the {_FALLBACK[self.ps_flag]} fallback"] if self.ps_flag else []
+        return [counts, *fallback]
 
 
-def survey_did(
+def repeated_cross_section_did(
     df: pd.DataFrame,
     outcome: str,
     treated: str,
@@ -119,17 +123,20 @@ def survey_did(
 ) -> RcDidEstimate:
     """ATT of ``treated`` (0/1) between the two periods of ``post`` (0/1) from repeated cross-sections.
 
+    ``df`` has one row per respondent; the rows are treated as independent draws (for a survey
+    with a calibrated design use :func:`~evaluering.did.design_did.design_did`).
+
     ``covariates=None`` fits intercept-only models (then every method is the 2x2 difference of
     weighted means). ``weights`` names a column of positive sampling weights. Raises
     ``RcDidError`` for data that cannot give an estimate: empty cells, non-0/1 indicators,
     missing values, non-positive weights, collinear covariates, no overlap.
     """
     if method not in METHODS:
-        raise ValueError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
+        raise RcDidError(f"method must be one of {', '.join(METHODS)}, not {method!r}")
     if not 0.5 < trim_level <= 1:
-        raise ValueError(f"trim_level must be in (0.5, 1], not {trim_level}")
+        raise RcDidError(f"trim_level must be in (0.5, 1], not {trim_level}")
     if not 0 < confidence < 1:
-        raise ValueError(f"confidence must be between 0 and 1, not {confidence}")
+        raise RcDidError(f"confidence must be between 0 and 1, not {confidence}")
     covs = _covariate_list(covariates, outcome, treated, post, weights)
     y, d, p, X, w = _arrays(df, outcome, treated, post, covs, weights)
     counts = _cell_counts(d, p, treated, post)
@@ -140,15 +147,14 @@ def survey_did(
     influence = np.asarray(fit.influence, dtype=float).ravel()
     influence.setflags(write=False)
     se = float(np.sqrt(np.sum((influence - influence.mean()) ** 2)) / n)
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    p_value = float(2 * stats.norm.sf(abs(fit.att / se))) if se > 0 else float("nan")
+    ci_low, ci_high, p_value = interval(fit.att, se, confidence)
     return RcDidEstimate(
         outcome=outcome,
         method=method,
         estimate=fit.att,
         se=se,
-        ci_low=fit.att - z * se,
-        ci_high=fit.att + z * se,
+        ci_low=ci_low,
+        ci_high=ci_high,
         p_value=p_value,
         n=n,
         **counts,
@@ -179,13 +185,11 @@ def _covariate_list(covariates, outcome, treated, post, weights) -> list[str]:
 def _arrays(df, outcome, treated, post, covs, weights):
     """Checked numpy arrays: outcome, treated, post, design with intercept, weights."""
     if not isinstance(df, pd.DataFrame):
-        raise TypeError(f"df must be a pandas DataFrame, not {type(df).__name__}")
+        raise RcDidError(f"df must be a pandas DataFrame, not {type(df).__name__}")
     if len(df) == 0:
         raise RcDidError("the data frame has no rows")
     used = [outcome, treated, post, *covs] + ([weights] if weights else [])
-    absent = [c for c in used if c not in df.columns]
-    if absent:
-        raise RcDidError(f"column(s) not in the data: {', '.join(map(repr, absent))}")
+    require_columns(df, used, what="data", error=RcDidError)
     for col in used:
         miss = df[col].isna().to_numpy()
         if miss.any():
@@ -256,7 +260,7 @@ def _collinear(X: np.ndarray, names: list[str]) -> tuple[str, list[str]] | None:
             coef, resid = np.empty(0), col
         if norm == 0 or np.linalg.norm(resid) <= _COLLINEAR_TOL * norm:
             scale = np.abs(coef) * np.linalg.norm(X[:, kept], axis=0) if kept else coef
-            on = [names[k] for k, s in zip(kept, scale) if s > 1e-8 * max(norm, 1e-300)]
+            on = [names[k] for k, s in zip(kept, scale, strict=True) if s > 1e-8 * max(norm, 1e-300)]
             return names[j], on
         kept.append(j)
     return None

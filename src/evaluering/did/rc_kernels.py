@@ -14,26 +14,20 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm
 from scipy import optimize
 
-from ..errors import EvalueringError
+from ..numerics import ols_influence, weighted_logit, wls_coefficients
+from .errors import OverlapError, RcDidError
 
-__all__ = ["KERNELS", "PS_CLIP", "KernelResult", "OverlapError", "RcDidError", "ipt_pscore", "logit_pscore"]
+__all__ = ["KERNELS", "PS_CLIP", "KernelResult", "OverlapError", "RcDidError", "ipt_pscore"]
 
 PS_CLIP = 1 - 1e-6  # DRDID caps fitted propensity scores here to avoid dividing by zero
 
 
-class RcDidError(EvalueringError, ValueError):
-    """The data cannot give a repeated cross-section DiD estimate (the message says why)."""
-
-
-class OverlapError(RcDidError):
-    """Comparison units with a propensity score of (numerically) 1: no overlap."""
-
-
 @dataclass(frozen=True)
 class KernelResult:
+    """What a kernel returns: the ATT, its influence function and the propensity score diagnostics."""
+
     att: float
     influence: np.ndarray
     ps_flag: int | None = None  # DRDID's ps.flag: 0 trust, 1 IPT (nlm), 2 logit fallback
@@ -45,17 +39,11 @@ def _mean_cols(a: np.ndarray, X: np.ndarray) -> np.ndarray:
     return X.T @ a / len(a)
 
 
-def _wls(y: np.ndarray, X: np.ndarray, w: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Weighted least squares coefficients on the selected rows (R: lm(y ~ -1 + X, weights))."""
-    fit = sm.WLS(y[rows], X[rows], weights=w[rows]).fit(method="qr")
-    return np.asarray(fit.params, dtype=float)
-
-
-def _ols_linear_rep(y, X, w_cell, fitted):
-    """Asymptotic linear representation of a weighted OLS fit (R: asy.lin.rep.ols)."""
-    n = len(y)
-    xpx = (X * w_cell[:, None]).T @ X / n
-    return (w_cell * (y - fitted))[:, None] * X @ np.linalg.inv(xpx)
+def _fitted_on(rows: np.ndarray, y: np.ndarray, X: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """Every row's prediction from a weighted least squares fit on the selected rows
+    (R: predict(lm(y ~ -1 + X, weights = w, subset = rows), all rows)).
+    """
+    return X @ wls_coefficients(X[rows], y[rows], w[rows])
 
 
 def _check_overlap(ps_raw: np.ndarray, d: np.ndarray) -> None:
@@ -80,16 +68,6 @@ def _check_overlap(ps_raw: np.ndarray, d: np.ndarray) -> None:
 
 
 # --- propensity scores --------------------------------------------------------------------
-
-
-def logit_pscore(d: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray, bool]:
-    """Weighted logit (R: glm(D ~ -1 + X, family = binomial, weights = w)): (coef, fitted, converged)."""
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")  # separation and non-integer weights: judged below
-        fit = sm.GLM(d, X, family=sm.families.Binomial(), var_weights=w).fit(tol=1e-12, maxiter=100)
-    coef = np.asarray(fit.params, dtype=float)
-    converged = bool(fit.converged) and bool(np.all(np.isfinite(coef)))
-    return coef, 1 / (1 + np.exp(-(X @ coef))), converged
 
 
 def _loss_cal(g, d, X, w):
@@ -190,7 +168,7 @@ def ipt_pscore(d: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
     logit (flag 2). At the solution the odds-weighted comparison group matches the treated
     group's weighted covariate means exactly.
     """
-    init, _, _ = logit_pscore(d, X, w)
+    init = weighted_logit(X, d, w).coef
     if not np.all(np.isfinite(init)):
         init = np.zeros(X.shape[1])
     gamma, ok = _trust_region(_loss_cal, init, d, X, w)
@@ -222,16 +200,16 @@ def ipt_pscore(d: np.ndarray, X: np.ndarray, w: np.ndarray) -> tuple[np.ndarray,
 def reg_did(y, d, post, X, w, trim_level) -> KernelResult:
     """Outcome regression DiD (R: reg_did_rc); ``trim_level`` is unused (no propensity score)."""
     pre_c, post_c = (d == 0) & (post == 0), (d == 0) & (post == 1)
-    out_pre = X @ _wls(y, X, w, pre_c)
-    out_post = X @ _wls(y, X, w, post_c)
+    out_pre = _fitted_on(pre_c, y, X, w)
+    out_post = _fitted_on(post_c, y, X, w)
     w_treat_pre, w_treat_post, w_cont = w * d * (1 - post), w * d * post, w * d
     eta_treat_pre = np.mean(w_treat_pre * y) / np.mean(w_treat_pre)
     eta_treat_post = np.mean(w_treat_post * y) / np.mean(w_treat_post)
     eta_cont = np.mean(w_cont * (out_post - out_pre)) / np.mean(w_cont)
     att = (eta_treat_post - eta_treat_pre) - eta_cont
 
-    lin_pre = _ols_linear_rep(y, X, w * (1 - d) * (1 - post), out_pre)
-    lin_post = _ols_linear_rep(y, X, w * (1 - d) * post, out_post)
+    lin_pre = ols_influence(X, y, w * (1 - d) * (1 - post), out_pre)
+    lin_post = ols_influence(X, y, w * (1 - d) * post, out_post)
     inf_treat = (w_treat_post * y - w_treat_post * eta_treat_post) / np.mean(w_treat_post) - (
         w_treat_pre * y - w_treat_pre * eta_treat_pre
     ) / np.mean(w_treat_pre)
@@ -242,8 +220,9 @@ def reg_did(y, d, post, X, w, trim_level) -> KernelResult:
 
 def _trimmed_logit_pscore(d, X, w, trim_level) -> tuple[np.ndarray, np.ndarray]:
     """Logit propensity score, overlap check, clipping, and DRDID's trimming of comparison units."""
-    _, ps_raw, converged = logit_pscore(d, X, w)
-    if not converged:
+    logit = weighted_logit(X, d, w)
+    ps_raw = logit.fitted
+    if not logit.converged:
         warnings.warn("propensity score estimation (logit) did not converge", RuntimeWarning, stacklevel=4)
     _check_overlap(ps_raw, d)
     ps = np.minimum(ps_raw, PS_CLIP)
@@ -332,10 +311,10 @@ def dr_improved(y, d, post, X, w, trim_level) -> KernelResult:
     ps = np.minimum(ps_raw, PS_CLIP)
     trim = np.where(d == 0, ps < trim_level, True)
     odds_w = w * ps / (1 - ps)  # R: wols_rc weights (untrimmed)
-    out_cont_pre = X @ _wls(y, X, odds_w, (d == 0) & (post == 0))
-    out_cont_post = X @ _wls(y, X, odds_w, (d == 0) & (post == 1))
-    out_treat_pre = X @ _wls(y, X, w, (d == 1) & (post == 0))
-    out_treat_post = X @ _wls(y, X, w, (d == 1) & (post == 1))
+    out_cont_pre = _fitted_on((d == 0) & (post == 0), y, X, odds_w)
+    out_cont_post = _fitted_on((d == 0) & (post == 1), y, X, odds_w)
+    out_treat_pre = _fitted_on((d == 1) & (post == 0), y, X, w)
+    out_treat_post = _fitted_on((d == 1) & (post == 1), y, X, w)
     att, _, i, _ = _dr_parts(y, d, post, w, ps, trim, out_cont_pre, out_cont_post, out_treat_pre, out_treat_post)
     # The nuisance estimates enter only at second order, so the leading terms are the influence function.
     inf_treat = i["treat_post"] - i["treat_pre"]
@@ -350,9 +329,9 @@ def dr_traditional(y, d, post, X, w, trim_level) -> KernelResult:
     """Locally efficient DR DiD with logit propensity score and OLS (R: drdid_rc)."""
     ps, trim = _trimmed_logit_pscore(d, X, w, trim_level)
     cells = {(t, q): (d == t) & (post == q) for t in (0, 1) for q in (0, 1)}  # (treated, post) -> rows
-    fitted = {key: X @ _wls(y, X, w, rows) for key, rows in cells.items()}
+    fitted = {key: _fitted_on(rows, y, X, w) for key, rows in cells.items()}
     att, a, i, wt = _dr_parts(y, d, post, w, ps, trim, fitted[0, 0], fitted[0, 1], fitted[1, 0], fitted[1, 1])
-    lin = {key: _ols_linear_rep(y, X, w * rows, fitted[key]) for key, rows in cells.items()}
+    lin = {key: ols_influence(X, y, w * rows, fitted[key]) for key, rows in cells.items()}
     lin_ps = _logit_linear_rep(d, X, w, ps)
     mw = {k: np.mean(v) for k, v in wt.items() if k.startswith("w_")}
 

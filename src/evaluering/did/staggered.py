@@ -24,34 +24,26 @@ import numpy as np
 import pandas as pd
 from scipy import stats
 
+from ..numerics import critical_value
+from ..results import ResultDisplay
+from . import errors
 from .drdid_panel import EPS, did_2x2, logit_fit, rcond
+from .errors import NoComparisonGroupError, StaggeredDidError
 from .multiplier import TINY, multiplier_bootstrap, summarise_draws
 from .staggered_data import CONTROL_GROUPS, PanelData, prepare_panel
-from .staggered_errors import (
-    CohortChangesError,
-    CollinearCovariatesError,
-    MissingValuesError,
-    NoComparisonGroupError,
-    StaggeredDidError,
-    UnbalancedPanelError,
-)
 
-__all__ = [
-    "AttGtResult",
-    "CohortChangesError",
-    "CollinearCovariatesError",
-    "MissingValuesError",
-    "NoComparisonGroupError",
-    "StaggeredDidError",
-    "UnbalancedPanelError",
-    "att_gt",
-]
+__all__ = ["AttGtResult", "CohortChangesError", "CollinearCovariatesError", "MissingValuesError",
+           "NoComparisonGroupError", "StaggeredDidError", "UnbalancedPanelError", "att_gt"]
+
+# the errors the checks of the panel raise, importable from here
+CohortChangesError, CollinearCovariatesError = errors.CohortChangesError, errors.CollinearCovariatesError
+MissingValuesError, UnbalancedPanelError = errors.MissingValuesError, errors.UnbalancedPanelError
 
 METHODS = ("dr", "ipw", "reg")
 
 
-@dataclass(frozen=True, eq=False)
-class AttGtResult:
+@dataclass(frozen=True, eq=False, repr=False)
+class AttGtResult(ResultDisplay):
     """Group-time average treatment effects, one row of ``table`` per (group, time).
 
     ``table`` columns: group, time, event_time, post, base (the base period), att, se (analytic),
@@ -74,7 +66,7 @@ class AttGtResult:
     weights: str | None
     anticipation: int
     base_period: str
-    alpha: float
+    confidence: float
     bootstrap: bool
     n_boot: int
     boot_seed: int | None
@@ -83,50 +75,41 @@ class AttGtResult:
     wald_df: int
     wald_pvalue: float | None
 
-    def aggregate(self, kind: str = "group", *, balance_e=None, min_e=None, max_e=None, alpha=None,
+    def aggregate(self, kind: str = "group", *, balance_e=None, min_e=None, max_e=None, confidence=None,
                   bootstrap=None):
         """Aggregate to "simple", "group", "dynamic" (event time) or "calendar" (R's ``aggte``).
 
         ``balance_e``, ``min_e`` and ``max_e`` restrict the event study ("dynamic") as in R;
-        ``alpha`` and ``bootstrap`` default to this result's settings.
+        ``confidence`` and ``bootstrap`` default to this result's settings.
         """
         from .aggregate import aggregate
 
-        return aggregate(self, kind, balance_e=balance_e, min_e=min_e, max_e=max_e, alpha=alpha,
+        return aggregate(self, kind, balance_e=balance_e, min_e=min_e, max_e=max_e, confidence=confidence,
                          bootstrap=bootstrap)
 
     def to_frame(self) -> pd.DataFrame:
+        """The group-time table (a copy)."""
         return self.table.copy()
 
-    def summary(self) -> str:
+    def _headline(self) -> str:
+        return "Group-time average treatment effects ATT(g,t) (Callaway & Sant'Anna 2021)"
+
+    def _notes(self) -> list[str]:
         band = "uniform band" if self.bootstrap else "pointwise CI"
         lines = [
-            "Group-time average treatment effects (Callaway & Sant'Anna 2021)",
             f"outcome {self.outcome}; {self.n_units} units; periods {self.periods[0]}-{self.periods[-1]}; "
             f"comparison: {self.control_group.replace('_', ' ')}; method {self.method}; "
             f"covariates: {', '.join(self.covariates) or 'none'}; anticipation {self.anticipation}; "
             f"base period {self.base_period}",
-            "",
-            _format_table(self.table, band, self.alpha),
+            f"ci_low, ci_high: {self.confidence:.0%} {band}",
         ]
         if self.wald_pvalue is not None:
-            lines.append(
-                f"\nPre-test of parallel trends (Wald, {self.wald_df} df): "
-                f"W = {self.wald_stat:.3f}, p = {self.wald_pvalue:.4f}"
-            )
+            lines.append(f"Pre-test of parallel trends (Wald, {self.wald_df} df): "
+                         f"W = {self.wald_stat:.3f}, p = {self.wald_pvalue:.4f}")
         if self.bootstrap:
             lines.append(f"Multiplier bootstrap: {self.n_boot} draws, seed {self.boot_seed}, "
                          f"critical value {self.crit_value:.3f}")
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return self.table.to_html(index=False, float_format=lambda v: f"{v:.4f}", na_rep="")
-
-
-def _format_table(table: pd.DataFrame, band: str, alpha: float) -> str:
-    shown = table[["group", "time", "att", "se", "ci_low", "ci_high", "n"]].copy()
-    shown.columns = ["group", "time", "ATT(g,t)", "se", f"[{1 - alpha:.0%} {band}", "]", "n"]
-    return shown.to_string(index=False, float_format=lambda v: f"{v:.4f}", na_rep="")
+        return lines
 
 
 def _integral(values):
@@ -219,15 +202,15 @@ def _wald_pretest(table: pd.DataFrame, inf: np.ndarray, n: int):
     return stat, int(pre.size), float(stats.chi2.sf(stat, pre.size))
 
 
-def _check_arguments(control_group, method, anticipation, alpha, n_boot, base_period):
+def _check_arguments(control_group, method, anticipation, confidence, n_boot, base_period):
     if control_group not in CONTROL_GROUPS:
         raise StaggeredDidError(f"control_group must be 'never_treated' or 'not_yet_treated', not {control_group!r}")
     if method not in METHODS:
         raise StaggeredDidError(f"method must be one of {METHODS}, not {method!r}")
     if int(anticipation) != anticipation or anticipation < 0:
         raise StaggeredDidError(f"anticipation must be a non-negative integer, not {anticipation!r}")
-    if not 0 < alpha < 1:
-        raise StaggeredDidError(f"alpha must be between 0 and 1, not {alpha!r}")
+    if not 0 < confidence < 1:
+        raise StaggeredDidError(f"confidence must be between 0 and 1, not {confidence!r}")
     if n_boot < 2:
         raise StaggeredDidError(f"n_boot must be at least 2, not {n_boot!r}")
     if base_period not in ("varying", "universal"):
@@ -245,7 +228,7 @@ def att_gt(
     covariates: str | Sequence[str] | None = None,
     weights: str | None = None,
     anticipation: int = 0,
-    alpha: float = 0.05,
+    confidence: float = 0.95,
     bootstrap: bool = True,
     n_boot: int = 999,
     seed: int | np.random.Generator | None = None,
@@ -258,9 +241,10 @@ def att_gt(
     (doubly robust, default), "ipw" or "reg"; ``covariates`` are numeric columns (taken in the
     earlier period of each 2x2, as R does); ``weights`` are time-invariant sampling weights.
     ``anticipation`` shifts the base period to g - 1 - anticipation. With ``bootstrap`` the
-    intervals are a uniform band over all cells (multiplier bootstrap, ``n_boot`` draws, ``seed``).
+    intervals are a uniform band over all cells (multiplier bootstrap, ``n_boot`` draws, ``seed``) at
+    ``confidence``.
     """
-    _check_arguments(control_group, method, anticipation, alpha, n_boot, base_period)
+    _check_arguments(control_group, method, anticipation, confidence, n_boot, base_period)
     control_group = CONTROL_GROUPS[control_group]
     covariates = [covariates] if isinstance(covariates, str) else list(covariates or [])
     panel = prepare_panel(df, outcome=outcome, unit=unit, time=time, cohort=cohort, covariates=covariates,
@@ -272,11 +256,11 @@ def att_gt(
     table["se"] = se
     for column in ("group", "time", "event_time", "base"):
         table[column] = _integral(table[column].to_numpy())
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = critical_value(confidence)
     boot_seed, crit, se_boot = None, z, np.full(len(table), np.nan)
     if bootstrap:
         boot_seed = _boot_seed(seed)
-        summary = summarise_draws(multiplier_bootstrap(inf, n_boot, boot_seed), n, alpha)
+        summary = summarise_draws(multiplier_bootstrap(inf, n_boot, boot_seed), n, confidence)
         crit, se_boot = summary.crit, summary.se
         if crit >= 7:
             warnings.warn(f"uniform critical value {crit:.2f} is too large to be reliable (small cohorts?)",
@@ -292,7 +276,7 @@ def att_gt(
         table=table[columns], influence=inf, unit_cohort=panel.cohort, unit_weight=panel.weights, n_units=n,
         periods=tuple(panel.periods.tolist()), cohorts=tuple(_integral(panel.cohorts).tolist()), outcome=outcome,
         control_group=control_group, method=method, covariates=tuple(covariates), weights=weights,
-        anticipation=int(anticipation), base_period=base_period, alpha=alpha, bootstrap=bool(bootstrap),
+        anticipation=int(anticipation), base_period=base_period, confidence=confidence, bootstrap=bool(bootstrap),
         n_boot=int(n_boot), boot_seed=boot_seed, crit_value=float(crit), wald_stat=wald[0], wald_df=wald[1],
         wald_pvalue=wald[2],
     )

@@ -15,7 +15,8 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from .staggered_errors import (
+from ..columns import require_columns
+from .errors import (
     CohortChangesError,
     CollinearCovariatesError,
     MissingValuesError,
@@ -54,9 +55,7 @@ def _examples(values, k: int = 5) -> str:
 
 
 def _check_columns(df: pd.DataFrame, columns: dict[str, str]) -> None:
-    missing = [f"{role} {name!r}" for role, name in columns.items() if name not in df.columns]
-    if missing:
-        raise StaggeredDidError(f"columns not in the data: {', '.join(missing)}")
+    require_columns(df, columns.values(), what="panel", error=StaggeredDidError)
     na = {name: int(df[name].isna().sum()) for name in columns.values()}
     na = {k: v for k, v in na.items() if v}
     if na:
@@ -108,7 +107,7 @@ def _check_collinear(df: pd.DataFrame, covariates: list[str]) -> None:
     x = df[covariates].to_numpy(dtype=float)
     design = np.column_stack([np.ones(len(x)), x - x.mean(axis=0)])
     scale = np.linalg.norm(design, axis=0)
-    constant = [c for c, s in zip(covariates, scale[1:]) if s == 0]
+    constant = [c for c, s in zip(covariates, scale[1:], strict=True) if s == 0]
     if constant:
         raise CollinearCovariatesError(f"covariates do not vary: {', '.join(constant)}")
     rank = np.linalg.matrix_rank(design / scale)

@@ -22,16 +22,26 @@ from dataclasses import asdict, dataclass
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import stats
 
+from ..columns import require_columns
 from ..groups import COMPARISON
+from ..numerics import interval
+from ..results import ResultDisplay
+from .errors import DidError
 
-__all__ = ["DidEstimate", "two_wave_did"]
+__all__ = ["UNIT_COLUMNS", "DidEstimate", "two_wave_did"]
+
+UNIT_COLUMNS = ("group", "period", "y", "weight", "cluster")  # of an indicator's unit frame
 
 
-@dataclass(frozen=True)
-class DidEstimate:
-    """One difference-in-differences (or before-after) estimate with its uncertainty."""
+@dataclass(frozen=True, repr=False)
+class DidEstimate(ResultDisplay):
+    """One difference-in-differences (or before-after) estimate with its uncertainty.
+
+    ``n_clusters`` counts the clusters the standard error rests on: persons, institutions or
+    counter-weeks here; for a survey DiD (:func:`~evaluering.did.design_did.design_did`) the
+    primary sampling units of the two wave designs.
+    """
 
     indicator: str
     district: str
@@ -48,24 +58,14 @@ class DidEstimate:
     n_clusters: int
     confidence: float = 0.95
 
-    @property
-    def relative_change(self) -> float | None:
-        """exp(estimate) - 1 for log-scale estimates (e.g. +0.35 log -> +42 %)."""
-        return float(np.expm1(self.estimate)) if self.scale == "log" else None
-
     def to_frame(self) -> pd.DataFrame:
+        """One row with every field."""
         return pd.DataFrame([asdict(self)])
 
-    def summary(self) -> str:
+    def _headline(self) -> str:
         kind = "DiD" if self.design == "did" else "before-after"
-        return (
-            f"{self.indicator} ({self.district}, {self.baseline}->{self.followup}, {kind}, {self.scale}): "
-            f"{self.estimate:+.4f} (se {self.se:.4f}; {self.confidence:.0%} CI {self.ci_low:+.4f} to "
-            f"{self.ci_high:+.4f}; p = {self.p_value:.3f}; n = {self.n_units})"
-        )
-
-    def _repr_html_(self) -> str:
-        return self.to_frame().to_html(index=False, float_format=lambda v: f"{v:.4f}")
+        return (f"{self.indicator} ({self.district}, {self.baseline}->{self.followup}, {kind}, {self.scale}; "
+                f"{self.confidence:.0%} CI)")
 
 
 def _design_matrix(units: pd.DataFrame, district: str, followup: int, with_comparison: bool) -> pd.DataFrame:
@@ -93,7 +93,8 @@ def two_wave_did(
     ``scale="log"`` fits a Poisson regression (for counts) and returns a log ratio.
     """
     if scale not in ("difference", "log"):
-        raise ValueError(f"scale must be 'difference' or 'log', not {scale!r}")
+        raise DidError(f"scale must be 'difference' or 'log', not {scale!r}")
+    require_columns(units, UNIT_COLUMNS, what=f"{indicator}: unit frame", error=DidError)
     rows = units[units["period"].isin([baseline, followup]) & units["group"].isin([district, COMPARISON])]
     rows = rows[rows["weight"] > 0]
     with_comparison = bool((rows["group"] == COMPARISON).any())
@@ -103,7 +104,7 @@ def two_wave_did(
         needed += [(COMPARISON, baseline), (COMPARISON, followup)]
     empty = [cell for cell in needed if cells.get(cell, 0) == 0]
     if empty:
-        raise ValueError(f"{indicator}: no data for {', '.join(f'{g} {p}' for g, p in empty)}")
+        raise DidError(f"{indicator}: no data for {', '.join(f'{g} {p}' for g, p in empty)}")
 
     X = _design_matrix(rows, district, followup, with_comparison)
     groups = pd.factorize(rows["cluster"])[0]
@@ -116,21 +117,9 @@ def two_wave_did(
     fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
     estimate = float(fit.params[term])
     se = float(fit.bse[term])
-    z = stats.norm.ppf(0.5 + confidence / 2)
-    p_value = float(2 * stats.norm.sf(abs(estimate / se))) if se > 0 else float("nan")
+    ci_low, ci_high, p_value = interval(estimate, se, confidence)
     return DidEstimate(
-        indicator=indicator,
-        district=district,
-        baseline=baseline,
-        followup=followup,
-        estimate=estimate,
-        se=se,
-        ci_low=estimate - z * se,
-        ci_high=estimate + z * se,
-        p_value=p_value,
-        design="did" if with_comparison else "pre_post",
-        scale=scale,
-        n_units=int(len(rows)),
-        n_clusters=int(groups.max() + 1),
-        confidence=confidence,
+        indicator=indicator, district=district, baseline=baseline, followup=followup, estimate=estimate, se=se,
+        ci_low=ci_low, ci_high=ci_high, p_value=p_value, design="did" if with_comparison else "pre_post",
+        scale=scale, n_units=int(len(rows)), n_clusters=int(groups.max() + 1), confidence=confidence,
     )

@@ -11,17 +11,9 @@ from __future__ import annotations
 
 import pandas as pd
 
-from ..config import (
-    Indicator,
-    InmoverShare,
-    InstitutionIsolation,
-    RegisterMean,
-    RegisterShare,
-    SurveyOutsideView,
-    SurveyShare,
-    VisitorMean,
-)
-from .prepare import COMPARISON, PreparedData
+from ..config import Indicator, InstitutionIsolation, SurveyOutsideView, VisitorMean
+from ..groups import COMPARISON
+from .prepare import PreparedData
 from .units import survey_outcome, unit_frame
 
 __all__ = ["NOT_COMPUTED", "not_computed_reason", "counters_in_both", "outside_view_outcome"]
@@ -34,7 +26,7 @@ def _years(years: list[int]) -> str:
     return " og ".join(str(y) for y in years)
 
 
-def _where(data: PreparedData, group: str) -> str:
+def _where(group: str) -> str:
     return "i bydelen" if group != COMPARISON else "i resten af kommunen"
 
 
@@ -79,7 +71,7 @@ def _survey_reason(data: PreparedData, ind: Indicator, district: str, waves: lis
             if not answered[sample["stratum"] == group].any():
                 missing.setdefault(group, []).append(wave)
     for group, years in missing.items():
-        return f"{NOT_COMPUTED}: ingen besvarelser {_where(data, group)} i {_years(years)}"
+        return f"{NOT_COMPUTED}: ingen besvarelser {_where(group)} i {_years(years)}"
     return None
 
 
@@ -93,7 +85,7 @@ def _units_reason(data: PreparedData, ind: Indicator, district: str, waves: list
         years = [w for w in waves if w not in present]
         if not years:
             continue
-        where = _where(data, group)
+        where = _where(group)
         if isinstance(comp, VisitorMean):
             any_counter = (data.visitors["group"] == group).any()
             what = (f"ingen tæller {where}" if not any_counter
@@ -106,7 +98,7 @@ def _units_reason(data: PreparedData, ind: Indicator, district: str, waves: list
             if rows.empty:
                 return f"{NOT_COMPUTED}: ingen børn i {kind} {where}"
             return f"{NOT_COMPUTED}: ingen børn fra udsatte hjem i {kind} {where} i {_years(years)}"
-        if isinstance(comp, (RegisterShare, RegisterMean, InmoverShare)):
+        if ind.source == "register":  # register shares and means, in-mover shares
             return f"{NOT_COMPUTED}: ingen personer med oplysningen {where} i {_years(years)}"
         return f"{NOT_COMPUTED}: ingen data {where} i {_years(years)}"
     return None
@@ -116,7 +108,7 @@ def not_computed_reason(data: PreparedData, ind: Indicator, district: str, basel
                         followup: int) -> str | None:
     """The Danish reason ``ind`` cannot be computed for ``district`` (None when it can)."""
     waves = [baseline, followup]
-    if isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
+    if ind.source == "survey":  # survey shares and the outside view
         return _survey_reason(data, ind, district, waves)
     return _units_reason(data, ind, district, waves)
 
@@ -140,7 +132,7 @@ def weighting_note(data: PreparedData, ind: Indicator, district: str, waves: lis
     group's for the outside view) and, except for the outside view, the balancing of the
     comparison group to the district.
     """
-    if not isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
+    if ind.source != "survey":
         return None
     outside = isinstance(ind.computation, SurveyOutsideView)
     strata = [COMPARISON] if outside else [district, COMPARISON]

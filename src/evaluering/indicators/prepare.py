@@ -46,10 +46,12 @@ class PreparedData:
 
     @property
     def respondents(self) -> pd.DataFrame:
+        """The survey rows of those who answered."""
         return self.survey[self.survey["responded"]]
 
     @property
     def groups(self) -> list[str]:
+        """The districts' keys and the comparison group's, in the parameter file's order."""
         return [d.key for d in self.params.districts] + [COMPARISON]
 
 
@@ -111,14 +113,5 @@ def prepare(dataset: Dataset, params: Params) -> PreparedData:
     visitors = _with_group(dataset.visitors, group_of_area)
     visitors = visitors.assign(year=visitors["date"].dt.year)
     survey, designs, notes, youngest = _survey_designs(dataset, register, group_of_area, params)
-    return PreparedData(
-        params=params,
-        register=register,
-        survey=survey,
-        designs=designs,
-        institutions=institutions,
-        visitors=visitors,
-        dataset=dataset,
-        weighting_notes=notes,
-        youngest=youngest,
-    )
+    return PreparedData(params, register, survey, designs, institutions, visitors, dataset,
+                        weighting_notes=notes, youngest=youngest)

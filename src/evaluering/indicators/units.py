@@ -34,11 +34,11 @@ from ..config import (
     SurveyShare,
     VisitorMean,
 )
-from .prepare import COMPARISON, PreparedData
+from ..errors import RequestError
+from ..groups import COMPARISON
+from .prepare import PreparedData
 
-__all__ = ["unit_frame", "survey_outcome", "UNIT_COLUMNS"]
-
-UNIT_COLUMNS = ["group", "period", "y", "weight", "cluster", "persons", "area"]
+__all__ = ["unit_frame", "survey_outcome"]
 
 
 def _text(values):
@@ -53,6 +53,7 @@ def _text(values):
 
 
 def _frame(group, period, y, weight, cluster, persons, area) -> pd.DataFrame:
+    """The unit frame (columns as in the module docstring) from its columns' values."""
     return pd.DataFrame(
         {
             "group": _text(group),
@@ -227,7 +228,7 @@ def survey_outcome(sample: pd.DataFrame, indicator: Indicator, district_code: st
     elif isinstance(comp, SurveyOutsideView):
         column, values = f"{comp.question_prefix}{district_code}", comp.values
     else:
-        raise ValueError(f"{indicator.key} is not a survey indicator")
+        raise RequestError(f"indicator '{indicator.key}' is not a survey indicator: it has no survey outcome")
     answers = sample[column]
     answered = answers.notna().to_numpy() & sample["responded"].astype(bool).to_numpy()
     top = answers.astype("Float64").isin(values).to_numpy(dtype=bool, na_value=False)

@@ -9,12 +9,14 @@
   for the 19 indicators.
 """
 
+from .errors import InferenceError, UnknownNameError
 from .multiple import AdjustedPValues, benjamini_hochberg, holm, romano_wolf
 from .randomization import PlaceboTest, areas_by_district, placebo_test, placebo_test_joint
 from .wild_bootstrap import WildBootstrapTest, wild_cluster_bootstrap, wild_cluster_bootstrap_arrays
 
 __all__ = [
     "AdjustedPValues",
+    "InferenceError",
     "PlaceboTest",
     "WildBootstrapTest",
     "areas_by_district",
@@ -22,6 +24,7 @@ __all__ = [
     "holm",
     "placebo_test",
     "placebo_test_joint",
+    "UnknownNameError",
     "romano_wolf",
     "wild_cluster_bootstrap",
     "wild_cluster_bootstrap_arrays",

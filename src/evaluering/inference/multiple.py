@@ -16,24 +16,29 @@ Holm and Benjamini-Hochberg agree with ``statsmodels.stats.multitest.multipletes
 
 from __future__ import annotations
 
-import html
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
+from ..results import ResultDisplay
+from .errors import InferenceError
+
 __all__ = ["AdjustedPValues", "holm", "benjamini_hochberg", "romano_wolf"]
 
 METHODS = {"holm": "Holm", "fdr_bh": "Benjamini-Hochberg", "romano-wolf": "Romano-Wolf"}
 
 
-@dataclass(frozen=True)
-class AdjustedPValues:
+@dataclass(frozen=True, repr=False)
+class AdjustedPValues(ResultDisplay):
     """Unadjusted and adjusted p-values of a family of hypotheses, in input order.
 
-    Reject hypothesis i at level alpha when ``p_adjusted[i] <= alpha``. For Romano-Wolf the
-    unadjusted p-values are the single-test bootstrap ones, (1 + #{|t*| >= |t|}) / (1 + B).
+    Reject hypothesis i when ``p_adjusted[i] <= alpha``. ``alpha`` is the error rate the
+    adjustment controls (family-wise or false discovery rate), a significance level for the
+    rejection decisions; it is not the level of an interval, so it is not called ``confidence``
+    (``statsmodels.stats.multitest`` calls it ``alpha`` too). For Romano-Wolf the unadjusted
+    p-values are the single-test bootstrap ones, (1 + #{|t*| >= |t|}) / (1 + B).
     """
 
     method: str  # "holm", "fdr_bh" or "romano-wolf"
@@ -45,27 +50,22 @@ class AdjustedPValues:
 
     @property
     def adjusted(self) -> np.ndarray:
+        """The adjusted p-values as an array."""
         return np.array(self.p_adjusted)
 
     def reject(self, alpha: float | None = None) -> np.ndarray:
-        """Which hypotheses are rejected at ``alpha`` (default: the result's alpha)."""
+        """Which hypotheses are rejected at the error rate ``alpha`` (default: the result's alpha)."""
         return self.adjusted <= (self.alpha if alpha is None else alpha)
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per hypothesis: its p-value, adjusted p-value and whether it is rejected."""
         return pd.DataFrame({"hypothesis": self.names, "p_value": self.p_values, "p_adjusted": self.p_adjusted,
                              "reject": self.reject()})
 
-    def summary(self) -> str:
+    def _headline(self) -> str:
         control = "false discovery rate" if self.method == "fdr_bh" else "family-wise error rate"
-        lines = [f"{METHODS[self.method]} adjustment of {len(self.names)} p-values ({control}); "
-                 f"{int(self.reject().sum())} rejected at {self.alpha:g}"]
-        lines += [f"  {n}: p = {p:.4f}, adjusted {q:.4f}"
-                  for n, p, q in zip(self.names, self.p_values, self.p_adjusted)]
-        return "\n".join(lines)
-
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.summary().splitlines()[0])}</p>" + self.to_frame().to_html(
-            index=False, float_format=lambda v: f"{v:.4f}")
+        return (f"{METHODS[self.method]} adjustment of {len(self.names)} p-values ({control}); "
+                f"{int(self.reject().sum())} rejected at {self.alpha:g}")
 
 
 def _as_named(values, names, what: str) -> tuple[np.ndarray, tuple[str, ...]]:
@@ -77,25 +77,28 @@ def _as_named(values, names, what: str) -> tuple[np.ndarray, tuple[str, ...]]:
         names = [str(i) for i in values.index] if names is None else names
     array = np.asarray(values, dtype=float).ravel()
     if array.size == 0:
-        raise ValueError(f"no {what} given")
+        raise InferenceError(f"no {what} given")
     if np.isnan(array).any():
-        raise ValueError(f"{int(np.isnan(array).sum())} missing {what}: adjust only tests that were carried out")
+        raise InferenceError(f"{int(np.isnan(array).sum())} missing {what}: adjust only tests that were carried out")
     names = tuple(str(n) for n in (names if names is not None else range(1, array.size + 1)))
     if len(names) != array.size:
-        raise ValueError(f"{len(names)} names for {array.size} {what}")
+        raise InferenceError(f"{len(names)} names for {array.size} {what}")
     return array, names
 
 
 def _p_array(pvalues, names) -> tuple[np.ndarray, tuple[str, ...]]:
     p, names = _as_named(pvalues, names, "p-values")
     if (p < 0).any() or (p > 1).any():
-        raise ValueError("p-values must be between 0 and 1")
+        raise InferenceError("p-values must be between 0 and 1")
     return p, names
 
 
 def holm(pvalues: Sequence[float] | pd.Series | Mapping[str, float], *, names: Sequence[str] | None = None,
          alpha: float = 0.05) -> AdjustedPValues:
-    """Holm's step-down adjustment: the i-th smallest p-value times (m - i + 1), made monotone."""
+    """Holm's step-down adjustment: the i-th smallest p-value times (m - i + 1), made monotone.
+
+    ``alpha`` is the family-wise error rate :meth:`AdjustedPValues.reject` uses by default.
+    """
     p, names = _p_array(pvalues, names)
     m = p.size
     order = np.argsort(p, kind="mergesort")
@@ -138,11 +141,11 @@ def romano_wolf(t_observed, t_bootstrap, *, names: Sequence[str] | None = None,
     if boot.ndim == 1 and t.size == 1:
         boot = boot[:, None]
     if boot.ndim != 2 or boot.shape[1] != t.size:
-        raise ValueError(f"t_bootstrap must be B x {t.size} (one column per hypothesis), not {boot.shape}")
+        raise InferenceError(f"t_bootstrap must be B x {t.size} (one column per hypothesis), not {boot.shape}")
     if not np.isfinite(boot).all():
-        raise ValueError("t_bootstrap has missing or non-finite values")
+        raise InferenceError("t_bootstrap has missing or non-finite values")
     if not np.isfinite(t).all():
-        raise ValueError("t_observed has non-finite values")
+        raise InferenceError("t_observed has non-finite values")
     n_boot = boot.shape[0]
     abs_t, abs_boot = np.abs(t), np.abs(boot)
     single = (1 + (abs_boot >= abs_t).sum(axis=0)) / (1 + n_boot)

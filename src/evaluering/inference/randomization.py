@@ -23,8 +23,8 @@ not use. ``area_weights="equal"`` gives every area the same weight instead of po
 
 from __future__ import annotations
 
-import html
 import math
+import sys
 import warnings
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,11 +32,16 @@ from dataclasses import dataclass, field
 import numpy as np
 import pandas as pd
 
+from ..columns import require_columns
+from ..results import ResultDisplay
+from .checks import require_complete
+from .errors import InferenceError, UnknownNameError
+
 __all__ = ["PlaceboTest", "placebo_test", "placebo_test_joint", "areas_by_district"]
 
 
-@dataclass(frozen=True)
-class PlaceboTest:
+@dataclass(frozen=True, repr=False)
+class PlaceboTest(ResultDisplay):
     """A DiD estimate with its placebo (randomisation) distribution, p-value and interval.
 
     ``estimate`` is the district's DiD, or for a joint test the mean of the districts' DiDs
@@ -66,67 +71,46 @@ class PlaceboTest:
 
     def to_frame(self) -> pd.DataFrame:
         """One row: the estimate, its placebo standard error, interval and p-value."""
-        return pd.DataFrame(
-            [
-                {
-                    "outcome": self.outcome,
-                    "districts": ", ".join(self.districts),
-                    "baseline": self.baseline,
-                    "followup": self.followup,
-                    "estimate": self.estimate,
-                    "se": self.se,
-                    "ci_low": self.ci_low,
-                    "ci_high": self.ci_high,
-                    "p_value": self.p_value,
-                    "n_draws": self.n_draws,
-                    "n_pool_areas": self.n_pool_areas,
-                    "match": self.match,
-                }
-            ]
-        )
+        row = {k: getattr(self, k) for k in ("outcome", "districts", "baseline", "followup", "estimate", "se",
+                                             "ci_low", "ci_high", "p_value", "n_draws", "n_pool_areas", "match")}
+        return pd.DataFrame([{**row, "districts": ", ".join(self.districts)}])
 
-    def summary(self) -> str:
+    def _headline(self) -> str:
         kind = "joint placebo test" if len(self.districts) > 1 else "placebo test"
-        lines = [
-            f"{self.outcome} ({', '.join(self.districts)}, {self.baseline}->{self.followup}, {kind}): "
-            f"{self.estimate:+.4f} (placebo se {self.se:.4f}; {self.confidence:.0%} CI {self.ci_low:+.4f} to "
-            f"{self.ci_high:+.4f}; p = {self.p_value:.3f})",
-            f"{self.n_draws} pseudo-districts from {self.n_pool_areas} comparison areas, matched on "
-            f"{'number of areas' if self.match == 'areas' else 'population'}",
-        ]
-        if len(self.districts) > 1:
-            lines.append("district DiDs: " + ", ".join(
-                f"{d} {e:+.4f}" for d, e in zip(self.districts, self.district_estimates)))
-        return "\n".join(lines)
+        return (f"{self.outcome} ({', '.join(self.districts)}, {self.baseline}->{self.followup}, {kind}): "
+                f"{self.estimate:+.4f} (placebo se {self.se:.4f}; {self.confidence:.0%} CI {self.ci_low:+.4f} to "
+                f"{self.ci_high:+.4f}; p = {self.p_value:.3f})")
 
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.summary().splitlines()[1])}</p>" + self.to_frame().to_html(
-            index=False, float_format=lambda v: f"{v:.4f}")
+    def _notes(self) -> list[str]:
+        notes = [f"{self.n_draws} pseudo-districts from {self.n_pool_areas} comparison areas, matched on "
+                 f"{'number of areas' if self.match == 'areas' else 'population'}"]
+        if len(self.districts) > 1:
+            notes.append("district DiDs: " + ", ".join(
+                f"{d} {e:+.4f}" for d, e in zip(self.districts, self.district_estimates, strict=True)))
+        return notes
 
 
 def areas_by_district(areas: pd.DataFrame, area: str = "area_id", district: str = "district"):
     """``({district: [areas]}, [comparison areas])`` from an areas table (missing district = comparison)."""
-    _check_missing(areas, [area])
+    require_columns(areas, [area, district], what="areas", error=UnknownNameError)
+    require_complete(areas, [area])
     has = areas[district].notna()
     by_district = {str(d): list(part[area]) for d, part in areas[has].groupby(district, sort=False)}
     return by_district, list(areas.loc[~has, area])
 
 
-def _check_missing(frame: pd.DataFrame, columns: Sequence[str]) -> None:
-    missing = [c for c in columns if c not in frame.columns]
-    if missing:
-        raise KeyError(f"column(s) not in the frame: {', '.join(missing)}")
-    counts = {c: int(frame[c].isna().sum()) for c in columns}
-    bad = {c: n for c, n in counts.items() if n}
-    if bad:
-        raise ValueError("missing values in " + ", ".join(f"{c!r} ({n} rows)" for c, n in bad.items())
-                         + ": drop or impute them before testing")
+def _warn_caller(message: str) -> None:
+    """Warn at the line that called this module (placebo_test reaches the check through placebo_test_joint)."""
+    frame, level = sys._getframe(1), 2
+    while frame is not None and frame.f_globals.get("__name__") == __name__:
+        frame, level = frame.f_back, level + 1
+    warnings.warn(message, stacklevel=level)
 
 
 def _periods(value) -> tuple[int, ...]:
     values = (value,) if np.isscalar(value) else tuple(value)
     if not values:
-        raise ValueError("no baseline or follow-up period given")
+        raise InferenceError("no baseline or follow-up period given")
     return tuple(int(v) for v in values)
 
 
@@ -137,17 +121,18 @@ def _label(periods: tuple[int, ...]) -> str:
 def _area_sums(frame, outcome, area, period, weights, baseline, followup) -> pd.DataFrame:
     """Per area: weighted outcome sums and weight sums at baseline (s0, w0) and follow-up (s1, w1)."""
     if set(baseline) & set(followup):
-        raise ValueError("baseline and follow-up periods must differ")
+        raise InferenceError("baseline and follow-up periods must differ")
     columns = [outcome, area, period] + ([weights] if weights else [])
-    _check_missing(frame, [period])
+    require_columns(frame, columns, what="placebo test data", error=UnknownNameError)
+    require_complete(frame, [period])
     rows = frame.loc[frame[period].isin(baseline + followup), columns]
-    _check_missing(rows, columns)
+    require_complete(rows, columns)
     w = rows[weights].to_numpy(dtype=float) if weights else np.ones(len(rows))
     if (w < 0).any() or not np.isfinite(w).all():
-        raise ValueError(f"weights {weights!r} must be finite and non-negative")
+        raise InferenceError(f"weights {weights!r} must be finite and non-negative")
     y = rows[outcome].to_numpy(dtype=float)
     if not np.isfinite(y).all():
-        raise ValueError(f"outcome {outcome!r} has non-finite values")
+        raise InferenceError(f"outcome {outcome!r} has non-finite values")
     post = rows[period].isin(followup).to_numpy()
     parts = pd.DataFrame({"area": rows[area].to_numpy(), "s0": np.where(post, 0, w * y), "w0": np.where(post, 0, w),
                           "s1": np.where(post, w * y, 0), "w1": np.where(post, w, 0)})
@@ -200,39 +185,21 @@ def placebo_test(
     followup: int | Sequence[int],
     *,
     district: str = "district",
-    comparison_areas: Sequence | None = None,
     pseudo_size: int | None = None,
-    weights: str | None = None,
-    n_draws: int = 999,
-    seed: int | np.random.Generator | None = None,
-    match_population: bool = False,
-    area_weights: str = "population",
-    confidence: float = 0.95,
+    **options,
 ) -> PlaceboTest:
     """Placebo test of one district's DiD (its ``treated_areas``) against the comparison areas.
 
     ``frame`` is a unit-level frame (one row per person or unit and period) with the outcome,
-    each row's small area and its period; ``weights`` names an analysis-weight column (default:
-    every row weighs 1). Area x period means weighted by their number of units give the same
-    result, faster. ``baseline`` and ``followup`` are periods or lists of periods to pool
-    (yearly registers: e.g. 2019-2021 against 2022-2024, which averages out yearly noise).
-    ``comparison_areas`` (default: every other area in ``frame``) are both the district's
-    comparison group and the pool pseudo-districts are drawn from: give them explicitly when
-    ``frame`` also holds other districts' areas. Pseudo-districts
-    have ``pseudo_size`` areas (default: as many as the district), or about the district's
-    baseline population (sum of weights) with ``match_population=True``. The same ``seed``
-    and pool give the same pseudo-districts for every outcome, so the placebo distributions
-    of several indicators can be combined (e.g. :func:`~evaluering.inference.romano_wolf`).
+    each row's small area and its period. Pseudo-districts have ``pseudo_size`` areas (default:
+    as many as the district). ``options`` are those of :func:`placebo_test_joint`
+    (``comparison_areas``, ``weights``, ``n_draws``, ``seed``, ``match_population``,
+    ``area_weights``, ``confidence``), which this is with one district called ``district``.
     See the module docstring for why the test is valid with few treated districts.
     """
     treated = list(dict.fromkeys(treated_areas))
-    if pseudo_size is not None and pseudo_size < 1:
-        raise ValueError("pseudo_size must be at least 1")
-    if pseudo_size is not None and match_population:
-        raise ValueError("give pseudo_size or match_population, not both")
-    sizes = [pseudo_size if pseudo_size is not None else len(treated)]
-    return _placebo(frame, outcome, area, period, {district: treated}, baseline, followup, comparison_areas,
-                    sizes, weights, n_draws, seed, match_population, area_weights, confidence)
+    return placebo_test_joint(frame, outcome, area, period, {district: treated}, baseline, followup,
+                              pseudo_sizes=None if pseudo_size is None else [pseudo_size], **options)
 
 
 def placebo_test_joint(
@@ -245,6 +212,7 @@ def placebo_test_joint(
     followup: int | Sequence[int],
     *,
     comparison_areas: Sequence | None = None,
+    pseudo_sizes: Sequence[int] | None = None,
     weights: str | None = None,
     n_draws: int = 999,
     seed: int | np.random.Generator | None = None,
@@ -255,13 +223,30 @@ def placebo_test_joint(
     """Test all districts at once: the mean of their DiDs against placebo draws of as many
     disjoint pseudo-districts (of the districts' sizes) from the comparison areas.
 
-    ``treated_areas`` maps each district to its areas; the other arguments are as in
-    :func:`placebo_test`. In a draw each pseudo-district is compared with the comparison
-    areas that no pseudo-district uses. One test instead of three: it asks whether the
-    strategy worked on average, with more power than each district alone.
+    ``treated_areas`` maps each district to its areas. In a draw each pseudo-district is compared
+    with the comparison areas that no pseudo-district uses. One test instead of three: it asks
+    whether the strategy worked on average, with more power than each district alone.
+
+    ``frame`` is a unit-level frame (one row per person or unit and period) with the outcome,
+    each row's small area and its period; ``weights`` names an analysis-weight column (default:
+    every row weighs 1). Area x period means weighted by their number of units give the same
+    result, faster. ``baseline`` and ``followup`` are periods or lists of periods to pool
+    (yearly registers: e.g. 2019-2021 against 2022-2024, which averages out yearly noise).
+    ``comparison_areas`` (default: every other area in ``frame``) are both the districts'
+    comparison group and the pool pseudo-districts are drawn from: give them explicitly when
+    ``frame`` also holds other districts' areas. Pseudo-districts have ``pseudo_sizes`` areas
+    (default: as many as each district), or about each district's baseline population (sum of
+    weights) with ``match_population=True``. The same ``seed`` and pool give the same
+    pseudo-districts for every outcome, so the placebo distributions of several indicators can
+    be combined (e.g. :func:`~evaluering.inference.romano_wolf`).
     """
     treated = {str(d): list(dict.fromkeys(a)) for d, a in treated_areas.items()}
-    sizes = [len(a) for a in treated.values()]
+    sizes = [len(a) for a in treated.values()] if pseudo_sizes is None else [int(s) for s in pseudo_sizes]
+    if pseudo_sizes is not None:
+        if len(sizes) != len(treated) or min(sizes, default=1) < 1:
+            raise InferenceError(f"pseudo_size(s) {sizes}: one size of at least 1 per district ({len(treated)})")
+        if match_population:
+            raise InferenceError("give pseudo_size(s) or match_population, not both")
     return _placebo(frame, outcome, area, period, treated, baseline, followup, comparison_areas,
                     sizes, weights, n_draws, seed, match_population, area_weights, confidence)
 
@@ -269,40 +254,40 @@ def placebo_test_joint(
 def _placebo(frame, outcome, area, period, treated, baseline, followup, comparison_areas, sizes, weights,
              n_draws, seed, match_population, area_weights, confidence) -> PlaceboTest:
     if area_weights not in ("population", "equal"):
-        raise ValueError(f"area_weights must be 'population' or 'equal', not {area_weights!r}")
+        raise InferenceError(f"area_weights must be 'population' or 'equal', not {area_weights!r}")
     if not treated:
-        raise ValueError("no treated district given")
+        raise InferenceError("no treated district given")
     if n_draws < 2:
-        raise ValueError("n_draws must be at least 2")
+        raise InferenceError("n_draws must be at least 2")
     if not 0 < confidence < 1:
-        raise ValueError("confidence must be between 0 and 1")
+        raise InferenceError("confidence must be between 0 and 1")
     baseline, followup = _periods(baseline), _periods(followup)
     sums = _area_sums(frame, outcome, area, period, weights, baseline, followup)
     all_treated = [a for areas in treated.values() for a in areas]
     if any(not areas for areas in treated.values()):
-        raise ValueError("every treated district needs at least one area")
+        raise InferenceError("every treated district needs at least one area")
     if len(set(all_treated)) < len(all_treated):
-        raise ValueError("an area belongs to more than one treated district")
+        raise InferenceError("an area belongs to more than one treated district")
     if comparison_areas is None:
         comparison = [a for a in sums.index if a not in set(all_treated)]
     else:
         comparison = list(dict.fromkeys(comparison_areas))
         overlap = set(comparison) & set(all_treated)
         if overlap:
-            raise ValueError(f"areas both treated and comparison: {sorted(overlap)[:5]}")
+            raise InferenceError(f"areas both treated and comparison: {sorted(overlap)[:5]}")
     empty = [a for a in all_treated + comparison
              if a not in sums.index or sums.at[a, "w0"] <= 0 or sums.at[a, "w1"] <= 0]
     if empty:
-        raise ValueError(f"{len(empty)} area(s) without {outcome!r} data in {_label(baseline)} or "
-                         f"{_label(followup)}: {empty[:5]} (leave them out of the treated and comparison areas)")
+        raise InferenceError(f"{len(empty)} area(s) without {outcome!r} data in {_label(baseline)} or "
+                             f"{_label(followup)}: {empty[:5]} (leave them out of the treated and comparison areas)")
     if len(comparison) < sum(sizes) + 1:
-        raise ValueError(
+        raise InferenceError(
             f"pseudo-districts of {' + '.join(map(str, sizes))} areas need at least {sum(sizes) + 1} comparison "
             f"areas (one must be left as comparison), but there are {len(comparison)}")
     n_distinct = math.comb(len(comparison), sum(sizes))
     if not match_population and n_distinct < 100:
-        warnings.warn(f"only {n_distinct} distinct sets of pseudo-district areas: the p-value cannot go "
-                      f"much below {1 / n_distinct:.3f}", stacklevel=3)
+        _warn_caller(f"only {n_distinct} distinct sets of pseudo-district areas: the p-value cannot go "
+                     f"much below {1 / n_distinct:.3f}")
 
     # Observed: each real district against all comparison areas.
     observed = []
@@ -321,8 +306,8 @@ def _placebo(frame, outcome, area, period, treated, baseline, followup, comparis
 
     tol = 1e-12 * max(1.0, abs(estimate))  # ties (up to rounding) count against rejection
     p_value = (1 + int(np.sum(np.abs(placebo) >= abs(estimate) - tol))) / (1 + n_draws)
-    alpha = 1 - confidence
-    q_low, q_high = np.quantile(placebo, [alpha / 2, 1 - alpha / 2])
+    tail = (1 - confidence) / 2  # the share of the placebo distribution outside the interval on each side
+    q_low, q_high = np.quantile(placebo, [tail, 1 - tail])
     return PlaceboTest(
         outcome=outcome,
         districts=tuple(treated),

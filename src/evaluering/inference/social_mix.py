@@ -71,9 +71,11 @@ from scipy import sparse, stats
 
 from ..config import Indicator, InstitutionIsolation
 from ..did.two_wave import two_wave_did
-from ..indicators.prepare import COMPARISON, PreparedData
+from ..groups import COMPARISON
+from ..indicators.prepare import PreparedData
 from ..indicators.units import unit_frame
 from ..monitoring.overdispersion import between_area_variance
+from .errors import InferenceError
 from .reported import ReportedInference
 
 __all__ = ["social_mix_inference", "MixNull", "mix_null", "METHOD", "SEED", "DRAWS"]
@@ -148,6 +150,7 @@ class MixNull:
         return out
 
     def observed(self) -> dict[str, np.ndarray]:
+        """Cell arrays of the observed children (see :meth:`cells`)."""
         return self.cells(self.patterns["count"].to_numpy())
 
     def draw_counts(self, n_draws: int, rng: np.random.Generator) -> np.ndarray:
@@ -241,34 +244,29 @@ def monte_carlo_inference(estimate: float, errors: np.ndarray, confidence: float
     """Two-sided Monte Carlo p-value of ``estimate`` under ``errors`` and the interval that inverts it.
 
     p(x) = min(1, 2 min(1 + #{e <= x}, 1 + #{e >= x}) / (n + 1)); the interval is
-    {theta: p(estimate - theta) >= alpha}, found among the order statistics (p is constant between
-    them and no larger than at either neighbour), so p(estimate) < alpha exactly when 0 is outside.
+    {theta: p(estimate - theta) >= 1 - confidence}, found among the order statistics (p is constant
+    between them and no larger than at either neighbour), so p(estimate) < 1 - confidence exactly when
+    0 is outside.
     """
     e = np.sort(errors)
     n = e.size
-    alpha = 1 - confidence
 
     def p_at(x):
         below = np.searchsorted(e, x, side="right")
         above = n - np.searchsorted(e, x, side="left")
         return np.minimum(1.0, 2 * np.minimum(1 + below, 1 + above) / (n + 1))
 
-    accepted = e[p_at(e) >= alpha]
+    accepted = e[p_at(e) >= 1 - confidence]
     if accepted.size == 0:  # too few draws for this confidence: nothing is ever accepted
         return float(p_at(estimate)), float("nan"), float("nan")
     return float(p_at(estimate)), estimate - float(accepted[-1]), estimate - float(accepted[0])
-
-
-def _undefined(estimate: float, note: str, confidence: float) -> ReportedInference:
-    nan = float("nan")
-    return ReportedInference(METHOD, estimate, nan, nan, nan, nan, confidence, note)
 
 
 def mix_null(data: PreparedData, indicator: Indicator, district: str, baseline: int, followup: int) -> MixNull:
     """The cell structure of ``indicator``'s institution type for ``district`` in the two waves."""
     comp = indicator.computation
     if not isinstance(comp, InstitutionIsolation):
-        raise ValueError(f"{indicator.key} is not a social-mix (institution isolation) indicator")
+        raise InferenceError(f"{indicator.key} is not a social-mix (institution isolation) indicator")
     inst = data.institutions
     records = inst[(inst["institution_type"] == comp.institution_type) & inst["year"].isin([baseline, followup])]
     return MixNull(records, district, baseline, followup)
@@ -286,8 +284,8 @@ def social_mix_inference(data: PreparedData, indicator: Indicator, district: str
     units = units[units["group"].isin([district, COMPARISON])]
     cells = units.groupby(["group", "period"]).size()
     if any(cells.get((g, p), 0) == 0 for g in (district, COMPARISON) for p in (baseline, followup)):
-        return _undefined(float("nan"), "Indekset kan ikke beregnes: der er ingen børn fra udsatte hjem i en "
-                                        "institution med andre børn i begge år.", confidence)
+        return ReportedInference.undefined(METHOD, "Indekset kan ikke beregnes: der er ingen børn fra udsatte hjem "
+                                           "i en institution med andre børn i begge år.", confidence=confidence)
     estimate = two_wave_did(units, indicator=indicator.key, district=district, baseline=baseline,
                             followup=followup).estimate
     obs = null.observed()
@@ -301,7 +299,8 @@ def social_mix_inference(data: PreparedData, indicator: Indicator, district: str
     drawn = did_of(isolation(draws["n"], draws["k"], draws["dg"]))
     drawn = drawn[np.isfinite(drawn)]
     if drawn.size < 20:
-        return _undefined(estimate, "For få børn fra udsatte hjem til at vurdere tilfældig variation.", confidence)
+        return ReportedInference.undefined(METHOD, "For få børn fra udsatte hjem til at vurdere tilfældig variation.",
+                                           estimate, confidence)
     errors = drawn - drawn.mean()
     p_value, ci_low, ci_high = monte_carlo_inference(estimate, errors, confidence)
     return ReportedInference(METHOD, estimate, float(errors.std(ddof=1)), ci_low, ci_high, p_value, confidence,

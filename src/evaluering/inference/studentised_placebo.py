@@ -31,7 +31,7 @@ comparison areas): a studentised randomisation test (MacKinnon & Webb 2020's RI-
 Romano & Shaikh 2017 on why studentising restores validity under heterogeneous variances). The
 p-value is ``(1 + #{|t_b| >= |t|}) / (1 + B)``, and the interval is the set of effects the test
 does not reject, ``estimate +/- c * se`` with ``c`` the matching placebo quantile of ``|t_b|``, so
-``p < alpha`` exactly when 0 lies outside it. With too few distinct pseudo-districts for a
+``p < 1 - confidence`` exactly when 0 lies outside it. With too few distinct pseudo-districts for a
 permutation p-value, the normal reference is used instead and the result says so.
 """
 
@@ -43,14 +43,18 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 
+from ..columns import require_columns
 from ..monitoring.overdispersion import between_area_variance
+from ..numerics import interval
+from .errors import InferenceError
 from .reported import ReportedInference
 
 __all__ = ["AreaStatistics", "area_statistics", "did_variance", "district_history_variance", "studentised_placebo",
            "MIN_DISTINCT"]
 
+UNIT_COLUMNS = ("period", "y", "weight", "cluster", "area")  # a unit frame (evaluering.indicators.units)
 MIN_DISTINCT = 200  # fewer distinct pseudo-districts: normal reference instead of the placebo distribution
 N_PARAMETERS = 4  # the saturated DiD regression: constant, treated, post, treated x post
 
@@ -98,6 +102,7 @@ def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, fo
     (a cell with itself included). Plain integer keys and ``bincount`` keep this fast on a
     municipality's register.
     """
+    require_columns(units, UNIT_COLUMNS, what="unit frame", error=InferenceError)
     areas = tuple(str(a) for a in areas)
     rows = units[units["period"].isin([baseline, followup]) & (units["weight"] > 0)]
     area_code = pd.Index(areas).get_indexer(rows["area"].astype(str))
@@ -120,9 +125,9 @@ def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, fo
     j = np.repeat(np.arange(len(c)), np.repeat(sizes, sizes))
     offsets = np.arange(len(j)) - np.repeat(np.cumsum(np.r_[0, sizes[:-1] ** 2]), sizes ** 2)
     first = np.repeat(np.repeat(starts, sizes), np.repeat(sizes, sizes))
-    l = first + offsets % np.repeat(np.repeat(sizes, sizes), np.repeat(sizes, sizes))
-    pair_key, pair_sums = _sum_by(((t[j] * A + a[j]) * 2 + t[l]) * A + a[l],
-                                  np.stack([u[j] * u[l], u[j] * v[l], v[j] * u[l], v[j] * v[l]], 1))
+    k = first + offsets % np.repeat(np.repeat(sizes, sizes), np.repeat(sizes, sizes))  # j's partner cell
+    pair_key, pair_sums = _sum_by(((t[j] * A + a[j]) * 2 + t[k]) * A + a[k],
+                                  np.stack([u[j] * u[k], u[j] * v[k], v[j] * u[k], v[j] * v[k]], 1))
     pair_cells = np.stack([pair_key // (2 * A * A), (pair_key // (2 * A)) % A, (pair_key // A) % 2,
                            pair_key % A], axis=1)
     return AreaStatistics(
@@ -219,7 +224,7 @@ def _history_windows(years: list[int], baseline: int, lag: int) -> list[tuple[in
     """Pre-baseline windows as long as the evaluation's (else consecutive years with data)."""
     pre = [y for y in years if y <= baseline]
     windows = [(y, y + lag) for y in pre if y + lag in pre]
-    return windows if len(windows) >= 2 else list(zip(pre[:-1], pre[1:]))
+    return windows if len(windows) >= 2 else list(zip(pre[:-1], pre[1:], strict=True))
 
 
 def district_history_variance(units: pd.DataFrame, treated_areas: Sequence[str], comparison_areas: Sequence[str],
@@ -232,6 +237,7 @@ def district_history_variance(units: pd.DataFrame, treated_areas: Sequence[str],
     variance beyond sampling noise (scaled like the comparison's, see :func:`_shock_scale`) is the
     district's own ``tau^2``. ``units`` holds every period (``unit_frame(data, indicator)``).
     """
+    require_columns(units, UNIT_COLUMNS, what="unit frame", error=InferenceError)
     treated = [str(a) for a in treated_areas]
     area = units["area"].astype(str)
     in_district, in_comparison = area.isin(treated).to_numpy(), area.isin([str(a) for a in comparison_areas]).to_numpy()
@@ -273,10 +279,10 @@ def _draw_labels(rng: np.random.Generator, n_draws: int, n_treated: int, compari
     return labels
 
 
-def _critical_value(t_placebo: np.ndarray, alpha: float) -> float:
-    """The c with ``p < alpha`` exactly when ``|t| > c`` for p = (1 + #{|t_b| >= |t|}) / (1 + B)."""
+def _placebo_critical_value(t_placebo: np.ndarray, confidence: float) -> float:
+    """The c with ``p < 1 - confidence`` exactly when ``|t| > c`` for p = (1 + #{|t_b| >= |t|}) / (1 + B)."""
     B = len(t_placebo)
-    largest_allowed = math.ceil(alpha * (B + 1) - 1e-9) - 2  # reject when at most this many |t_b| >= |t|
+    largest_allowed = math.ceil((1 - confidence) * (B + 1) - 1e-9) - 2  # reject when at most this many |t_b| >= |t|
     if largest_allowed < 0:
         return float("inf")
     return float(np.sort(np.abs(t_placebo))[::-1][largest_allowed])
@@ -304,9 +310,9 @@ def studentised_placebo(statistics: AreaStatistics | pd.DataFrame, treated_areas
     treated_idx = np.array([index[a] for a in treated if a in index and present[index[a]]], dtype=np.int64)
     comparison_idx = np.array([index[a] for a in comparison if a in index and present[index[a]]], dtype=np.int64)
     if len(treated_idx) == 0:
-        raise ValueError("no district area has data in both periods")
+        raise InferenceError("no district area has data in both periods")
     if len(comparison_idx) < 2:
-        raise ValueError("fewer than two comparison areas have data in both periods")
+        raise InferenceError("fewer than two comparison areas have data in both periods")
     observed = np.full((1, len(st.areas)), -1)
     observed[0, treated_idx], observed[0, comparison_idx] = 1, 0
     overall = st.S[comparison_idx].sum() / st.W[comparison_idx].sum()
@@ -331,7 +337,7 @@ def studentised_placebo(statistics: AreaStatistics | pd.DataFrame, treated_areas
     t_obs = estimate / se
     tol = 1e-12 * max(1.0, abs(t_obs))
     p_value = (1 + int(np.sum(np.abs(t_b) >= abs(t_obs) - tol))) / (1 + n_draws)
-    c = _critical_value(t_b, 1 - confidence)
+    c = _placebo_critical_value(t_b, confidence)
     return ReportedInference(method="studentised_placebo", estimate=estimate, se=se, ci_low=estimate - c * se,
                              ci_high=estimate + c * se, p_value=float(p_value), confidence=confidence)
 
@@ -340,8 +346,6 @@ def _normal_reference(estimate: float, se: float, confidence: float, n_distinct:
     """Normal interval and p-value on the same standard error, when placebo draws are too few."""
     note = (f"Der er kun {n_distinct} mulige placebo-bydele; usikkerheden bygger derfor på normalfordelingen "
             "med områdestød, ikke på en placebotest.")
-    if not se > 0:
-        return ReportedInference("normal", estimate, se, estimate, estimate, float("nan"), confidence, note)
-    z = float(stats.norm.ppf(0.5 + confidence / 2))
-    p = float(2 * stats.norm.sf(abs(estimate / se)))
-    return ReportedInference("normal", estimate, se, estimate - z * se, estimate + z * se, p, confidence, note)
+    # without a positive standard error (also a NaN one) the interval collapses to the estimate and p is NaN
+    low, high, p = interval(estimate, se if se > 0 else 0.0, confidence)
+    return ReportedInference("normal", estimate, se, low, high, p, confidence, note)

@@ -52,8 +52,9 @@ Assumptions the note and docstring make visible
     shocks (rho = 0.5), 6.9 % with occasional permanent steps and 10.9 % with random-walk
     shocks; with a single district counter twice as noisy as the rest, 27 %. Using only the
     two waves (one change per counter, ``n - 2`` degrees of freedom) would be robust to serial
-    correlation but leaves 4 degrees of freedom with the usual 6 counters. A counter without data in the baseline or follow-up year is left out, and a year
-    with few counted days is used as it is (its seasonal mix may differ): the note says when.
+    correlation but leaves 4 degrees of freedom with the usual 6 counters. A counter without data
+    in the baseline or follow-up year is left out, and a year with few counted days is used as it
+    is (its seasonal mix may differ): the note says when.
 
 Measured on the project's synthetic municipalities (not a test)
     Default world, seeds 1-120, three districts: the 95 % interval covered the planted effect
@@ -68,10 +69,12 @@ import math
 import numpy as np
 import pandas as pd
 import statsmodels.api as sm
-from scipy import stats
 
+from ..columns import require_columns
 from ..config import Indicator, VisitorMean
 from ..groups import COMPARISON
+from ..numerics import interval
+from .errors import InferenceError
 from .reported import ReportedInference
 
 __all__ = ["METHOD", "CounterYearDid", "counter_year_means", "counter_year_did", "visitor_inference"]
@@ -91,6 +94,7 @@ def counter_year_means(visitors: pd.DataFrame) -> pd.DataFrame:
     left out. A counter-year whose mean is 0 has no log and is dropped (it is reported as a
     year without data).
     """
+    require_columns(visitors, ["group", "counter_id", "year", "count"], what="visitor counts", error=InferenceError)
     rows = visitors[visitors["count"].notna()]
     cells = (rows.groupby(["group", "counter_id", "year"], observed=True)["count"]
              .agg(days="size", mean="mean").reset_index())
@@ -127,9 +131,7 @@ def _t_inference(estimate: float, variance: float, df: float, confidence: float)
     se = math.sqrt(variance)
     if not (se > 0 and df > 0):
         return se, float("nan"), float("nan"), float("nan")
-    q = stats.t.ppf(0.5 + confidence / 2, df)
-    p = float(2 * stats.t.sf(abs(estimate) / se, df))
-    return se, estimate - q * se, estimate + q * se, p
+    return se, *interval(estimate, se, confidence, df)
 
 
 def _combine(district: CounterYearDid, comparison: CounterYearDid):
@@ -204,11 +206,6 @@ def _note(n_d: int, n_c: int, years: tuple[int, int], pooled: bool, dropped: lis
     return " ".join(parts) or None
 
 
-def _unavailable(note: str, estimate: float = float("nan"), confidence: float = 0.95) -> ReportedInference:
-    nan = float("nan")
-    return ReportedInference(METHOD, estimate, nan, nan, nan, nan, confidence=confidence, note=note)
-
-
 def counter_year_did(cells: pd.DataFrame, district: str, baseline: int, followup: int, *,
                      confidence: float = 0.95) -> ReportedInference:
     """DiD of mean counter log changes, district vs comparison, with counter-year t inference.
@@ -217,15 +214,16 @@ def counter_year_did(cells: pd.DataFrame, district: str, baseline: int, followup
     ``y``); rows of other groups are ignored. Every year in ``cells`` is used for the variance.
     """
     if not 0 < confidence < 1:
-        raise ValueError("confidence must be between 0 and 1")
+        raise InferenceError("confidence must be between 0 and 1")
     if baseline == followup:
-        raise ValueError("baseline and follow-up must differ")
+        raise InferenceError("baseline and follow-up must differ")
     usable, dropped = _usable(_panel(cells, district), baseline, followup)
     missing = [name for side, name in ((True, "området"), (False, "resten af kommunen"))
                if not (usable["treated"] == side).any()]
     if missing:
-        return _unavailable(f"Ingen tællere med data i både {baseline} og {followup} i {' og '.join(missing)}; "
-                            "ændringen kan ikke beregnes.", confidence=confidence)
+        return ReportedInference.undefined(
+            METHOD, f"Ingen tællere med data i både {baseline} og {followup} i {' og '.join(missing)}; "
+            "ændringen kan ikke beregnes.", confidence=confidence)
     fits = {}
     for group, side in ((district, True), (COMPARISON, False)):
         rows = usable["treated"] == side
@@ -237,8 +235,9 @@ def counter_year_did(cells: pd.DataFrame, district: str, baseline: int, followup
     note = _note(fits[district].n_counters, fits[COMPARISON].n_counters, years, pooled, dropped,
                  _partial_years(usable, baseline, followup))
     if not np.isfinite(variance):
-        return _unavailable("Kun én tæller med data på hver side; usikkerheden kan ikke beregnes. " + (note or ""),
-                            estimate, confidence)
+        return ReportedInference.undefined(
+            METHOD, "Kun én tæller med data på hver side; usikkerheden kan ikke beregnes. " + (note or ""),
+            estimate, confidence)
     se, low, high, p = _t_inference(estimate, variance, df, confidence)
     return ReportedInference(METHOD, estimate, se, low, high, p, confidence=confidence, note=note)
 
@@ -251,11 +250,12 @@ def visitor_inference(data, indicator: Indicator, district: str, baseline: int, 
     ``data.visitors`` are used to estimate how much a counter's yearly level varies.
     """
     if not isinstance(indicator.computation, VisitorMean):
-        raise ValueError(f"{indicator.key} is not a visitor-count indicator")
+        raise InferenceError(f"{indicator.key} is not a visitor-count indicator")
     known = [d.key for d in data.params.districts]
     if district not in known:
-        raise ValueError(f"unknown district {district!r}; expected one of {', '.join(known)}")
+        raise InferenceError(f"unknown district {district!r}; expected one of {', '.join(known)}")
     if data.visitors is None or len(data.visitors) == 0:
-        return _unavailable("Der er ingen tællerdata; ændringen kan ikke beregnes.", confidence=confidence)
+        return ReportedInference.undefined(METHOD, "Der er ingen tællerdata; ændringen kan ikke beregnes.",
+                                           confidence=confidence)
     cells = counter_year_means(data.visitors)
     return counter_year_did(cells, district, int(baseline), int(followup), confidence=confidence)

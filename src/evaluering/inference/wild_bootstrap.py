@@ -22,7 +22,6 @@ enumeration), so the p-value is exact for the bootstrap and free of simulation n
 
 from __future__ import annotations
 
-import html
 import itertools
 import warnings
 from collections.abc import Sequence
@@ -30,7 +29,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from ..columns import require_columns
+from ..numerics import p_value as normal_or_t_p_value
+from ..results import ResultDisplay
+from .checks import require_complete
+from .errors import InferenceError, UnknownNameError
 
 __all__ = ["WildBootstrapTest", "wild_cluster_bootstrap", "wild_cluster_bootstrap_arrays"]
 
@@ -39,8 +43,8 @@ MAX_CLUSTERS = 4000  # the algorithm stores G x G and G x n_boot matrices
 _WEBB = np.sqrt(np.array([3.0, 2.0, 1.0, 1.0, 2.0, 3.0]) / 2) * np.array([-1, -1, -1, 1, 1, 1])
 
 
-@dataclass(frozen=True)
-class WildBootstrapTest:
+@dataclass(frozen=True, repr=False)
+class WildBootstrapTest(ResultDisplay):
     """Wild cluster bootstrap test of H0: coefficient = ``null`` and its confidence interval.
 
     ``t_stat`` is the CRV1 t-statistic (the same as statsmodels' cluster-robust one) and
@@ -77,21 +81,17 @@ class WildBootstrapTest:
             "bootstrap", "distribution", "n_boot", "full_enumeration", "n_obs", "n_clusters", "n_treated_clusters")}
         return pd.DataFrame([row])
 
-    def summary(self) -> str:
+    def _headline(self) -> str:
+        return (f"{self.coefficient}: {self.estimate:+.4f} (CRV1 se {self.se:.4f}, t = {self.t_stat:.3f}); "
+                f"{self.bootstrap} wild cluster bootstrap p = {self.p_value:.4f} for H0: = {self.null:g} "
+                f"(CRV1 t({self.n_clusters - 1}) p = {self.p_value_crv1:.4f}); {self.confidence:.0%} CI "
+                f"{self.ci_low:+.4f} to {self.ci_high:+.4f}")
+
+    def _notes(self) -> list[str]:
         draws = (f"all {self.n_boot} sign patterns" if self.full_enumeration
                  else f"{self.n_boot} {self.distribution} draws")
-        return (
-            f"{self.coefficient}: {self.estimate:+.4f} (CRV1 se {self.se:.4f}, t = {self.t_stat:.3f}); "
-            f"{self.bootstrap} wild cluster bootstrap p = {self.p_value:.4f} for H0: = {self.null:g} "
-            f"(CRV1 t({self.n_clusters - 1}) p = {self.p_value_crv1:.4f}); {self.confidence:.0%} CI "
-            f"{self.ci_low:+.4f} to {self.ci_high:+.4f}\n"
-            f"{self.n_obs} observations in {self.n_clusters} clusters ({self.n_treated_clusters} with the regressor "
-            f"non-zero); {draws}"
-        )
-
-    def _repr_html_(self) -> str:
-        return f"<p>{html.escape(self.summary().splitlines()[1])}</p>" + self.to_frame().to_html(
-            index=False, float_format=lambda v: f"{v:.4f}")
+        return [f"{self.n_obs} observations in {self.n_clusters} clusters ({self.n_treated_clusters} with the "
+                f"regressor non-zero); {draws}"]
 
 
 def wild_cluster_bootstrap(
@@ -107,24 +107,20 @@ def wild_cluster_bootstrap(
     ``"y ~ treated * post"``), clustering on column ``cluster`` and weighting rows by column
     ``weights`` (WLS). Missing values are an error, not silently dropped. ``options`` are
     those of :func:`wild_cluster_bootstrap_arrays` (``null``, ``impose_null``,
-    ``distribution``, ``n_boot``, ``seed``, ``full_enumeration``, ``confidence``, ``ci``).
+    ``distribution``, ``n_boot``, ``seed``, ``full_enumeration``, ``confidence``, ``invert_test``).
     """
     from formulaic import model_matrix
 
     used = [cluster] + ([weights] if weights else [])
-    missing = {c: int(frame[c].isna().sum()) for c in used if c in frame.columns}
-    absent = [c for c in used if c not in frame.columns]
-    if absent:
-        raise KeyError(f"column(s) not in the frame: {', '.join(absent)}")
-    if any(missing.values()):
-        raise ValueError("missing values in " + ", ".join(f"{c!r} ({n} rows)" for c, n in missing.items() if n))
+    require_columns(frame, used, what="wild cluster bootstrap data", error=UnknownNameError)
+    require_complete(frame, used)
     try:
         matrices = model_matrix(formula, frame, na_action="raise")
     except ValueError as error:
-        raise ValueError(f"missing values in the variables of {formula!r}: {error}") from error
+        raise InferenceError(f"missing values in the variables of {formula!r}: {error}") from error
     X = matrices.rhs
     if coefficient not in X.columns:
-        raise KeyError(f"coefficient {coefficient!r} is not in the model; its terms are {list(X.columns)}")
+        raise UnknownNameError(f"coefficient {coefficient!r} is not in the model; its terms are {list(X.columns)}")
     return wild_cluster_bootstrap_arrays(
         np.asarray(matrices.lhs, dtype=float).ravel(), np.asarray(X, dtype=float), list(X.columns).index(coefficient),
         frame[cluster].to_numpy(), names=list(X.columns),
@@ -146,7 +142,7 @@ def wild_cluster_bootstrap_arrays(
     seed: int | np.random.Generator | None = None,
     full_enumeration: bool | None = None,
     confidence: float = 0.95,
-    ci: bool = True,
+    invert_test: bool = True,
 ) -> WildBootstrapTest:
     """Wild cluster bootstrap from arrays: ``y`` (N), ``X`` (N x K, a DataFrame gives names),
     ``clusters`` (N labels), optional ``weights`` (N, positive; WLS).
@@ -155,13 +151,13 @@ def wild_cluster_bootstrap_arrays(
     ``impose_null`` chooses WCR (True) or WCU. ``distribution`` is "rademacher" or "webb" (six
     points; better when G is below about 12, where Rademacher has few distinct sign patterns).
     ``full_enumeration`` (Rademacher only) defaults to 2^G <= ``n_boot``; otherwise ``n_boot``
-    draws come from ``seed`` (an int or a numpy Generator). The interval (``ci=False`` skips
-    it) is the set of null values the bootstrap test does not reject at 1 - ``confidence``.
+    draws come from ``seed`` (an int or a numpy Generator). The interval (``invert_test=False``
+    skips it) is the set of null values the bootstrap test does not reject at 1 - ``confidence``.
     """
     if distribution not in DISTRIBUTIONS:
-        raise ValueError(f"distribution must be one of {DISTRIBUTIONS}, not {distribution!r}")
+        raise InferenceError(f"distribution must be one of {DISTRIBUTIONS}, not {distribution!r}")
     if not 0 < confidence < 1:
-        raise ValueError("confidence must be between 0 and 1")
+        raise InferenceError("confidence must be between 0 and 1")
     if isinstance(X, pd.DataFrame):
         names = list(X.columns) if names is None else list(names)
     y = np.asarray(y, dtype=float).ravel()
@@ -170,28 +166,28 @@ def wild_cluster_bootstrap_arrays(
     n, k = X.shape
     names = [f"x{j}" for j in range(k)] if names is None else [str(c) for c in names]
     if isinstance(coefficient, str) and coefficient not in names:
-        raise KeyError(f"coefficient {coefficient!r} is not one of the columns {names}")
+        raise UnknownNameError(f"coefficient {coefficient!r} is not one of the columns {names}")
     index = names.index(coefficient) if isinstance(coefficient, str) else int(coefficient)
     if not 0 <= index < k:
-        raise IndexError(f"coefficient {coefficient!r} is not one of the {k} columns")
+        raise InferenceError(f"coefficient {coefficient!r} is not one of the {k} columns")
     clusters = pd.Series(np.asarray(clusters, dtype=object))
     w = np.ones(n) if weights is None else np.asarray(weights, dtype=float).ravel()
     _check_inputs(y, X, clusters, w)
     codes, labels = pd.factorize(clusters)
     g = len(labels)
     if g < 2:
-        raise ValueError("cannot bootstrap with a single cluster")
+        raise InferenceError("cannot bootstrap with a single cluster")
     if g > MAX_CLUSTERS:
-        raise ValueError(f"{g} clusters: with this many, cluster-robust standard errors are reliable "
-                         f"(this algorithm is for few clusters, at most {MAX_CLUSTERS})")
+        raise InferenceError(f"{g} clusters: with this many, cluster-robust standard errors are reliable "
+                             f"(this algorithm is for few clusters, at most {MAX_CLUSTERS})")
     x_k = X[:, index]
     treated = np.bincount(codes, weights=(x_k != 0).astype(float), minlength=g) > 0
     n_treated = int(treated.sum())
     if n_treated == 0:
-        raise ValueError(f"the regressor of {names[index]!r} is zero everywhere")
+        raise InferenceError(f"the regressor of {names[index]!r} is zero everywhere")
     if g - n_treated == 1:
-        raise ValueError(f"cannot bootstrap with one comparison cluster: {names[index]!r} is zero in only one "
-                         "of the clusters")
+        raise InferenceError(f"cannot bootstrap with one comparison cluster: {names[index]!r} is zero in only one "
+                             "of the clusters")
     if n_treated == 1 and g - n_treated > 0:
         warnings.warn(f"only one cluster has {names[index]!r} non-zero: the wild cluster bootstrap is unreliable "
                       "with one treated cluster (MacKinnon & Webb 2017); use placebo inference", stacklevel=2)
@@ -199,7 +195,7 @@ def wild_cluster_bootstrap_arrays(
     sw = np.sqrt(w)
     Xw, yw = X * sw[:, None], y * sw
     if np.linalg.matrix_rank(Xw) < k:
-        raise ValueError("the regressors are collinear")
+        raise InferenceError("the regressors are collinear")
     A = np.linalg.inv(Xw.T @ Xw)
     beta = A @ (Xw.T @ yw)
     resid = yw - Xw @ beta
@@ -213,42 +209,28 @@ def wild_cluster_bootstrap_arrays(
     boot = _BootstrapT(Xw, yw, codes, g, A, index, ssc, v, impose_null, resid)
     t_boot = boot.t(null)
     p_value = _p_value(t_boot, t_stat)
-    ci_low, ci_high = _interval(boot, estimate, se, 1 - confidence) if ci else (np.nan, np.nan)
+    ci_low, ci_high = _interval(boot, estimate, se, confidence) if invert_test else (np.nan, np.nan)
     return WildBootstrapTest(
-        coefficient=names[index],
-        estimate=estimate,
-        se=se,
-        t_stat=float(t_stat),
-        p_value=p_value,
-        p_value_crv1=float(2 * stats.t.sf(abs(t_stat), g - 1)),
-        ci_low=float(ci_low),
-        ci_high=float(ci_high),
-        null=float(null),
-        bootstrap="WCR" if impose_null else "WCU",
-        distribution=distribution,
-        n_boot=int(v.shape[1]),
-        full_enumeration=full,
-        n_obs=n,
-        n_clusters=g,
-        n_treated_clusters=n_treated,
-        t_boot=t_boot,
-        confidence=confidence,
-    )
+        coefficient=names[index], estimate=estimate, se=se, null=float(null),
+        t_stat=float(t_stat), p_value=p_value, p_value_crv1=normal_or_t_p_value(estimate - null, se, df=g - 1),
+        ci_low=float(ci_low), ci_high=float(ci_high), confidence=confidence,
+        bootstrap="WCR" if impose_null else "WCU", distribution=distribution, n_boot=int(v.shape[1]),
+        full_enumeration=full, t_boot=t_boot, n_obs=n, n_clusters=g, n_treated_clusters=n_treated)
 
 
 def _check_inputs(y, X, clusters, w) -> None:
     n = len(y)
     if X.shape[0] != n or len(clusters) != n or len(w) != n:
-        raise ValueError("y, X, clusters and weights must have the same number of rows")
+        raise InferenceError("y, X, clusters and weights must have the same number of rows")
     problems = []
     for name, bad in (("y", ~np.isfinite(y)), ("X", ~np.isfinite(X).all(axis=1)), ("clusters", clusters.isna()),
                       ("weights", ~np.isfinite(w))):
         if np.any(bad):
             problems.append(f"{name} ({int(np.sum(bad))} rows)")
     if problems:
-        raise ValueError("missing or non-finite values in " + ", ".join(problems))
+        raise InferenceError("missing or non-finite values in " + ", ".join(problems))
     if (w <= 0).any():
-        raise ValueError("weights must be positive")
+        raise InferenceError("weights must be positive")
 
 
 def _cluster_sums(codes: np.ndarray, values: np.ndarray, g: int) -> np.ndarray:
@@ -262,13 +244,13 @@ def _draws(g: int, distribution: str, n_boot: int, seed, full_enumeration) -> tu
         full_enumeration = distribution == "rademacher" and 2.0**g <= n_boot
     if full_enumeration:
         if distribution != "rademacher":
-            raise ValueError("full enumeration is only possible with Rademacher weights")
+            raise InferenceError("full enumeration is only possible with Rademacher weights")
         if g > 20:
-            raise ValueError(f"full enumeration of 2^{g} sign patterns is too many")
+            raise InferenceError(f"full enumeration of 2^{g} sign patterns is too many")
         # The order of itertools.product([-1, 1], repeat=G), as wildboottest and boottest use.
         return np.array(list(itertools.product([-1.0, 1.0], repeat=g))).T, True
     if n_boot < 1:
-        raise ValueError("n_boot must be positive")
+        raise InferenceError("n_boot must be positive")
     rng = seed if isinstance(seed, np.random.Generator) else np.random.default_rng(seed)
     if distribution == "rademacher":
         return rng.choice(np.array([-1.0, 1.0]), size=(g, n_boot)), False
@@ -334,8 +316,8 @@ def _p_value(t_boot: np.ndarray, t_stat: float) -> float:
     return float(np.mean(np.abs(t_boot) >= abs(t_stat) - tol))
 
 
-def _interval(boot: _BootstrapT, estimate: float, se: float, alpha: float) -> tuple[float, float]:
-    """Confidence interval by test inversion: the null values whose bootstrap p-value exceeds alpha.
+def _interval(boot: _BootstrapT, estimate: float, se: float, confidence: float) -> tuple[float, float]:
+    """Confidence interval by test inversion: the null values whose bootstrap p-value exceeds 1 - ``confidence``.
 
     Each bound is bracketed by stepping out from the estimate in doubling multiples of the
     CRV1 standard error, then found by bisection; a bound not reached within 2^12 standard
@@ -345,13 +327,15 @@ def _interval(boot: _BootstrapT, estimate: float, se: float, alpha: float) -> tu
     def p_at(b0: float) -> float:
         return _p_value(boot.t(b0), (estimate - b0) / se)
 
+    significance = 1 - confidence  # a null value is rejected where the bootstrap p-value is at most this
+
     bounds = []
     for direction in (-1.0, 1.0):
         inside, outside = estimate, None
         step = se
         for _ in range(13):
             candidate = estimate + direction * step
-            if p_at(candidate) <= alpha:
+            if p_at(candidate) <= significance:
                 outside = candidate
                 break
             inside = candidate
@@ -361,7 +345,7 @@ def _interval(boot: _BootstrapT, estimate: float, se: float, alpha: float) -> tu
             continue
         for _ in range(60):
             middle = (inside + outside) / 2
-            if p_at(middle) <= alpha:
+            if p_at(middle) <= significance:
                 outside = middle
             else:
                 inside = middle

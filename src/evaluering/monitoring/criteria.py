@@ -51,6 +51,7 @@ from numbers import Real
 import numpy as np
 import pandas as pd
 
+from ..columns import require_columns
 from .errors import MonitoringError
 
 __all__ = [
@@ -84,8 +85,6 @@ class Thresholds:
 
 DEPRIVED = Thresholds(outside_work_education=0.40, convictions=3.0, primary_only=0.60, low_income=0.55)  # § 61 a
 PREVENTION = Thresholds(outside_work_education=0.30, convictions=2.0, primary_only=0.60, low_income=0.65)  # § 61 b
-
-CRITERIA = ("outside_work_education", "convictions", "primary_only", "low_income")
 
 # Danish labels of the output columns, for reports.
 CRITERIA_LABELS = {
@@ -154,8 +153,7 @@ def _area_keys(register: pd.DataFrame, area) -> pd.Series:
     if area is None:
         return register["area_id"]
     if isinstance(area, str):
-        if area not in register.columns:
-            raise MonitoringError(f"area: column '{area}' is not in the register")
+        require_columns(register, [area], what="register (the column given as area)", error=MonitoringError)
         return register[area]
     if isinstance(area, (pd.Series, Mapping)):
         return register["area_id"].map(area)
@@ -167,9 +165,7 @@ def _prepared(register: pd.DataFrame, area) -> pd.DataFrame:
     """The columns the criteria use, with the reporting area in ``area`` (rows outside any area dropped)."""
     if not isinstance(register, pd.DataFrame):
         raise MonitoringError(f"register must be a DataFrame, got {type(register).__name__}")
-    missing = [c for c in REQUIRED_COLUMNS if c not in register.columns]
-    if missing:
-        raise MonitoringError(f"register lacks the column(s) {', '.join(missing)}")
+    require_columns(register, REQUIRED_COLUMNS, what="register", error=MonitoringError)
     for column in ("year", "area_id", "age", *FLAG_COLUMNS):
         empty = int(register[column].isna().sum())
         if empty:
@@ -264,9 +260,9 @@ def deprived_area_criteria(
     ``n_criteria``, ``deprived`` (at least 2), the same with ``prevention_`` for § 61 b,
     ``n_prevention_criteria``, ``prevention_non_western`` (over 30 % non-Western; False without
     ``origin``), ``prevention_area`` (at least 2, and over 30 % non-Western when ``origin`` is
-    there), ``non_western_share`` (NaN without an ``origin`` column) and the persons each value rests on (``persons_18_64`` and
-    ``persons_15_plus`` as person-years over the averaged years, ``persons_30_59``,
-    ``persons_income``). See the module docstring for how the register is read.
+    there), ``non_western_share`` (NaN without an ``origin`` column) and the persons each value
+    rests on (``persons_18_64`` and ``persons_15_plus`` as person-years over the averaged years,
+    ``persons_30_59``, ``persons_income``). See the module docstring for how the register is read.
 
     Raises :class:`MonitoringError` for a missing or non-positive reference value, a register
     without the needed columns, a ``year`` not in the register, a listed area without residents
@@ -355,7 +351,7 @@ def statutory_criteria(data, year: int | None = None, *, by: str = "area") -> pd
     settings = data.params.monitoring
     if settings is None:
         raise MonitoringError("the parameter file has no 'monitoring' block with the reference values")
-    district_of_area = data.dataset.areas.set_index("area_id")["district"]
+    district_of_area = data.dataset.district_of_area
     if by not in ("area", "district"):
         raise MonitoringError(f"by must be 'area' or 'district', got {by!r}")
     table = deprived_area_criteria(

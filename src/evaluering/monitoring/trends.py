@@ -44,12 +44,13 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
 
-from ..config import Indicator, RegisterMean, RegisterShare
+from ..config import ConfigError, Indicator, RegisterMean, RegisterShare
 from ..indicators import PreparedData, unit_frame, weighted_levels
 from ..indicators.attributes import disclosure_persons
 from ..inference import benjamini_hochberg
+from ..numerics import p_value
+from ..results import ResultDisplay
 from .errors import MonitoringError
 from .overdispersion import between_area_variance
 
@@ -91,19 +92,33 @@ def register_indicators(params) -> list[Indicator]:
     return [i for i in params.indicators if isinstance(i.computation, (RegisterShare, RegisterMean))]
 
 
-@dataclass(frozen=True)
-class AreaMonitoring:
-    """Levels per unit x indicator x year, and the change of each unit over the window."""
+@dataclass(frozen=True, repr=False)
+class AreaMonitoring(ResultDisplay):
+    """Levels per unit x indicator x year, and the change of each unit over the window.
+
+    Shown as the ``trends`` table (one row per indicator and unit); ``levels`` holds the yearly values.
+    """
 
     levels: pd.DataFrame  # indicator, level, unit, district, year, value, se, persons
     trends: pd.DataFrame  # indicator, level, unit, district, start_year, end_year, change, ..., flagged
     years: int  # the window: change over the last ``years`` years
-    alpha: float
+    alpha: float  # false discovery rate of the flags: flagged when p_adjusted < alpha
 
     def flagged(self, level: str | None = None) -> pd.DataFrame:
         """The units whose change departs from the rest of the municipality (optionally one level)."""
         rows = self.trends[self.trends["flagged"]]
         return rows if level is None else rows[rows["level"] == level]
+
+    def to_frame(self) -> pd.DataFrame:
+        """The trends: each unit's change over the window against the rest of the municipality."""
+        return self.trends
+
+    def _headline(self) -> str:
+        return (f"Area monitoring: change over the last {self.years} years, {len(self.flagged())} of "
+                f"{len(self.trends)} unit x indicator rows flagged (false discovery rate {self.alpha:g})")
+
+    def _notes(self) -> list[str]:
+        return ["Read the flags as a screening list, not as evidence of an effect."]
 
 
 # --- levels -------------------------------------------------------------------------------------
@@ -121,6 +136,7 @@ def _weighted_levels(units: pd.DataFrame, by: str) -> pd.DataFrame:
 
 def _indicator_levels(units: pd.DataFrame, indicator: Indicator, municipality: str,
                       districts: list[str]) -> pd.DataFrame:
+    """One indicator's yearly levels per small area, per district and for the whole municipality."""
     district_of_area = units.groupby("area")["group"].first()
     by_area = _weighted_levels(units, "area").rename(columns={"area": "unit"})
     by_area.insert(0, "level", AREA)
@@ -188,6 +204,7 @@ def _slope(levels: pd.DataFrame) -> pd.Series:
 
 def _indicator_trends(units: pd.DataFrame, levels: pd.DataFrame, indicator: Indicator, start: int, end: int,
                       alpha: float) -> pd.DataFrame:
+    """Each unit's change from ``start`` to ``end`` against the rest of the municipality, tested and flagged."""
     window_levels = levels[levels["year"].between(start, end)]
     at = {yr: levels[levels["year"] == yr].set_index(["level", "unit"]) for yr in (start, end)}
     units_now = at[end][["district"]].join(at[end][["value", "persons", "disclosure"]].add_suffix("_end"))
@@ -212,8 +229,8 @@ def _indicator_trends(units: pd.DataFrame, levels: pd.DataFrame, indicator: Indi
     tau2 = between_area_variance(trends.loc[is_area, "difference"], trends.loc[is_area, "se"])
     trends["between_area_sd"] = np.where(is_area, np.sqrt(tau2), np.nan)
     trends["se_total"] = np.sqrt(trends["se"] ** 2 + np.where(is_area, tau2, 0.0))
-    z = trends["difference"] / trends["se_total"]
-    trends["p_value"] = np.where(trends["se"] > 0, 2 * stats.norm.sf(np.abs(z)), np.nan)
+    # a unit whose own standard error is 0 gets no test (the between-area variation alone is no test of it)
+    trends["p_value"] = p_value(trends["difference"], trends["se_total"].where(trends["se"] > 0))
     trends["p_adjusted"] = np.nan
     for level in (AREA, DISTRICT):
         p = trends["p_value"].loc[trends.index.get_level_values(0) == level].dropna()
@@ -239,7 +256,7 @@ def _indicator(params, indicator: Indicator | str) -> Indicator:
         return indicator
     try:
         return params.indicator(indicator)
-    except KeyError:
+    except ConfigError:
         raise MonitoringError(f"indicators: unknown indicator '{indicator}'") from None
 
 

@@ -38,6 +38,7 @@ class LogitFit:
     coef: np.ndarray
     fitted: np.ndarray
     converged: bool
+    iterations: int = 0  # iteratively reweighted least squares steps taken
 
 
 def weighted_logit(X: np.ndarray, d: np.ndarray, w: np.ndarray, *, tol: float = 1e-12,
@@ -52,4 +53,5 @@ def weighted_logit(X: np.ndarray, d: np.ndarray, w: np.ndarray, *, tol: float = 
         fit = sm.GLM(d, X, family=sm.families.Binomial(), var_weights=w).fit(tol=tol, maxiter=max_iter)
     coef = np.asarray(fit.params, dtype=float)
     converged = bool(fit.converged) and bool(np.all(np.isfinite(coef)))
-    return LogitFit(coef=coef, fitted=1 / (1 + np.exp(-(X @ coef))), converged=converged)
+    return LogitFit(coef=coef, fitted=1 / (1 + np.exp(-(X @ coef))), converged=converged,
+                    iterations=int(fit.fit_history["iteration"]))

@@ -9,9 +9,10 @@ estimate ``p_hat`` of a share ``p`` then has variance ``p (1 - p) / m``.
 The test. The change between the baseline wave (share ``p0``) and the planned wave
 (``p1 = p0 + delta``, or ``p0 - delta`` for a decrease) is judged by a two-sided Wald test: the
 estimated difference divided by its estimated (unpooled, design-based) standard error, against
-``z = Phi^-1(1 - alpha/2)``. Under the alternative the estimated difference is approximately
-normal with mean ``delta`` and variance ``V(delta) = p0 q0 / m0 + p1 q1 / m1`` (q = 1 - p), and the
-Wald test's standard error estimates ``sqrt(V(delta))``; so its power is
+``z = Phi^-1(1 - alpha/2)``, the critical value of a ``1 - alpha`` confidence interval
+(:func:`evaluering.numerics.critical_value`). Under the alternative the estimated difference is
+approximately normal with mean ``delta`` and variance ``V(delta) = p0 q0 / m0 + p1 q1 / m1``
+(q = 1 - p), and the Wald test's standard error estimates ``sqrt(V(delta))``; so its power is
 
     power(delta) = Phi(delta / sqrt(V) - z) + Phi(-delta / sqrt(V) - z).
 
@@ -27,6 +28,10 @@ of each wave (``did.design_did``); Fleiss, Levin & Paik (2003, ch. 4) give the p
 version for the chi-square test. The design effect of weighting is Kish's (1965; 1992, *J. Official
 Statistics* 8), ``1 + CV^2`` of the weights, which assumes weights unrelated to the outcome.
 
+``alpha`` is the significance level of that planned test, as in ``evaluation.district.verdict``
+(a change is "better" or "worse" when ``p_value < alpha``), not a confidence level: the power is
+the chance that the report's verdict finds the change.
+
 The difference-in-differences (district change minus comparison-group change) adds two more
 independent samples, the comparison group's waves, whose share ``pc`` is assumed unchanged:
 ``V(delta) = p0 q0 / m0 + p1 q1 / m1 + pc qc / mc0 + pc qc / mc1``.
@@ -41,6 +46,7 @@ import numpy as np
 from scipy import optimize, stats
 
 from ..errors import EvalueringError
+from ..numerics import critical_value
 
 __all__ = ["PowerError", "kish_deff", "mde", "mde_did", "sample_size", "sample_size_did"]
 
@@ -84,6 +90,7 @@ class _Wave:
 
     @property
     def effective_n(self) -> float:
+        """Respondents over the design effect: the simple random sample as precise as this wave."""
         return self.n * self.response_rate / self.deff
 
 
@@ -144,7 +151,7 @@ def _solve_mde(p0: float, sign: int, fixed_variance: float, m1: float, alpha: fl
 
     ``m1`` (effective size of the planned wave) may be ``inf``: the planned wave is then exact.
     """
-    z = stats.norm.ppf(1 - alpha / 2)
+    z = critical_value(1 - alpha)  # the two-sided test at alpha rejects outside the 1 - alpha interval
 
     def shortfall(delta: float) -> float:
         p1 = p0 + sign * delta
@@ -169,17 +176,27 @@ def _out_of_range(p0: float, sign: int, power: float) -> PowerError:
 # --- change between two waves ------------------------------------------------------------------
 
 
-def _change_setup(n, response_rate, baseline, deff, alpha, power, direction, baseline_n, baseline_response_rate,
-                  baseline_deff):
-    alpha, power, sign = _check_test(alpha, power, direction)
-    p0 = _check_share("baseline", baseline)
-    planned = _check_wave("", n, response_rate, deff)
+def _check_waves(prefix: str, n, response_rate, deff, baseline_n, baseline_response_rate,
+                 baseline_deff) -> tuple[_Wave, _Wave]:
+    """(planned wave, baseline wave) of one group; the baseline's design is the planned one's unless given.
+
+    Arguments are named ``<prefix>n`` ... and ``<prefix>baseline_n`` ... in errors.
+    """
+    planned = _check_wave(prefix, n, response_rate, deff)
     before = _check_wave(
-        "baseline_",
+        f"{prefix}baseline_",
         n if baseline_n is None else baseline_n,
         response_rate if baseline_response_rate is None else baseline_response_rate,
         deff if baseline_deff is None else baseline_deff,
     )
+    return planned, before
+
+
+def _change_setup(n, response_rate, baseline, deff, alpha, power, direction, baseline_n, baseline_response_rate,
+                  baseline_deff):
+    alpha, power, sign = _check_test(alpha, power, direction)
+    p0 = _check_share("baseline", baseline)
+    planned, before = _check_waves("", n, response_rate, deff, baseline_n, baseline_response_rate, baseline_deff)
     return alpha, power, sign, p0, planned, before
 
 
@@ -217,13 +234,8 @@ def _comparison_variance(comparison_n, comparison_response_rate, comparison_base
                          comparison_baseline_deff=None) -> float:
     """Variance the comparison group's two waves add to a DiD (``pc qc / mc0 + pc qc / mc1``)."""
     pc = _check_share("comparison_baseline", comparison_baseline)
-    planned = _check_wave("comparison_", comparison_n, comparison_response_rate, comparison_deff)
-    before = _check_wave(
-        "comparison_baseline_",
-        comparison_n if comparison_baseline_n is None else comparison_baseline_n,
-        comparison_response_rate if comparison_baseline_response_rate is None else comparison_baseline_response_rate,
-        comparison_deff if comparison_baseline_deff is None else comparison_baseline_deff,
-    )
+    planned, before = _check_waves("comparison_", comparison_n, comparison_response_rate, comparison_deff,
+                                   comparison_baseline_n, comparison_baseline_response_rate, comparison_baseline_deff)
     return pc * (1 - pc) * (1 / before.effective_n + 1 / planned.effective_n)
 
 

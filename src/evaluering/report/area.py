@@ -19,21 +19,13 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
-from ..area import (
-    area_poverty,
-    decomposition_figure,
-    dfl_reweighting,
-    movers_model,
-    multilevel,
-    oaxaca_blinder,
-    threshold_figure,
-    threshold_regression,
-)
+from ..area import area_poverty, dfl_reweighting, movers_model, multilevel, oaxaca_blinder, threshold_regression
 from ..area.context import INDIVIDUAL_CONTROLS, employment_context, poverty_share
 from ..area.threshold import ThresholdResult, adjusted_area_means, area_means
 from ..config import Params
 from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
+from .area_figures import decomposition_figure, threshold_figure
 from .disclosure import NOT_PERSONS
 from .figure_record import record_persons
 from .figures import plain_text
@@ -108,8 +100,7 @@ class AreaReport:
         empty = multilevel(self.frame, "y", "area_id", individual=[], family="gaussian")
         full = multilevel(self.frame, "y", "area_id", individual=INDIVIDUAL_CONTROLS, contextual=["poverty_share"],
                           family="gaussian")
-        coef = full.params["poverty_share"]
-        low, high = full.conf_int().loc["poverty_share"]
+        coef, low, high = full.to_frame().loc["poverty_share", ["estimate", "ci_low", "ci_high"]]
         rows = [["Uden forklarende variable", fmt.share(empty.icc, 1)],
                 ["Med beboernes egne kendetegn og områdets andel fattige", fmt.share(full.icc, 1)]]
         persons = [[None, len(self.frame)]] * len(rows)  # both models use every 30-64-year-old

@@ -19,12 +19,12 @@ import seaborn as sns
 from IPython.display import HTML
 
 from ..config import Params
+from ..evaluation import survey_plan
 from ..evaluation.ambitions import track_ambitions
 from ..indicators.attributes import disclosure_persons
 from ..indicators.levels import indicator_levels
 from ..indicators.prepare import PreparedData
 from ..monitoring import monitor_areas, statutory_criteria
-from ..power import survey_plan
 from . import format as fmt
 from .disclosure import NOT_PERSONS
 from .figure_record import record_persons

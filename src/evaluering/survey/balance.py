@@ -23,10 +23,12 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from ..columns import require_columns
 from ..labels import covariate_label
 from ..weighting.design_matrix import covariate_matrix
 from .design import SurveyDesign
 from .steps import ConvergenceError
+from .variance import SurveyError
 
 __all__ = ["BALANCE_GROUP", "balance_comparison", "balance_comparison_noted"]
 
@@ -61,6 +63,7 @@ def _independent(X: np.ndarray, order: list[int]) -> list[int]:
 def balance_comparison_noted(design: SurveyDesign, group: str, district: str, comparison: str,
                              covariates: Sequence[str]) -> tuple[SurveyDesign, tuple[str, ...]]:
     """:func:`balance_comparison` and, in Danish, the targets it had to give up (module docstring)."""
+    require_columns(design.data, [group], what="survey data (balancing)", error=SurveyError)
     X = covariate_matrix(design.data, covariates)
     in_district = (design.data[group] == district).to_numpy()
     in_comparison = (design.data[group] == comparison).to_numpy()

@@ -18,6 +18,7 @@ from collections.abc import Mapping, Sequence
 import numpy as np
 import pandas as pd
 
+from ..columns import require_columns
 from .estimate import Estimate, EstimateTable, make_table
 from .statistics import Statistic, means, ratio, regression, totals
 from .steps import Calibrate, CalibrationResidual, NonresponseClasses, NonresponsePropensity, PostStratify, Rake, Trim
@@ -27,8 +28,7 @@ __all__ = ["SurveyDesign", "SurveyError"]
 
 
 def _check_weights(data: pd.DataFrame, column: str) -> np.ndarray:
-    if column not in data:
-        raise SurveyError(f"weights: no column '{column}' in the data")
+    require_columns(data, [column], what="survey data (weights)", error=SurveyError)
     w = pd.to_numeric(data[column], errors="coerce").to_numpy(dtype=float)
     for problem, mask in (("missing or not numeric", np.isnan(w)), ("negative", w < 0), ("zero", w == 0),
                           ("infinite", np.isinf(w))):
@@ -42,9 +42,7 @@ def _check_weights(data: pd.DataFrame, column: str) -> np.ndarray:
 def _stages(data: pd.DataFrame, strata: str | None, cluster: str | None, fpc: str | None,
             lonely_psu: str) -> Stages:
     n = len(data)
-    for name in (strata, cluster, fpc):
-        if name is not None and name not in data:
-            raise SurveyError(f"design: no column '{name}' in the data")
+    require_columns(data, [strata, cluster, fpc], what="survey data (design)", error=SurveyError)
     if lonely_psu not in LONELY_PSU_OPTIONS:
         raise SurveyError(f"lonely_psu must be one of {LONELY_PSU_OPTIONS}, not {lonely_psu!r}")
     stratum_values = data[strata] if strata else pd.Series(np.zeros(n), index=data.index)
@@ -80,9 +78,7 @@ def _stages(data: pd.DataFrame, strata: str | None, cluster: str | None, fpc: st
 
 def _columns(data: pd.DataFrame, columns: str | Sequence[str]) -> tuple[list[str], np.ndarray]:
     names = [columns] if isinstance(columns, str) else list(columns)
-    missing = [c for c in names if c not in data]
-    if missing:
-        raise SurveyError(f"no columns {missing} in the data")
+    require_columns(data, names, what="survey data", error=SurveyError)
     values = np.column_stack([pd.to_numeric(data[c], errors="coerce").to_numpy(dtype=float) for c in names])
     return names, values
 
@@ -140,16 +136,22 @@ class SurveyDesign:
         return new
 
     def poststratify(self, variable: str, totals: Mapping) -> SurveyDesign:
+        """Post-stratification: the weights of each category of ``variable`` scaled to its population total."""
         return self._with_step(PostStratify(variable, dict(totals)))
 
     def rake(self, margins: Mapping[str, Mapping], *, tol: float = 1e-10, max_iter: int = 100) -> SurveyDesign:
+        """Raking (iterative proportional fitting) to the population totals of several categorical margins."""
         return self._with_step(Rake({k: dict(v) for k, v in margins.items()}, tol, max_iter))
 
     def calibrate(self, totals: Mapping, method: str = "linear", bounds: tuple[float, float] | None = None,
                   *, tol: float = 1e-10, max_iter: int = 100) -> SurveyDesign:
+        """Calibration to ``totals`` (categorical margins and numeric totals): ``linear`` (GREG),
+        ``raking`` or bounded ``logit`` (``bounds`` on the weight ratios), as R's ``calibrate``.
+        """
         return self._with_step(Calibrate(dict(totals), method, bounds, tol, max_iter))
 
     def trim(self, upper: float = np.inf, lower: float = 0.0) -> SurveyDesign:
+        """Weights bounded to [``lower``, ``upper``], the trimmed weight spread over the others (total kept)."""
         return self._with_step(Trim(upper, lower))
 
     def adjust_nonresponse(self, responded: str, classes: Sequence[str] | None = None,
@@ -218,27 +220,33 @@ class SurveyDesign:
             raise SurveyError(f"the leverage correction is for linearised variances; a {type(self).__name__} "
                               "gets its variance from re-weighted replicates instead")
         if on:
-            self.leverage  # computed once here, so designs derived from this one (new columns) share it
+            _ = self.leverage  # computed once here, so designs derived from this one (new columns) share it
         new = object.__new__(type(self))
         new.__dict__.update(self.__dict__)
         new.leverage_correction = bool(on)
         return new
 
-    def _leverage_factor(self) -> np.ndarray:
+    def leverage_factors(self) -> np.ndarray:
         """1 / sqrt(1 - h) per unit; 1 where h reaches 1 (the unit's residual is then exactly 0)."""
         keep = 1 - self.leverage.to_numpy()
         return np.where(keep > 1e-9, 1 / np.sqrt(np.clip(keep, 1e-9, None)), 1.0)
 
     # --- estimation ------------------------------------------------------------------------------
 
-    def _estimate(self, statistic: Statistic) -> EstimateTable:
-        w = self._final
-        z = statistic.influence(w)
+    def residualised_influence(self, statistic: Statistic) -> np.ndarray:
+        """The statistic's influence values after every calibration step (uncorrected for leverage):
+        what the linearised variance is computed from, so that callers can share one pass.
+        """
+        z = statistic.influence(self._final)
         for residualise in self._residualisers:
             z = residualise(z)
+        return np.asarray(z, dtype=float)
+
+    def _estimate(self, statistic: Statistic) -> EstimateTable:
+        w = self._final
+        z = self.residualised_influence(statistic)
         if self.leverage_correction:
-            z = np.asarray(z, dtype=float)
-            z = z * (self._leverage_factor()[:, None] if z.ndim == 2 else self._leverage_factor())
+            z = z * (self.leverage_factors()[:, None] if z.ndim == 2 else self.leverage_factors())
         covariance = design_variance(z, self.stages)
         return make_table(statistic.names, statistic.value(w), covariance, statistic.srs_variance(w),
                           statistic.n, self.confidence)
@@ -246,8 +254,7 @@ class SurveyDesign:
     def _domains(self, by: str | None):
         if by is None:
             return [(None, None)]
-        if by not in self.data:
-            raise SurveyError(f"no column '{by}' in the data")
+        require_columns(self.data, [by], what="survey data (domains)", error=SurveyError)
         levels = self.data[by].dropna().unique()
         return [(level, (self.data[by] == level).to_numpy()) for level in sorted(levels, key=str)]
 
@@ -285,8 +292,7 @@ class SurveyDesign:
 
     def proportion(self, column: str, by: str | None = None) -> EstimateTable:
         """Estimated share of every category of ``column`` (missing answers left out)."""
-        if column not in self.data:
-            raise SurveyError(f"no column '{column}' in the data")
+        require_columns(self.data, [column], what="survey data", error=SurveyError)
         values = self.data[column]
         categories = sorted(values.dropna().unique(), key=str)
         dummies = np.column_stack([(values == c).to_numpy(dtype=float) for c in categories])

@@ -6,16 +6,20 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats
+
+from ..numerics import interval
+from ..results import ResultDisplay
 
 __all__ = ["Estimate", "EstimateTable", "make_table"]
 
 COLUMNS = ["estimate", "se", "ci_low", "ci_high", "deff", "n"]
 
 
-@dataclass(frozen=True)
-class Estimate:
+@dataclass(frozen=True, repr=False)
+class Estimate(ResultDisplay):
     """A design-based estimate with its standard error, interval, design effect and unweighted n."""
+
+    _index = True  # the estimate's name
 
     name: str
     estimate: float
@@ -27,22 +31,19 @@ class Estimate:
     confidence: float = 0.95
 
     def to_frame(self) -> pd.DataFrame:
+        """One row, indexed by the estimate's name."""
         return pd.DataFrame([asdict(self)]).set_index("name")
 
-    def summary(self) -> str:
+    def _headline(self) -> str:
         return (f"{self.name}: {self.estimate:.6g} (se {self.se:.4g}; {self.confidence:.0%} CI "
                 f"{self.ci_low:.6g} to {self.ci_high:.6g}; deff {self.deff:.3g}; n = {self.n})")
 
-    def __repr__(self) -> str:
-        return f"Estimate({self.summary()})"
 
-    def _repr_html_(self) -> str:
-        return self.to_frame().to_html(float_format=lambda v: f"{v:.6g}")
-
-
-@dataclass(frozen=True)
-class EstimateTable:
+@dataclass(frozen=True, repr=False)
+class EstimateTable(ResultDisplay):
     """Several estimates (categories, domains or coefficients) with their joint covariance."""
+
+    _index = True  # the estimates' names
 
     table: pd.DataFrame  # index: names; columns: estimate, se, ci_low, ci_high, deff, n
     covariance: np.ndarray
@@ -57,23 +58,20 @@ class EstimateTable:
 
     @property
     def estimate(self) -> pd.Series:
+        """The estimates, by name."""
         return self.table["estimate"]
 
     @property
     def se(self) -> pd.Series:
+        """Their standard errors, by name."""
         return self.table["se"]
 
     def to_frame(self) -> pd.DataFrame:
+        """One row per estimate (a copy of the table)."""
         return self.table.copy()
 
-    def summary(self) -> str:
-        return self.table.to_string(float_format=lambda v: f"{v:.6g}")
-
-    def __repr__(self) -> str:
-        return self.summary()
-
-    def _repr_html_(self) -> str:
-        return self.table.to_html(float_format=lambda v: f"{v:.6g}")
+    def _headline(self) -> str:
+        return f"{len(self)} design-based estimates, {self.confidence:.0%} intervals"
 
 
 def make_table(names, estimates, covariance, srs_variance, n, confidence: float = 0.95) -> EstimateTable:
@@ -81,12 +79,12 @@ def make_table(names, estimates, covariance, srs_variance, n, confidence: float 
     estimates = np.asarray(estimates, dtype=float)
     covariance = np.atleast_2d(np.asarray(covariance, dtype=float))
     se = np.sqrt(np.clip(np.diag(covariance), 0, None))
-    z = stats.norm.ppf(0.5 + confidence / 2)
+    ci_low, ci_high, _ = interval(estimates, se, confidence)
     srs_variance = np.broadcast_to(np.asarray(srs_variance, dtype=float), estimates.shape)
     with np.errstate(divide="ignore", invalid="ignore"):
         deff = np.where(srs_variance > 0, se**2 / srs_variance, np.nan)
     table = pd.DataFrame(
-        {"estimate": estimates, "se": se, "ci_low": estimates - z * se, "ci_high": estimates + z * se,
+        {"estimate": estimates, "se": se, "ci_low": ci_low, "ci_high": ci_high,
          "deff": deff, "n": np.broadcast_to(np.asarray(n), estimates.shape).astype(int)},
         index=pd.Index(list(names), name="name"),
     )

@@ -16,6 +16,8 @@ from collections.abc import Sequence
 import numpy as np
 import pandas as pd
 
+from .variance import SurveyError
+
 __all__ = ["AGE_BANDS", "age_band", "collapse_classes"]
 
 AGE_BANDS = (18, 30, 50, 67)  # lower edges: 18-29, 30-49, 50-66, 67+
@@ -30,7 +32,7 @@ def age_band(age: pd.Series, youngest: int = AGE_BANDS[0]) -> pd.Series:
     get no band (NaN), as do missing ages.
     """
     if not youngest < AGE_BANDS[1]:
-        raise ValueError(f"youngest must be below {AGE_BANDS[1]}, not {youngest}")
+        raise SurveyError(f"youngest must be below {AGE_BANDS[1]}, not {youngest}")
     bins = [youngest, *AGE_BANDS[1:], np.inf]
     labels = [f"{youngest}-29", *AGE_BAND_LABELS[1:]]
     return pd.cut(age, bins=bins, right=False, labels=labels).astype(object).where(lambda s: s.notna())
@@ -49,10 +51,10 @@ def collapse_classes(
     ``[["stratum", "age_band", "sex", "origin"], ["stratum", "age_band", "origin"],
     ["stratum", "age_band"], ["stratum"]]``. Each person gets the finest class in which at
     least ``min_respondents`` respondents fall (any respondent at the coarsest level); a
-    coarsest class without respondents raises a ValueError naming it.
+    coarsest class without respondents raises a SurveyError naming it.
     """
     if not class_levels:
-        raise ValueError("class_levels must list at least one class definition")
+        raise SurveyError("class_levels must list at least one class definition")
     resp = sample[responded].astype(bool).to_numpy()
     label = np.full(len(sample), None, dtype=object)
     for level, columns in enumerate(class_levels):
@@ -73,12 +75,12 @@ def _merge_stranded(label: np.ndarray, keys: np.ndarray, resp: np.ndarray, prefi
 
     Their coarsest cell has respondents, all placed in finer classes; merging the one with the
     fewest respondents back keeps every class at ``min_respondents`` or more. A coarsest cell
-    without any respondent cannot be weighted and raises a ValueError naming it.
+    without any respondent cannot be weighted and raises a SurveyError naming it.
     """
     stranded = label == None  # noqa: E711
     empty = sorted({k for k in set(keys[stranded]) if not resp[keys == k].any()})
     if empty:
-        raise ValueError(
+        raise SurveyError(
             f"weighting classes {empty} (by {list(columns)}) have no respondents: "
             "cannot weight non-response; merge these strata or check the 'responded' column"
         )

@@ -89,6 +89,9 @@ class ReplicateDesign(SurveyDesign):
     @classmethod
     def from_design(cls, design: SurveyDesign, method: str, *, replicates: int = 200, seed: int | None = None,
                     mse: bool = False) -> ReplicateDesign:
+        """The replicate design of ``design``: ``method`` "jk1", "jkn" or "bootstrap" (``replicates``
+        draws from ``seed``), every weighting step re-applied to every replicate.
+        """
         factors, scale, rscales = replicate_weights(design.stages, method, replicates, seed)
         new = object.__new__(cls)
         new.__dict__.update(design.__dict__)

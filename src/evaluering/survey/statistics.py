@@ -15,11 +15,15 @@ from dataclasses import dataclass
 import numpy as np
 import statsmodels.api as sm
 
+from .variance import SurveyError
+
 __all__ = ["Statistic", "means", "totals", "ratio", "regression"]
 
 
 @dataclass(frozen=True)
 class Statistic:
+    """Named estimates as functions of the weights: values, influence values, SRS variance, and counts."""
+
     names: list
     value: Callable[[np.ndarray], np.ndarray]
     influence: Callable[[np.ndarray], np.ndarray]
@@ -118,7 +122,7 @@ def regression(names: Sequence, y: np.ndarray, X: np.ndarray, family: str) -> St
     i.e. the estimating-function residuals that R's ``svyglm`` passes to ``svyrecvar``.
     """
     if family not in ("gaussian", "binomial"):
-        raise ValueError(f"family must be 'gaussian' or 'binomial', not {family!r}")
+        raise SurveyError(f"family must be 'gaussian' or 'binomial', not {family!r}")
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
     glm_family = sm.families.Gaussian() if family == "gaussian" else sm.families.Binomial()

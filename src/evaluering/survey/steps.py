@@ -20,9 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 from scipy.special import expit
 
+from ..columns import require_columns
+from ..numerics import weighted_logit
 from .variance import SurveyError
 
 __all__ = ["PostStratify", "Rake", "Calibrate", "Trim", "NonresponseClasses", "NonresponsePropensity",
@@ -47,16 +48,19 @@ class CalibrationResidual:
         self._leverage: np.ndarray | None = None
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
+        """The calibration residuals of the influence values ``x``."""
         return self._residualise(x)
 
     @property
     def leverage(self) -> np.ndarray:
+        """Per unit, the share of its own value the projection removes (computed once)."""
         if self._leverage is None:
             self._leverage = np.asarray(self._leverage_of(), dtype=float)
         return self._leverage
 
     @property
     def factors(self) -> tuple[np.ndarray, np.ndarray]:
+        """(A, B) with the residual ``x - A (B' x)``."""
         return self._factors_of()
 
 
@@ -69,8 +73,7 @@ class ConvergenceError(SurveyError):
 
 def _codes(data: pd.DataFrame, variable: str, totals: Mapping, step: str) -> np.ndarray:
     """Category codes of ``variable`` in the order of ``totals``; every category must match."""
-    if variable not in data:
-        raise SurveyError(f"{step}: no column '{variable}' in the data")
+    require_columns(data, [variable], what=step, error=SurveyError)
     values = data[variable].astype(object)
     if values.isna().any():
         raise SurveyError(f"{step}: column '{variable}' has {int(values.isna().sum())} missing values")
@@ -85,7 +88,7 @@ def _codes(data: pd.DataFrame, variable: str, totals: Mapping, step: str) -> np.
 
 def _check_present(codes: np.ndarray, w: np.ndarray, variable: str, totals: Mapping, step: str) -> None:
     present = np.bincount(codes, weights=(w > 0).astype(float), minlength=len(totals))
-    missing = [str(k) for k, c in zip(totals, present) if c == 0]
+    missing = [str(k) for k, c in zip(totals, present, strict=True) if c == 0]
     if missing:
         raise SurveyError(f"{step}: categories {missing} of '{variable}' have population totals but no "
                           "respondents with a positive weight (an empty weighting class)")
@@ -168,6 +171,7 @@ class PostStratify:
     totals: Mapping
 
     def apply(self, data: pd.DataFrame, w: np.ndarray) -> tuple[np.ndarray, Residualiser]:
+        """Post-stratified weights and the residualiser centring influence values within categories."""
         step = f"post-stratification on '{self.variable}'"
         codes = _codes(data, self.variable, self.totals, step)
         _check_present(codes, w, self.variable, self.totals, step)
@@ -192,6 +196,7 @@ class Rake:
     max_iter: int = 100
 
     def apply(self, data: pd.DataFrame, w: np.ndarray) -> tuple[np.ndarray, Residualiser]:
+        """Raked weights and the residualiser of R's ``survey`` (alternating centring within margins)."""
         step = "raking"
         if not self.margins:
             raise SurveyError("raking: no margins given")
@@ -256,8 +261,7 @@ def _calibration_matrix(data: pd.DataFrame, totals: Mapping) -> tuple[np.ndarray
                 names.append(f"{variable}={list(total)[j]}")
             population = target.sum() if population is None else population
         else:
-            if variable not in data:
-                raise SurveyError(f"calibration: no column '{variable}' in the data")
+            require_columns(data, [variable], what="calibration", error=SurveyError)
             values = data[variable].astype(float).to_numpy()
             if np.isnan(values).any():
                 raise SurveyError(f"calibration: column '{variable}' has missing values")
@@ -328,11 +332,13 @@ class Calibrate:
                                f"(furthest from its total: '{worst}'); are the bounds too tight?")
 
     def apply(self, data: pd.DataFrame, w: np.ndarray) -> tuple[np.ndarray, Residualiser]:
+        """Calibrated weights and the residualiser (residuals of the weighted regression on the calibration
+        variables, as R's ``survey``).
+        """
         if self.method not in self._methods:
             raise SurveyError(f"calibration method must be one of {self._methods}, not {self.method!r}")
-        if self.method == "logit":
-            if self.bounds is None or not (self.bounds[0] < 1 < self.bounds[1]):
-                raise SurveyError("logit calibration needs bounds=(low, high) with low < 1 < high")
+        if self.method == "logit" and (self.bounds is None or not (self.bounds[0] < 1 < self.bounds[1])):
+            raise SurveyError("logit calibration needs bounds=(low, high) with low < 1 < high")
         X, target, names = _calibration_matrix(data, self.totals)
         d = w.astype(float)
         if self.method == "linear":
@@ -367,6 +373,7 @@ class Trim:
     max_iter: int = 100
 
     def apply(self, data: pd.DataFrame, w: np.ndarray) -> tuple[np.ndarray, None]:
+        """Trimmed weights (treated as given in the variance: no residualiser)."""
         if self.lower >= self.upper:
             raise SurveyError(f"trimming: lower bound {self.lower} must be below upper bound {self.upper}")
         new = w.astype(float).copy()
@@ -399,9 +406,8 @@ class NonresponseClasses:
     classes: tuple[str, ...]
 
     def apply(self, data: pd.DataFrame, w: np.ndarray) -> tuple[np.ndarray, Residualiser]:
-        missing = [c for c in (self.responded, *self.classes) if c not in data]
-        if missing:
-            raise SurveyError(f"non-response adjustment: no columns {missing} in the data")
+        """Respondents carry their class's sampled weight; the residualiser centres within classes."""
+        require_columns(data, [self.responded, *self.classes], what="non-response adjustment", error=SurveyError)
         resp = data[self.responded].astype(bool).to_numpy()
         codes = data.groupby(list(self.classes), sort=True, dropna=False).ngroup().to_numpy()
         k = codes.max() + 1
@@ -431,9 +437,11 @@ class NonresponsePropensity:
     covariates: tuple[str, ...]
 
     def apply(self, data: pd.DataFrame, w: np.ndarray) -> tuple[np.ndarray, None]:
+        """Respondents' weights divided by their fitted response propensity; non-respondents get 0."""
+        require_columns(data, [self.responded, *self.covariates], what="non-response adjustment", error=SurveyError)
         X = pd.get_dummies(data[list(self.covariates)], drop_first=True, dtype=float)
         X.insert(0, "const", 1.0)
         resp = data[self.responded].astype(bool).to_numpy()
-        fit = sm.GLM(resp.astype(float), X.to_numpy(), family=sm.families.Binomial(), var_weights=w).fit()
-        p = np.asarray(fit.predict(X.to_numpy()))
-        return np.where(resp, w / p, 0.0), None
+        # statsmodels' default tolerance (1e-8), as this step has always used
+        fit = weighted_logit(X.to_numpy(), resp.astype(float), w, tol=1e-8)
+        return np.where(resp, w / fit.fitted, 0.0), None

@@ -39,6 +39,7 @@ class Stages:
 
     @property
     def n_psu(self) -> int:
+        """Number of sampled first-stage units (PSUs)."""
         return len(self.psu_stratum)
 
     @property

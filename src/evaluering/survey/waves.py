@@ -21,9 +21,11 @@ from dataclasses import dataclass
 
 import pandas as pd
 
+from ..columns import require_columns
 from .design import SurveyDesign
 from .nonresponse import collapse_classes
 from .steps import ConvergenceError
+from .variance import SurveyError
 
 __all__ = ["WEIGHTING_CLASSES", "RAKING_MARGINS", "RAKING_LEVELS", "WaveWeighting", "wave_design", "wave_weighting",
            "raking_margins"]
@@ -124,6 +126,9 @@ def wave_weighting(sample: pd.DataFrame, population: pd.DataFrame, *, min_respon
     design_weight. ``population``: the register's adults in the wave year with stratum, age_band,
     sex and origin (the raking targets). ``names``: stratum -> name for the notes.
     """
+    persons = ["stratum", "age_band", "sex", "origin"]
+    require_columns(sample, [*persons, "responded", "design_weight"], what="survey sample", error=SurveyError)
+    require_columns(population, persons, what="register population (raking targets)", error=SurveyError)
     names = dict(names or {})
     sample = sample.reset_index(drop=True)
     answered = sample.groupby("stratum")["responded"].apply(lambda r: bool(r.astype(bool).any()))

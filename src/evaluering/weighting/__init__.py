@@ -13,13 +13,15 @@ Typical use, with ``frame`` holding district and comparison respondents together
 from .design_matrix import covariate_matrix
 from .diagnostics import balance_table, effective_sample_size, max_weight_share
 from .entropy import entropy_balance
+from .errors import BalanceError, BalanceWarning, CovariateColumnError
 from .ipw import ipw_weights
-from .result import BalanceError, BalanceWarning, BalanceWeights
+from .result import BalanceWeights
 
 __all__ = [
     "BalanceError",
     "BalanceWarning",
     "BalanceWeights",
+    "CovariateColumnError",
     "balance_table",
     "covariate_matrix",
     "effective_sample_size",

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..columns import require_columns
+from .errors import BalanceError, CovariateColumnError
+
 __all__ = ["MISSING_LEVEL", "covariate_matrix"]
 
 MISSING_LEVEL = "(missing)"
@@ -29,24 +32,23 @@ def covariate_matrix(
     level except the reference level (``reference[column]``, else the first category of a
     categorical or the first level in sorted order). Missing values in a categorical column
     are a level of their own, ``"(missing)"`` (e.g. unknown education), so no respondent is
-    lost; missing values in bool or numeric columns are an error.
+    lost; missing values in bool or numeric columns are a ``BalanceError``, a column not in
+    ``frame`` a ``CovariateColumnError`` (also a ``KeyError``).
     """
     reference = dict(reference or {})
-    unknown = [c for c in [*columns, *reference] if c not in frame.columns]
-    if unknown:
-        raise KeyError(f"covariate columns not in the frame: {sorted(set(unknown))}")
+    require_columns(frame, [*columns, *reference], what="covariates", error=CovariateColumnError)
     parts: list[pd.DataFrame] = []
     for col in columns:
         s = frame[col]
         if pd.api.types.is_bool_dtype(s) or pd.api.types.is_numeric_dtype(s):
             if s.isna().any():
-                raise ValueError(f"covariate {col!r} has {int(s.isna().sum())} missing values")
+                raise BalanceError(f"covariate {col!r} has {int(s.isna().sum())} missing values")
             parts.append(s.astype(float).to_frame(col))
             continue
         levels = _levels(s)
         ref = reference.get(col, levels[0])
         if ref not in levels:
-            raise ValueError(f"reference level {ref!r} of {col!r} does not occur; levels: {levels}")
+            raise BalanceError(f"reference level {ref!r} of {col!r} does not occur; levels: {levels}")
         values = s.astype(object).where(s.notna(), MISSING_LEVEL)
         dummies = {f"{col}={level}": (values == level).astype(float) for level in levels if level != ref}
         parts.append(pd.DataFrame(dummies, index=frame.index))
@@ -69,7 +71,7 @@ def as_frame(X: pd.DataFrame | np.ndarray) -> pd.DataFrame:
     frame = frame.astype(float)
     bad = [str(c) for c in frame.columns if not np.isfinite(frame[c].to_numpy()).all()]
     if bad:
-        raise ValueError(f"covariates with missing or infinite values: {bad}")
+        raise BalanceError(f"covariates with missing or infinite values: {bad}")
     return frame
 
 
@@ -78,11 +80,11 @@ def as_vector(values, index: pd.Index, name: str) -> np.ndarray:
     if isinstance(values, pd.Series):
         missing = index.difference(values.index)
         if len(missing):
-            raise ValueError(f"{name} has no value for {len(missing)} rows, e.g. {list(missing[:3])}")
+            raise BalanceError(f"{name} has no value for {len(missing)} rows, e.g. {list(missing[:3])}")
         values = values.reindex(index)
     array = np.asarray(values)
     if array.shape != (len(index),):
-        raise ValueError(f"{name} has shape {array.shape}, expected ({len(index)},)")
+        raise BalanceError(f"{name} has shape {array.shape}, expected ({len(index)},)")
     return array
 
 
@@ -92,7 +94,7 @@ def as_base_weights(base_weights, index: pd.Index) -> np.ndarray:
         return np.ones(len(index))
     b = as_vector(base_weights, index, "base_weights").astype(float)
     if not np.isfinite(b).all() or (b < 0).any() or b.sum() <= 0:
-        raise ValueError("base_weights must be finite, non-negative and not all zero")
+        raise BalanceError("base_weights must be finite, non-negative and not all zero")
     return b
 
 
@@ -112,6 +114,7 @@ class Standardized:
 
     @property
     def kept(self) -> list[int]:
+        """Positions of the columns that are neither constant nor redundant."""
         return [j for j in range(len(self.mean)) if j not in self.redundant]
 
 

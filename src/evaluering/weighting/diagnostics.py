@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from .design_matrix import as_base_weights, as_frame, as_vector
+from .errors import BalanceError
 
 __all__ = ["balance_table", "effective_sample_size", "max_weight_share"]
 
@@ -56,7 +57,7 @@ def balance_table(X, treated, weights_before=None, weights_after=None) -> pd.Dat
     X = as_frame(X)
     is_treated = as_vector(treated, X.index, "treated").astype(bool)
     if is_treated.all() or not is_treated.any():
-        raise ValueError("balance_table needs both treated and comparison rows")
+        raise BalanceError("balance_table needs both treated and comparison rows")
     before = as_base_weights(weights_before, X.index)
     control_index = X.index[~is_treated]
     after = before[~is_treated] if weights_after is None else as_vector(

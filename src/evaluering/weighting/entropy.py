@@ -37,7 +37,8 @@ import pandas as pd
 import scipy.linalg
 
 from .design_matrix import Standardized, as_base_weights, as_frame, as_vector, standardize
-from .result import BalanceError, BalanceWarning, BalanceWeights
+from .errors import BalanceError, BalanceWarning
+from .result import BalanceWeights
 
 __all__ = ["entropy_balance"]
 
@@ -72,7 +73,7 @@ def entropy_balance(
     """
     X = as_frame(X_control)
     if len(X) == 0 or X.shape[1] == 0:
-        raise ValueError("X_control needs at least one row and one covariate")
+        raise BalanceError("X_control needs at least one row and one covariate")
     names = [str(c) for c in X.columns]
     values = X.to_numpy()
     target = _target_vector(target_means, X.columns)
@@ -106,11 +107,11 @@ def _target_vector(target_means, columns: pd.Index) -> np.ndarray:
         missing = [str(c) for c in columns if c not in target_means.index]
         extra = [str(c) for c in target_means.index if c not in columns]
         if missing or extra:
-            raise ValueError(f"target_means do not match the covariates: missing {missing}, unknown {extra}")
+            raise BalanceError(f"target_means do not match the covariates: missing {missing}, unknown {extra}")
         target_means = target_means.reindex(columns)
     target = as_vector(np.asarray(target_means, dtype=float), columns, "target_means")
     if not np.isfinite(target).all():
-        raise ValueError("target_means must be finite")
+        raise BalanceError("target_means must be finite")
     return target
 
 

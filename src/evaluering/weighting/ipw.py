@@ -14,10 +14,11 @@ import warnings
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
+from ..numerics import weighted_logit
 from .design_matrix import as_base_weights, as_frame, as_vector, standardize
-from .result import BalanceWarning, BalanceWeights
+from .errors import BalanceError, BalanceWarning
+from .result import BalanceWeights
 
 __all__ = ["ipw_weights"]
 
@@ -36,9 +37,9 @@ def ipw_weights(
 
     ``X`` holds the covariates of all rows, ``treated`` marks the district rows (a Series is
     aligned by index), ``base_weights`` are every row's base weights (default: equal). The
-    logit is a statsmodels GLM (Binomial) with the base weights as ``var_weights``: the
-    coefficients are those of the weighted likelihood (weights as sampling weights, not counts;
-    only the point estimates are used). Constant and collinear covariates are dropped with a
+    logit is :func:`evaluering.numerics.weighted_logit` (statsmodels' GLM with the base weights as
+    ``var_weights``): the coefficients are those of the weighted likelihood (weights as sampling
+    weights, not counts; only the point estimates are used). Constant and collinear covariates are dropped with a
     ``BalanceWarning``. A ``BalanceWarning`` also flags propensities above 0.99, where the odds
     weights explode and the district has respondents unlike anyone in the comparison group, and
     a logit that did not converge.
@@ -46,7 +47,7 @@ def ipw_weights(
     X = as_frame(X)
     is_treated = as_vector(treated, X.index, "treated").astype(bool)
     if is_treated.all() or not is_treated.any():
-        raise ValueError("ipw_weights needs both district (treated) and comparison rows")
+        raise BalanceError("ipw_weights needs both district (treated) and comparison rows")
     b = as_base_weights(base_weights, X.index)
 
     redundant = sorted(standardize(X.to_numpy(), b).redundant)
@@ -57,13 +58,14 @@ def ipw_weights(
             BalanceWarning,
             stacklevel=2,
         )
-    design = sm.add_constant(X.drop(columns=X.columns[redundant]), has_constant="add")
-    fit = sm.GLM(is_treated.astype(float), design, family=sm.families.Binomial(), var_weights=b).fit()
+    design = X.drop(columns=X.columns[redundant])
+    design.insert(0, "const", 1.0)
+    fit = weighted_logit(design.to_numpy(), is_treated.astype(float), b)
     if not fit.converged:
         warnings.warn("the propensity model (logit) did not converge; the weights are unreliable",
                       BalanceWarning, stacklevel=2)
-    eta = design.to_numpy() @ fit.params.to_numpy()
-    p = 1.0 / (1.0 + np.exp(-eta))
+    eta = design.to_numpy() @ fit.coef
+    p = fit.fitted
 
     extreme = p > EXTREME_PROPENSITY
     if extreme.any():
@@ -81,9 +83,9 @@ def ipw_weights(
     return BalanceWeights.build(
         pd.Series(weights, index=X.index[control], name="weight"),
         method="ipw",
-        converged=bool(fit.converged),
-        iterations=int(fit.fit_history["iteration"]),
-        coefficients=fit.params.rename("coefficient"),
+        converged=fit.converged,
+        iterations=fit.iterations,
+        coefficients=pd.Series(fit.coef, index=design.columns, name="coefficient"),
         dropped=dropped,
         min_ess_share=min_ess_share,
         max_share=max_share,

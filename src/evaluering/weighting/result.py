@@ -1,33 +1,23 @@
-"""The result of a balancing method, and the error and warning types of the weighting package."""
+"""The result of a balancing method (the error and warning types are in :mod:`.errors`)."""
 
 from __future__ import annotations
 
-import html
 import warnings
 from dataclasses import dataclass
 
 import pandas as pd
 
-from ..errors import EvalueringError
+from ..results import ResultDisplay
 from .diagnostics import effective_sample_size, max_weight_share
+from .errors import BalanceError, BalanceWarning
 
 __all__ = ["BalanceError", "BalanceWarning", "BalanceWeights"]
 
 METHOD_NAMES = {"entropy": "Entropy balancing", "ipw": "Inverse probability (odds) weighting"}
 
 
-class BalanceError(EvalueringError, ValueError):
-    """The comparison group cannot be weighted to the target (infeasible or no convergence)."""
-
-
-class BalanceWarning(UserWarning):
-    """The weights exist but deserve a look: few effective respondents, dominant weights,
-    dropped covariates or extreme propensities.
-    """
-
-
-@dataclass(frozen=True)
-class BalanceWeights:
+@dataclass(frozen=True, repr=False)
+class BalanceWeights(ResultDisplay):
     """Weights for the comparison group's rows that make it look like the district.
 
     ``coefficients`` are the fitted parameters on the covariates' original scale: the
@@ -95,29 +85,21 @@ class BalanceWeights:
         """Number of comparison rows."""
         return len(self.weights)
 
-    def summary(self) -> str:
-        """A few lines for the console or a log."""
+    def to_frame(self) -> pd.DataFrame:
+        """One row: the method, the number of comparison rows, convergence and what the weights cost."""
+        return pd.DataFrame([{
+            "method": self.method, "n": self.n, "converged": self.converged, "iterations": self.iterations,
+            "effective_sample_size": self.effective_sample_size, "ess_share": self.effective_sample_size / self.n,
+            "max_weight_share": self.max_weight_share, "dropped": ", ".join(self.dropped)}])
+
+    def _headline(self) -> str:
         status = f"converged in {self.iterations} iterations" if self.converged else (
             f"NOT converged after {self.iterations} iterations")
-        lines = [
-            f"{METHOD_NAMES[self.method]}: {self.n:,} comparison rows, {status}",
-            f"effective sample size {self.effective_sample_size:,.0f} ({self.effective_sample_size / self.n:.0%} "
-            f"of the rows); largest weight {self.max_weight_share:.2%} of the total",
-        ]
-        if self.dropped:
-            lines.append(f"dropped covariates (constant or collinear): {', '.join(self.dropped)}")
-        return "\n".join(lines)
+        return f"{METHOD_NAMES[self.method]}: {self.n:,} comparison rows, {status}"
 
-    def _repr_html_(self) -> str:
-        rows = [
-            ("method", METHOD_NAMES[self.method]),
-            ("comparison rows", f"{self.n:,}"),
-            ("converged", f"{'yes' if self.converged else 'NO'} ({self.iterations} iterations)"),
-            ("effective sample size", f"{self.effective_sample_size:,.0f} ({self.effective_sample_size / self.n:.0%})"),
-            ("largest weight share", f"{self.max_weight_share:.2%}"),
-        ]
+    def _notes(self) -> list[str]:
+        notes = [f"effective sample size {self.effective_sample_size:,.0f} ({self.effective_sample_size / self.n:.0%} "
+                 f"of the rows); largest weight {self.max_weight_share:.2%} of the total"]
         if self.dropped:
-            rows.append(("dropped covariates", ", ".join(self.dropped)))
-        body = "".join(f"<tr><th style='text-align:left'>{html.escape(k)}</th><td>{html.escape(v)}</td></tr>"
-                       for k, v in rows)
-        return f"<table>{body}</table>"
+            notes.append(f"dropped covariates (constant or collinear): {', '.join(self.dropped)}")
+        return notes

@@ -34,6 +34,7 @@ import pandas as pd
 
 from ...config import Params
 from .effects import Effects, planted_effects
+from .errors import SyntheticDataError
 from .institutions import institution_catalogue, institutions_year, isolation_index, isolation_levels
 from .population import People, initial_population, simulate_year_change
 from .register import register_year
@@ -45,8 +46,8 @@ from .truth import build_truth
 from .visitors import visitor_counts
 from .world import World, build_world
 
-__all__ = ["PLANTED_EFFECTS", "DISTRICT_PROFILES", "WORLDS", "PLANTED_CHOICES", "DistrictProfile", "generate",
-           "isolation_index"]
+__all__ = ["PLANTED_EFFECTS", "DISTRICT_PROFILES", "WORLDS", "PLANTED_CHOICES", "DistrictProfile",
+           "SyntheticDataError", "generate", "isolation_index"]
 
 
 def _write_atomically(out_dir: Path, tables: dict[str, pd.DataFrame], truth: dict) -> None:
@@ -101,7 +102,7 @@ def generate(params: Params, out_dir: str | Path, seed: int = 2021, include_next
     district x indicator is a null. The same arguments give identical files.
     """
     if world not in WORLDS:
-        raise ValueError(f"unknown synthetic world {world!r}; choose one of {sorted(WORLDS)}")
+        raise SyntheticDataError(f"unknown synthetic world {world!r}; choose one of {sorted(WORLDS)}")
     settings = WORLDS[world]
     out_dir = Path(out_dir)
     effects = planted_effects(params, planted)

@@ -21,6 +21,7 @@ from ...config import (
     SurveyShare,
     VisitorMean,
 )
+from .errors import SyntheticDataError
 from .settings import DISTRICT_PROFILES, PLANTED_CHOICES, PLANTED_EFFECTS, SURVEY_MODELS
 from .world import World
 
@@ -49,7 +50,7 @@ REGISTER_EFFECT_COLUMNS = {"in_education", "employed", "convicted", "voted", "sc
 def planted_table(params: Params, planted: str = "effects") -> dict[str, dict[str, float]]:
     """PLANTED_EFFECTS for the parameter file's districts, or all zeros with ``planted="none"``."""
     if planted not in PLANTED_CHOICES:
-        raise ValueError(f"planted must be one of {PLANTED_CHOICES}, not {planted!r}")
+        raise SyntheticDataError(f"planted must be one of {PLANTED_CHOICES}, not {planted!r}")
     return {d.key: {k: (v if planted == "effects" else 0.0) for k, v in PLANTED_EFFECTS[d.key].items()}
             for d in params.districts}
 
@@ -62,7 +63,7 @@ def planted_effects(params: Params, planted: str = "effects") -> Effects:
                if i.key not in PLANTED_EFFECTS.get(d.key, {})]
     unknown = [d.key for d in params.districts if d.key not in DISTRICT_PROFILES]
     if missing or unknown:
-        raise ValueError(f"synthetic generator has no planted effect for {missing} / no profile for {unknown}")
+        raise SyntheticDataError(f"synthetic generator has no planted effect for {missing} / no profile for {unknown}")
 
     table = planted_table(params, planted)
 
@@ -80,7 +81,7 @@ def planted_effects(params: Params, planted: str = "effects") -> Effects:
             raises.append(per_district(ind.key))
         elif isinstance(comp, SurveyShare):
             if ind.key not in SURVEY_MODELS:
-                raise ValueError(f"synthetic generator has no survey model for indicator '{ind.key}'")
+                raise SyntheticDataError(f"synthetic generator has no survey model for indicator '{ind.key}'")
             survey[comp.question] = per_district(ind.key)
         elif isinstance(comp, SurveyOutsideView):
             outside_view = per_district(ind.key)
@@ -89,9 +90,9 @@ def planted_effects(params: Params, planted: str = "effects") -> Effects:
         elif isinstance(comp, VisitorMean):
             visitors = per_district(ind.key)
         else:
-            raise ValueError(f"synthetic generator cannot plant an effect for indicator '{ind.key}'")
+            raise SyntheticDataError(f"synthetic generator cannot plant an effect for indicator '{ind.key}'")
     if any(not np.array_equal(r, raises[0]) for r in raises):
-        raise ValueError("planted in-migration selection must be equal for all education indicators")
+        raise SyntheticDataError("planted in-migration selection must be equal for all education indicators")
     zeros = np.zeros(len(params.districts))
     return Effects(
         register=register,

@@ -42,7 +42,7 @@ def institution_catalogue(params: Params, profiles: dict[str, DistrictProfile] =
         n_total = sum(counts) + INSTITUTIONS_IN_REST[kind]
         ids = np.array([f"{INSTITUTION_PREFIX[kind]}{i + 1:02d}" for i in range(n_total)], dtype=object)
         bounds = np.cumsum([0, *counts])
-        catalogue[kind] = ([ids[a:b] for a, b in zip(bounds[:-1], bounds[1:])], ids[bounds[-1]:])
+        catalogue[kind] = ([ids[a:b] for a, b in zip(bounds[:-1], bounds[1:], strict=True)], ids[bounds[-1]:])
     return catalogue
 
 

@@ -43,7 +43,7 @@ def _group_composition(reg: dict[str, np.ndarray], people: People, world: World,
         "employment_rate_30_64": (reg["employed"], middle),
     }
     names = [d.key for d in params.districts] + ["comparison"]
-    return {m: dict(zip(names, np.round(_group_means(v, group, keep, n_d), 4).tolist()))
+    return {m: dict(zip(names, np.round(_group_means(v, group, keep, n_d), 4).tolist(), strict=True))
             for m, (v, keep) in measures.items()}
 
 
@@ -170,7 +170,7 @@ def build_truth(params: Params, seed: int, waves: list[int], register_years: dic
             for w, s in survey_waves.items()
         },
         "isolation_index": {
-            str(w): {kind: dict(zip(groups, np.round(v, 6).tolist())) for kind, v in levels.items()}
+            str(w): {kind: dict(zip(groups, np.round(v, 6).tolist(), strict=True)) for kind, v in levels.items()}
             for w, levels in isolation.items()
         },
         "definitions": {

@@ -28,7 +28,7 @@ def visitor_counts(params: Params, world: World, effects: Effects, last_year: in
     overdispersion.
     """
     areas, levels, effect = [], [], []
-    for j, d in enumerate(params.districts):
+    for j in range(len(params.districts)):
         district_areas = np.flatnonzero(world.district == j)[:2]
         areas += list(district_areas)
         levels += [world.profiles[j].visitor_level + 0.2 * i for i in range(len(district_areas))]

@@ -17,10 +17,11 @@ import numpy as np
 import pandas as pd
 
 from ..config import Params, SurveyOutsideView, SurveyShare
-from ..evaluation import balanced_designs, estimation_designs
-from ..indicators.prepare import COMPARISON, PreparedData
+from ..groups import COMPARISON
+from ..indicators.prepare import PreparedData
 from ..indicators.units import survey_outcome
-from .formulas import PowerError, kish_deff, mde, mde_did, sample_size, sample_size_did
+from ..power.formulas import PowerError, kish_deff, mde, mde_did, sample_size, sample_size_did
+from .designs import balanced_designs, estimation_designs
 
 __all__ = ["survey_plan"]
 
@@ -106,11 +107,14 @@ def survey_plan(data: PreparedData, params: Params, wave: int, planned_wave: int
     - ``n_needed``, ``n_needed_did``: persons to invite in the planned wave for an MDE of
       ``target_mde``, the ``wave`` sample being as it is (NaN when even an unlimited planned wave
       cannot reach it); ``note``: why a value is NaN, or that a sample exceeds the adults there.
+
+    ``alpha`` is the significance level of the planned test (see :mod:`.formulas`). Raises
+    :class:`PowerError` when ``wave`` has no survey or ``planned_wave`` does not come after it.
     """
     if wave not in data.designs:
-        raise ValueError(f"wave {wave}: no survey design (waves held: {sorted(data.designs)})")
+        raise PowerError("wave", f"no survey design in {wave} (waves held: {sorted(data.designs)})")
     if planned_wave <= wave:
-        raise ValueError(f"planned_wave {planned_wave} must come after wave {wave}")
+        raise PowerError("planned_wave", f"{planned_wave} must come after wave {wave}")
     test = {"alpha": alpha, "power": power}
     adults = _adults(data, wave)
     rows = []
