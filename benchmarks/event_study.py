@@ -24,7 +24,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from timing import best_of, report
 
 from evaluering.config import load_params

@@ -20,7 +20,6 @@ import warnings
 from pathlib import Path
 
 import pandas as pd
-
 from timing import best_of
 
 from evaluering.did.staggered import att_gt

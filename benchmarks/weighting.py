@@ -14,7 +14,6 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
-
 from timing import best_of, report
 
 from evaluering.survey import SurveyDesign
@@ -42,7 +41,7 @@ def margins(frame: pd.DataFrame, rng: np.random.Generator) -> dict:
     out = {}
     for column, levels in COLUMNS.items():
         shares = rng.dirichlet(np.full(len(levels), 20.0))
-        out[column] = dict(zip(levels, population * shares))
+        out[column] = dict(zip(levels, population * shares, strict=False))
     return out
 
 

@@ -83,11 +83,10 @@ def other_dataset(seed: int) -> list[dict]:
     import sys
 
     sys.path.insert(0, str(ROOT / "tests"))
-    from worlds.other_municipality import write_world
-
     from evaluering.config import load_params
     from evaluering.data.validate import load_dataset
     from evaluering.indicators import prepare
+    from worlds.other_municipality import write_world
 
     with tempfile.TemporaryDirectory() as tmp:
         params_file, truth = write_world(Path(tmp), seed)

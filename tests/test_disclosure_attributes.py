@@ -14,8 +14,13 @@ import pytest
 from evaluering.did.event_study import EventStudyResult, PretrendTest
 from evaluering.indicators.attributes import attribute_counts, disclosure_persons
 from evaluering.indicators.levels import weighted_levels
-from evaluering.report.disclosure import (TOO_UNCERTAIN, suppress_estimates, suppress_event_study,
-                                          suppress_levels, unsafe_periods)
+from evaluering.report.disclosure import (
+    TOO_UNCERTAIN,
+    suppress_estimates,
+    suppress_event_study,
+    suppress_levels,
+    unsafe_periods,
+)
 
 
 def _units(group: str, period: int, ones: int, zeros: int) -> pd.DataFrame:

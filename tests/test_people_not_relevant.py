@@ -8,8 +8,8 @@ import pandas as pd
 import pytest
 
 from evaluering.did.panel import NO_WITHIN_VARIATION
-from evaluering.evaluation.register_analyses import district_cohort
 from evaluering.evaluation.district import DistrictEvaluation, _people
+from evaluering.evaluation.register_analyses import district_cohort
 from evaluering.indicators.prepare import COMPARISON
 from evaluering.report.scan import scan_html
 from evaluering.report.tables import goal_table

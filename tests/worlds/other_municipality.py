@@ -556,7 +556,7 @@ def _visitors(rng: np.random.Generator, areas: pd.DataFrame) -> pd.DataFrame:
     factor = factor / pd.Series(factor).groupby(years).transform("mean").to_numpy()
     text_dates = dates.strftime("%Y-%m-%d").to_numpy()
     frames = []
-    for c, (area, mu) in enumerate(zip(placed, level)):
+    for c, (area, mu) in enumerate(zip(placed, level, strict=False)):
         shock = np.exp(rng.normal(-0.15**2 / 2, 0.15, len(VISITOR_YEARS)))
         mean = mu * factor * shock[years - VISITOR_YEARS[0]]
         count = rng.negative_binomial(20, 20 / (20 + mean))
