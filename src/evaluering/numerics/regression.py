@@ -53,5 +53,6 @@ def weighted_logit(X: np.ndarray, d: np.ndarray, w: np.ndarray, *, tol: float = 
         fit = sm.GLM(d, X, family=sm.families.Binomial(), var_weights=w).fit(tol=tol, maxiter=max_iter)
     coef = np.asarray(fit.params, dtype=float)
     converged = bool(fit.converged) and bool(np.all(np.isfinite(coef)))
-    return LogitFit(coef=coef, fitted=1 / (1 + np.exp(-(X @ coef))), converged=converged,
-                    iterations=int(fit.fit_history["iteration"]))
+    with np.errstate(over="ignore"):  # separated fits: exp overflows to inf and the probability is 0
+        fitted = 1 / (1 + np.exp(-(X @ coef)))
+    return LogitFit(coef=coef, fitted=fitted, converged=converged, iterations=int(fit.fit_history["iteration"]))
