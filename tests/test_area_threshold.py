@@ -62,7 +62,7 @@ def test_grid_is_trimmed_distinct_area_values():
     np.testing.assert_allclose(res.profile["gamma"], values[(values >= lo) & (values <= hi)])
     assert res.gamma_hat == res.profile.loc[res.profile["ssr"].idxmin(), "gamma"]
     assert res.profile["lr"].min() == 0.0
-    assert hansen_critical_value(0.95) == pytest.approx(7.35, abs=0.01)
+    assert hansen_critical_value(confidence=0.95) == pytest.approx(7.35, abs=0.01)
 
 
 # --- (a) simulated coverage ------------------------------------------------------------------

@@ -99,7 +99,32 @@ def test_report_of_a_constant_question_reads_no_change(prepared, params):
     assert "Ingen påviselig ændring" in cells[8] and ">–<" in cells[6] and ">–<" in cells[7]
 
 
-def test_clusters_are_the_primary_sampling_units_of_the_wave_designs(prepared, params, balanced):
+def test_clusters_are_the_primary_sampling_units_of_the_answering_respondents(prepared, params, balanced):
     est, levels = _did(prepared, params, balanced)
-    assert est.n_clusters == sum(balanced[w].stages.n_psu for w in WAVES)
-    assert est.n_units == levels["n_units"].sum() < est.n_clusters  # respondents with an answer, not clusters
+    assert est.n_clusters == levels["n_clusters"].sum()
+    # the wave designs have no clusters: every respondent is a primary sampling unit of its own
+    assert est.n_units == levels["n_units"].sum() == est.n_clusters
+    assert all(balanced[w].stages.n_psu > levels.loc[levels["period"] == w, "n_clusters"].sum() for w in WAVES)
+
+
+def test_clusters_count_the_sampling_units_with_an_answering_respondent():
+    """With clustered designs (households of two), ``n_clusters`` counts the households that hold a
+    respondent with an answer in the district or the comparison group, not every household drawn."""
+    from evaluering.survey import SurveyDesign
+
+    rng = np.random.default_rng(4)
+    designs, outcomes = {}, {}
+    for wave in WAVES:
+        n = 200
+        frame = pd.DataFrame({"household": np.repeat(np.arange(n // 2), 2), "w": 1.0,
+                              "grp": np.where(np.arange(n) < 80, DISTRICT, COMPARISON)})
+        frame.loc[frame["household"] >= 95, "grp"] = "other"  # households outside both groups
+        y = rng.integers(0, 2, n).astype(float)
+        y[::4] = np.nan  # the first member of every other household did not answer
+        designs[wave], outcomes[wave] = SurveyDesign(frame, weights="w", cluster="household"), y
+    est, levels = design_did(designs, outcomes, indicator="q", district=DISTRICT, baseline=WAVES[0],
+                             followup=WAVES[1], group="grp", comparison=COMPARISON)
+    # per wave: 40 district and 55 comparison households, each with an answering member
+    assert levels["n_clusters"].tolist() == [40, 55, 40, 55]
+    assert est.n_clusters == 190  # households: each was counted once per wave, although two answered in most
+    assert est.n_units == levels["n_units"].sum() == 2 * (190 - 48)  # 48 of the 190 members did not answer

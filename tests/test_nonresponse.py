@@ -78,3 +78,20 @@ def test_weighting_removes_nonresponse_bias():
 def test_age_bands():
     assert age_band(pd.Series([18, 29, 30, 49, 50, 66, 67, 99])).tolist() == [
         "18-29", "18-29", "30-49", "30-49", "50-66", "50-66", "67+", "67+"]
+
+
+def test_a_separated_response_propensity_model_warns():
+    """A covariate that separates respondents from non-respondents gives no finite propensity model:
+    the adjustment says so instead of returning unreliable weights silently."""
+    import warnings
+
+    from evaluering.survey import SurveyDesign
+
+    frame = pd.DataFrame({"w": 1.0, "x": np.linspace(-1, 1, 60), "grp": np.repeat(["a", "b"], 30)})
+    frame["responded"] = frame["x"] > 0
+    with pytest.warns(RuntimeWarning, match="did not converge"):
+        SurveyDesign(frame, weights="w").adjust_nonresponse("responded", covariates=["x"])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an ordinary model: no warning
+        frame["responded"] = np.random.default_rng(1).random(60) < 0.6
+        SurveyDesign(frame, weights="w").adjust_nonresponse("responded", covariates=["grp"])

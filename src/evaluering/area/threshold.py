@@ -84,7 +84,7 @@ __all__ = [
 # --------------------------------------------------------------------------------------------
 
 
-def hansen_critical_value(confidence: float = 0.95) -> float:
+def hansen_critical_value(*, confidence: float = 0.95) -> float:
     """Hansen's (2000) critical value c(alpha) = -2 log(1 - sqrt(1 - alpha)), alpha = 1 - confidence,
     for the LR interval.
     """
@@ -334,7 +334,7 @@ def threshold_regression(
 
     gamma_ci_lr = crit = None
     if "lr" in methods:
-        crit = (hansen_critical_value(confidence) if lr_reference == "hansen2000"
+        crit = (hansen_critical_value(confidence=confidence) if lr_reference == "hansen2000"
                 else float(stats.chi2.ppf(confidence, 1)))
         inside = grid_arr[lr <= crit]
         gamma_ci_lr = (float(inside.min()), float(inside.max()))

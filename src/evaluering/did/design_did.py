@@ -38,16 +38,25 @@ class DesignDidEstimate(DidEstimate):
     """A survey DiD: ``se`` (and interval, p-value) from Taylor linearisation as R's ``survey``;
     ``reported`` the same with leverage-corrected calibration residuals, which the report shows.
     ``n_units`` counts the respondents with an answer, ``n_clusters`` the primary sampling units
-    of the two wave designs (each respondent is one when the designs have no clusters).
+    they belong to, over both waves (each respondent is one when the designs have no clusters).
     """
 
     reported: ReportedInference | None = None
+
+    def to_frame(self) -> pd.DataFrame:
+        """One row with every field; the reported inference as ``reported_*`` columns."""
+        frame = super().to_frame().drop(columns="reported")
+        if self.reported is not None:
+            for name in ("method", "se", "ci_low", "ci_high", "p_value"):
+                frame[f"reported_{name}"] = getattr(self.reported, name)
+        return frame
 
 
 def _wave_contrast(design: SurveyDesign, y: np.ndarray, group: str | None, district: str, comparison: str):
     """(estimate, variance, leverage-corrected variance, level rows) of district - comparison (or
     the district mean alone), from one residualisation of the influence values: the variances are
-    those of ``design.mean`` and ``design.with_leverage_correction().mean``.
+    those of ``design.mean`` and ``design.with_leverage_correction().mean``. A level row is (group,
+    mean, se, respondents with an answer, primary sampling units they belong to).
     """
     corrected = design.with_leverage_correction()  # refuses designs without linearised variances
     if group is None:
@@ -64,7 +73,9 @@ def _wave_contrast(design: SurveyDesign, y: np.ndarray, group: str | None, distr
     cov = design_variance(z, design.stages)
     cov_corrected = design_variance(z * corrected.leverage_factors()[:, None], design.stages)
     se = np.sqrt(np.clip(np.diag(cov), 0, None))
-    rows = [(g, values[j], se[j], int(parts[j].n[0])) for j, g in enumerate(names)]
+    answered = ~np.isnan(np.asarray(y, dtype=float))
+    psus = [len(np.unique(design.stages.psu[answered if rows is None else answered & rows])) for rows in domains]
+    rows = [(g, values[j], se[j], int(parts[j].n[0]), psus[j]) for j, g in enumerate(names)]
     contrast = np.array([1.0, -1.0])[: len(names)]
     return (float(contrast @ values), float(contrast @ cov @ contrast), float(contrast @ cov_corrected @ contrast),
             rows)
@@ -117,7 +128,7 @@ def design_did(
                                                              comparison)
         parts.append((estimate, variance, corrected))
         levels += [{"group": g, "period": wave, "value": v, "se": se, "n_units": n, "n_persons": n,
-                    "n_clusters": n} for g, v, se, n in rows]
+                    "n_clusters": psu} for g, v, se, n, psu in rows]
     estimate = parts[1][0] - parts[0][0]
     # constant answers (SE 0): no p-value and an interval of the estimate alone, as in two_wave_did
     se, ci_low, ci_high, p_value = _inference(estimate, parts[0][1] + parts[1][1], confidence)
@@ -128,7 +139,6 @@ def design_did(
         indicator=indicator, district=district, baseline=baseline, followup=followup, estimate=estimate, se=se,
         ci_low=ci_low, ci_high=ci_high, p_value=p_value,
         design="did" if group is not None else "pre_post", scale="difference", n_units=n_units,
-        n_clusters=sum(designs[wave].stages.n_psu for wave in (baseline, followup)), confidence=confidence,
-        reported=reported,
+        n_clusters=int(sum(row["n_clusters"] for row in levels)), confidence=confidence, reported=reported,
     )
     return result, pd.DataFrame(levels)

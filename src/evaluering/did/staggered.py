@@ -52,6 +52,8 @@ class AttGtResult(ResultDisplay):
     functions (units x cells) that the aggregations and the bootstrap use.
     """
 
+    _shown_columns = ("group", "time", "att", "se", "ci_low", "ci_high", "n")
+
     table: pd.DataFrame
     influence: np.ndarray
     unit_cohort: np.ndarray

@@ -17,7 +17,7 @@ treated districts (see the DiD and inference issues).
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
@@ -60,7 +60,7 @@ class DidEstimate(ResultDisplay):
 
     def to_frame(self) -> pd.DataFrame:
         """One row with every field."""
-        return pd.DataFrame([asdict(self)])
+        return pd.DataFrame([{f.name: getattr(self, f.name) for f in fields(self)}])
 
     def _headline(self) -> str:
         kind = "DiD" if self.design == "did" else "before-after"

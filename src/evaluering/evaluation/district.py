@@ -122,7 +122,7 @@ def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseli
 
 def _reported_inference(data: PreparedData, ind: Indicator, est: DidEstimate, units, district: str, baseline: int,
                         followup: int) -> ReportedInference:
-    """The inference the report shows and the verdict uses (see ``district_analyses``)."""
+    """The inference the report shows and the verdict uses (see :mod:`.register_analyses`)."""
     if isinstance(ind.computation, REGISTER_KINDS):
         return register_inference(data, ind, district, baseline, followup)
     if isinstance(ind.computation, InstitutionIsolation):

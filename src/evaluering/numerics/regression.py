@@ -40,6 +40,13 @@ class LogitFit:
     converged: bool
     iterations: int = 0  # iteratively reweighted least squares steps taken
 
+    @property
+    def separated(self) -> bool:
+        """Whether some probabilities are numerically 0 or 1: (quasi-)separation, even when the
+        iterations stopped by their tolerance (the likelihood is then flat, not maximised).
+        """
+        return bool(np.any((self.fitted < 1e-12) | (self.fitted > 1 - 1e-12)))
+
 
 def weighted_logit(X: np.ndarray, d: np.ndarray, w: np.ndarray, *, tol: float = 1e-12,
                    max_iter: int = 100) -> LogitFit:

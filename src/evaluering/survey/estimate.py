@@ -20,6 +20,7 @@ class Estimate(ResultDisplay):
     """A design-based estimate with its standard error, interval, design effect and unweighted n."""
 
     _index = True  # the estimate's name
+    _digits = 6  # survey shares and ratios can be small
 
     name: str
     estimate: float
@@ -44,6 +45,7 @@ class EstimateTable(ResultDisplay):
     """Several estimates (categories, domains or coefficients) with their joint covariance."""
 
     _index = True  # the estimates' names
+    _digits = 6
 
     table: pd.DataFrame  # index: names; columns: estimate, se, ci_low, ci_high, deff, n
     covariance: np.ndarray

@@ -15,6 +15,7 @@ itself is an option of ``SurveyDesign`` (off by default, which keeps R's numbers
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
@@ -444,4 +445,10 @@ class NonresponsePropensity:
         resp = data[self.responded].astype(bool).to_numpy()
         # statsmodels' default tolerance (1e-8), as this step has always used
         fit = weighted_logit(X.to_numpy(), resp.astype(float), w, tol=1e-8)
-        return np.where(resp, w / fit.fitted, 0.0), None
+        if not fit.converged or fit.separated:
+            warnings.warn(f"the response propensity model on {list(self.covariates)} did not converge (a covariate "
+                          "separates respondents from non-respondents?); the adjusted weights are unreliable",
+                          RuntimeWarning, stacklevel=3)
+        adjusted = np.zeros(len(w))
+        np.divide(w, fit.fitted, out=adjusted, where=resp)  # non-respondents keep 0
+        return adjusted, None

@@ -60,7 +60,7 @@ def ipw_weights(
         )
     design = X.drop(columns=X.columns[redundant])
     design.insert(0, "const", 1.0)
-    fit = weighted_logit(design.to_numpy(), is_treated.astype(float), b)
+    fit = weighted_logit(design.to_numpy(), is_treated.astype(float), b, tol=1e-8)  # statsmodels' default, as before
     if not fit.converged:
         warnings.warn("the propensity model (logit) did not converge; the weights are unreliable",
                       BalanceWarning, stacklevel=2)
