@@ -3,13 +3,23 @@
 - :func:`deprived_area_criteria` (``criteria``): the statutory criteria for deprived housing
   areas and prevention areas (almenboligloven §§ 61 a and 61 b) per area;
   :func:`statutory_criteria` computes them from a prepared dataset with the parameter file's
-  reference values.
+  reference values, :func:`statutory_criteria_from_parquet` from a register in Parquet too large
+  for memory (through the area x year cells of ``criteria_cells``, in DuckDB).
 - :func:`monitor_areas` (``trends``): every area and district on the register indicators, year
   by year, with the change over the last years and a flag for areas whose change departs from
   the rest of the municipality's.
 """
 
-from .criteria import CRITERIA_LABELS, DEPRIVED, PREVENTION, Thresholds, deprived_area_criteria, statutory_criteria
+from .criteria import (
+    CRITERIA_LABELS,
+    DEPRIVED,
+    PREVENTION,
+    Thresholds,
+    criteria_from_cells,
+    deprived_area_criteria,
+    statutory_criteria,
+    statutory_criteria_from_parquet,
+)
 from .errors import MonitoringError
 from .trends import TREND_LABELS, AreaMonitoring, monitor_areas, register_indicators
 
@@ -21,8 +31,10 @@ __all__ = [
     "MonitoringError",
     "TREND_LABELS",
     "Thresholds",
+    "criteria_from_cells",
     "deprived_area_criteria",
     "monitor_areas",
     "register_indicators",
     "statutory_criteria",
+    "statutory_criteria_from_parquet",
 ]

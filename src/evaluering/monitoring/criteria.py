@@ -47,11 +47,13 @@ import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from numbers import Real
+from pathlib import Path
 
 import numpy as np
 import pandas as pd
 
 from ..columns import require_columns
+from .criteria_cells import CELL_COLUMNS, cells_from_frame, cells_from_parquet
 from .errors import MonitoringError
 
 __all__ = [
@@ -59,14 +61,12 @@ __all__ = [
     "DEPRIVED",
     "PREVENTION",
     "CRITERIA_LABELS",
+    "criteria_from_cells",
     "deprived_area_criteria",
     "statutory_criteria",
+    "statutory_criteria_from_parquet",
 ]
 
-WORKING_AGE = (18, 64)
-CONVICTION_AGE = (15, 200)
-PRIMARY_AGE = (30, 59)
-INCOME_AGE = (15, 64)
 REQUIRED_COLUMNS = ("year", "area_id", "age", "education", "in_education", "employed", "income", "convicted")
 FLAG_COLUMNS = ("in_education", "employed", "convicted")
 RELATIVE_TOLERANCE = 1e-9
@@ -191,28 +191,28 @@ def _prepared(register: pd.DataFrame, area) -> pd.DataFrame:
     return frame.assign(area=frame["area"].astype(str))
 
 
-def _years_used(frame: pd.DataFrame, year: int, average_years: int) -> list[int]:
-    present = set(frame["year"].unique().tolist())
+def _years_used(cells: pd.DataFrame, year: int, average_years: int) -> list[int]:
+    present = set(cells["year"].unique().tolist())
     if year not in present:
         shown = f"{min(present)}-{max(present)}" if present else "none"
         raise MonitoringError(f"year {year} is not in the register (years present: {shown})")
     return [y for y in range(year - average_years + 1, year + 1) if y in present]
 
 
-def _in_age(frame: pd.DataFrame, ages: tuple[int, int]) -> pd.Series:
-    return frame["age"].between(*ages)
-
-
-def _group_mean(rows: pd.DataFrame, column: str, keys: list[str], group: str, when: str) -> tuple[pd.Series, pd.Series]:
-    """Mean of ``column`` per area over ``rows`` and the persons it rests on; error if an area has none."""
-    stats = rows.groupby("area")[column].agg(["mean", "size"]).reindex(keys)
-    empty = stats.index[stats["size"].fillna(0) == 0].tolist()
+def _cell_mean(cells: pd.DataFrame, value: str, keys: list[str], group: str, when: str) -> tuple[pd.Series, pd.Series]:
+    """Mean of a criterion value per area over ``cells`` and the persons it rests on; error if an
+    area has none.
+    """
+    count, total = CELL_COLUMNS[value]
+    sums = cells.groupby("area")[[count, total]].sum().reindex(keys)
+    persons = sums[count].fillna(0).astype(np.int64)
+    empty = persons.index[persons == 0].tolist()
     if empty:
         raise MonitoringError(
             f"area '{empty[0]}' has no {group} in {when}, so its share cannot be computed"
             + (f" (also: {', '.join(empty[1:6])})" if len(empty) > 1 else "")
         )
-    return stats["mean"].astype(float), stats["size"].astype(np.int64)
+    return (sums[total] / persons).astype(float), persons
 
 
 def _met(values: dict[str, pd.Series], limits: Thresholds) -> dict[str, pd.Series]:
@@ -268,15 +268,37 @@ def deprived_area_criteria(
     without the needed columns, a ``year`` not in the register, a listed area without residents
     in ``year``, or an area with nobody in an age group, so that a share cannot be computed.
     """
+    cells = cells_from_frame(_prepared(register, area))
+    return criteria_from_cells(cells, year, national_conviction_rate=national_conviction_rate,
+                               regional_income=regional_income, areas=areas, average_years=average_years,
+                               min_residents=min_residents, thresholds=thresholds,
+                               prevention_thresholds=prevention_thresholds)
+
+
+def criteria_from_cells(
+    cells: pd.DataFrame,
+    year: int,
+    *,
+    national_conviction_rate: float | None = None,
+    regional_income: float | None = None,
+    areas: Iterable[str] | None = None,
+    average_years: int = 2,
+    min_residents: int = 1000,
+    thresholds: Thresholds = DEPRIVED,
+    prevention_thresholds: Thresholds = PREVENTION,
+) -> pd.DataFrame:
+    """The criteria of :func:`deprived_area_criteria` from the register's cells (area x year
+    counts and sums, :mod:`.criteria_cells`): the same table, from a register of any size.
+    """
     national = _reference("national_conviction_rate", national_conviction_rate)
     regional = _reference("regional_income", regional_income)
     if int(average_years) < 1:
         raise MonitoringError(f"average_years must be at least 1, got {average_years!r}")
-    frame = _prepared(register, area)
     year = int(year)
-    years = _years_used(frame, year, int(average_years))
-    now, pooled = frame[frame["year"] == year], frame[frame["year"].isin(years)]
-    residents = now.groupby("area").size()
+    years = _years_used(cells, year, int(average_years))
+    now, pooled = cells[cells["year"] == year], cells[cells["year"].isin(years)]
+    residents = now.groupby("area")["residents"].sum()
+    residents = residents[residents > 0]
     if areas is None:
         keys = sorted(residents.index)
     else:
@@ -289,15 +311,12 @@ def deprived_area_criteria(
             )
     span = f"{years[0]}-{years[-1]}" if len(years) > 1 else str(year)
 
-    outside, n_outside = _group_mean(pooled[_in_age(pooled, WORKING_AGE)], "outside", keys,
-                                     "residents aged 18-64", span)
-    convicted, n_convicted = _group_mean(pooled[_in_age(pooled, CONVICTION_AGE)], "convicted", keys,
-                                         "residents aged 15 and over", span)
-    known = now[_in_age(now, PRIMARY_AGE) & now["education_known"]]
-    primary, n_primary = _group_mean(known, "primary", keys, "residents aged 30-59 with education recorded", str(year))
-    earners = now[_in_age(now, INCOME_AGE) & ~now["in_education"] & now["income"].notna()]
-    income, n_income = _group_mean(earners, "income", keys,
-                                   "residents aged 15-64 outside education with income recorded", str(year))
+    outside, n_outside = _cell_mean(pooled, "outside_work_education", keys, "residents aged 18-64", span)
+    convicted, n_convicted = _cell_mean(pooled, "conviction", keys, "residents aged 15 and over", span)
+    primary, n_primary = _cell_mean(now, "primary_only", keys, "residents aged 30-59 with education recorded",
+                                    str(year))
+    income, n_income = _cell_mean(now, "income", keys, "residents aged 15-64 outside education with income recorded",
+                                  str(year))
 
     values = {
         "outside_work_education_share": outside,
@@ -312,7 +331,7 @@ def deprived_area_criteria(
     n_criteria = sum(c.astype(int) for c in deprived.values())
     n_prevention = sum(c.astype(int) for c in prevention.values())
     if "non_western" in now.columns:
-        non_western = now.groupby("area")["non_western"].mean().reindex(keys).astype(float)
+        non_western = _cell_mean(now, "non_western", keys, "residents", str(year))[0]
         prevention_origin = _over(non_western, NON_WESTERN_PREVENTION)
     else:
         non_western = pd.Series(np.nan, index=keys)
@@ -365,3 +384,22 @@ def statutory_criteria(data, year: int | None = None, *, by: str = "area") -> pd
     if by == "area":
         table.insert(1, "district", table["area"].map(district_of_area).astype(object))
     return table
+
+
+def statutory_criteria_from_parquet(register: str | Path, params, year: int | None = None, *,
+                                    memory_limit: str = "4GB") -> pd.DataFrame:
+    """The criteria for every area of a register in Parquet (a file, or a directory partitioned by
+    year), read out of core through DuckDB: for a register too large for memory, e.g. the national
+    one each 1 December. The reference values, year and population threshold come from the
+    parameter file's ``monitoring`` block, as in :func:`statutory_criteria`; the table is the same.
+    """
+    settings = params.monitoring
+    if settings is None:
+        raise MonitoringError("the parameter file has no 'monitoring' block with the reference values")
+    return criteria_from_cells(
+        cells_from_parquet(register, memory_limit=memory_limit),
+        settings.reference_year if year is None else year,
+        national_conviction_rate=settings.national_conviction_rate,
+        regional_income=settings.regional_income,
+        min_residents=settings.min_residents,
+    )
