@@ -150,7 +150,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
     data_dir, out_dir = Path(args.data), Path(args.out)
     if data_dir.exists() and not data_dir.is_dir():
         raise RequestError(f"{data_dir}: --data is a file, not a folder")
-    if not any(data_dir.glob("register.*")):
+    if not any(data_dir.glob("register.*")) and not (data_dir / "register").is_dir():
         if data_dir.resolve() != DEFAULT_DATA.resolve():
             return _fail(f"{data_dir}: no input data found (expected register, survey, ... files)")
         print(f"No data in {data_dir}: generating the synthetic municipality (seed {DEFAULT_SEED}) ...")

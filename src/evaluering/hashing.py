@@ -21,12 +21,14 @@ def data_hash(directory: Path) -> str:
     so a changed input always changes the hash and a stray file or folder never breaks it.
     """
     from .data.contract import TABLE_NAMES
-    from .data.io import table_files
+    from .data.io import partition_files, table_files
 
     digest = hashlib.sha256()
     for path in table_files(directory, TABLE_NAMES).values():
-        digest.update(path.name.encode())
-        digest.update(file_hash(path).encode())
+        parts = partition_files(path) if path.is_dir() else [path]  # a partitioned register: every part
+        for part in parts:
+            digest.update(part.relative_to(path.parent).as_posix().encode())
+            digest.update(file_hash(part).encode())
     return digest.hexdigest()
 
 

@@ -1,6 +1,8 @@
 """Finding and reading the table files of a municipality's data directory.
 
-Each table is one file, ``<table>.parquet``, ``<table>.csv`` or ``<table>.sav``. Reading is
+Each table is one file, ``<table>.parquet``, ``<table>.csv`` or ``<table>.sav``; the register
+may instead be a directory ``register/`` of Parquet files partitioned by year (Hive style,
+``register/year=2024/part-0.parquet``), as a national register is delivered. Reading is
 deliberately dumb: CSV comes back as text (so ids keep their leading zeros), Parquet and SPSS with
 their stored types. Turning values into the contract's types is the job of ``convert``.
 """
@@ -16,9 +18,11 @@ import pyreadstat
 
 from ..errors import EvalueringError
 
-__all__ = ["SUFFIXES", "InputFileError", "find_table_file", "table_files", "stray_entries", "read_raw"]
+__all__ = ["PARTITIONED_TABLES", "SUFFIXES", "InputFileError", "find_table_file", "partition_files", "read_raw",
+           "stray_entries", "table_files"]
 
 SUFFIXES = (".parquet", ".csv", ".sav")
+PARTITIONED_TABLES = ("register",)  # tables that may be a directory of Parquet files partitioned by year
 
 FORMAT_NAMES = {".parquet": "a Parquet", ".csv": "a CSV", ".sav": "an SPSS"}
 
@@ -49,18 +53,33 @@ def _entry_kind(path: Path) -> str | None:
     return "a folder, not a file" if path.is_dir() else "not a regular file"
 
 
+def partition_files(path: Path) -> list[Path]:
+    """The Parquet files of a partitioned table directory, in a fixed order (hidden files left out)."""
+    return sorted(p for p in path.rglob("*.parquet")
+                  if p.is_file() and not any(part.startswith((".", "_")) for part in p.relative_to(path).parts))
+
+
 def find_table_file(directory: str | Path, table_name: str) -> Path | None:
-    """The file holding ``table_name`` in ``directory``, or None if there is none.
+    """The file holding ``table_name`` in ``directory`` (for the register, possibly a directory of
+    Parquet files partitioned by year), or None if there is none.
 
     The suffix is matched case-insensitively (``register.CSV`` is found too). Two files for the
-    same table (say ``survey.csv`` and ``survey.sav``) raise InputFileError: guessing which one is
-    current could silently evaluate old data. So does an entry with a table's name that is not a
-    readable file (a folder ``register.parquet/``, a broken link).
+    same table (say ``survey.csv`` and ``survey.sav``, or ``register.parquet`` and ``register/``)
+    raise InputFileError: guessing which one is current could silently evaluate old data. So does
+    an entry with a table's name that is not a readable file (a folder ``register.parquet/``, a
+    broken link, a ``register/`` without Parquet files).
     """
     directory = Path(directory)
     wanted = {f"{table_name}{suffix}" for suffix in SUFFIXES}
-    found = sorted(p for p in directory.iterdir() if p.name.lower() in wanted)
+    partitioned = table_name in PARTITIONED_TABLES
+    found = sorted(p for p in directory.iterdir()
+                   if p.name.lower() in wanted or (partitioned and p.name.lower() == table_name and p.is_dir()))
     for path in found:
+        if path.is_dir() and path.name.lower() == table_name:
+            if not partition_files(path):
+                raise InputFileError(f"{path.name}/", f"holds no Parquet files; table '{table_name}' as a folder "
+                                     "must hold its parts, e.g. year=2024/part-0.parquet")
+            continue
         kind = _entry_kind(path)
         if kind is not None:
             raise InputFileError(path.name, f"is {kind}; table '{table_name}' must be one readable file")
@@ -99,6 +118,8 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     later parsed with a decimal comma. SPSS files give the numeric codes, not the value labels.
     """
     path = Path(path)
+    if path.is_dir():
+        return _read_partitioned(path)
     suffix = path.suffix.lower()
     if suffix not in FORMAT_NAMES:
         raise InputFileError(path.name, f"unknown file type; use {', '.join(SUFFIXES)}")
@@ -123,6 +144,20 @@ def read_raw(path: str | Path) -> pd.DataFrame:
         raise InputFileError(path.name, f"cannot be read as {FORMAT_NAMES[suffix]} file: {str(exc).strip()}") from None
     if not isinstance(frame.index, pd.RangeIndex):  # a pandas index stored in Parquet is data too
         frame = frame.reset_index()
+    frame.columns = [str(c).strip() for c in frame.columns]
+    return frame.reset_index(drop=True)
+
+
+def _read_partitioned(path: Path) -> pd.DataFrame:
+    """A table delivered as a directory of Parquet files, with its Hive partition columns (year)."""
+    import pyarrow.dataset as ds
+
+    try:
+        table = ds.dataset(partition_files(path), format="parquet", partitioning=ds.partitioning(flavor="hive"),
+                           partition_base_dir=str(path)).to_table()
+    except _READ_ERRORS as exc:
+        raise InputFileError(f"{path.name}/", f"cannot be read as Parquet files: {str(exc).strip()}") from None
+    frame = table.to_pandas()
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame.reset_index(drop=True)
 

@@ -36,7 +36,7 @@ import nbformat
 import pandas as pd
 
 from ..data.contract import input_contract
-from ..data.io import find_table_file, read_raw
+from ..data.io import find_table_file, partition_files, read_raw
 from ..data.privacy import looks_like_cpr
 from .figure_record import METADATA_KEY
 
@@ -326,12 +326,13 @@ def data_identifiers(data_dir: Path, params) -> set[str]:
 
 def _column_values(path: Path, columns: list[str]) -> set[str]:
     """The distinct values (as stripped text) of some columns of one table file."""
-    if path.suffix.lower() == ".parquet":
+    if path.is_dir() or path.suffix.lower() == ".parquet":
         import pyarrow.compute as pc
-        import pyarrow.parquet as pq
+        import pyarrow.dataset as ds
 
-        present = [c for c in columns if c in pq.ParquetFile(path).schema_arrow.names]
-        table = pq.read_table(path, columns=present)
+        dataset = ds.dataset(partition_files(path) if path.is_dir() else path, format="parquet")
+        present = [c for c in columns if c in dataset.schema.names]
+        table = dataset.to_table(columns=present)
         return {str(v).strip() for c in present for v in pc.unique(table.column(c)).to_pylist() if v is not None}
     frame = read_raw(path)
     return {str(v).strip() for c in columns if c in frame for v in frame[c].dropna().unique()}
