@@ -7,7 +7,8 @@
   for memory (through the area x year cells of ``criteria_cells``, in DuckDB).
 - :func:`monitor_areas` (``trends``): every area and district on the register indicators, year
   by year, with the change over the last years and a flag for areas whose change departs from
-  the rest of the municipality's.
+  the rest of the municipality's; :func:`monitor_areas_from_parquet` (``trend_cells``) gives the
+  same from a register in Parquet too large for memory (sufficient statistics in DuckDB).
 """
 
 from .criteria import (
@@ -21,6 +22,7 @@ from .criteria import (
     statutory_criteria_from_parquet,
 )
 from .errors import MonitoringError
+from .trend_cells import monitor_areas_from_parquet
 from .trends import TREND_LABELS, AreaMonitoring, monitor_areas, register_indicators
 
 __all__ = [
@@ -34,6 +36,7 @@ __all__ = [
     "criteria_from_cells",
     "deprived_area_criteria",
     "monitor_areas",
+    "monitor_areas_from_parquet",
     "register_indicators",
     "statutory_criteria",
     "statutory_criteria_from_parquet",

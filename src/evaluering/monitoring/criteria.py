@@ -227,24 +227,14 @@ def _met(values: dict[str, pd.Series], limits: Thresholds) -> dict[str, pd.Serie
 # --- the criteria ---------------------------------------------------------------------------------
 
 
-def deprived_area_criteria(
-    register: pd.DataFrame,
-    year: int,
-    *,
-    national_conviction_rate: float | None = None,
-    regional_income: float | None = None,
-    area: str | pd.Series | Mapping | None = None,
-    areas: Iterable[str] | None = None,
-    average_years: int = 2,
-    min_residents: int = 1000,
-    thresholds: Thresholds = DEPRIVED,
-    prevention_thresholds: Thresholds = PREVENTION,
-) -> pd.DataFrame:
+def deprived_area_criteria(register: pd.DataFrame, year: int, *, area: str | pd.Series | Mapping | None = None,
+                           **options) -> pd.DataFrame:
     """The § 61 a and § 61 b criteria for every area of ``register`` in ``year``: one row per area.
 
-    ``national_conviction_rate`` is the national share (not per cent) of residents 15+ convicted,
-    ``regional_income`` the region's mean gross income in DKK of 15-64-year-olds excluding students;
-    both are required and must be positive.
+    ``options`` are :func:`criteria_from_cells`'s: ``national_conviction_rate``, the national
+    share (not per cent) of residents 15+ convicted, and ``regional_income``, the region's mean gross
+    income in DKK of 15-64-year-olds excluding students (both required and positive); ``areas``,
+    ``average_years`` (2), ``min_residents`` (1000), ``thresholds`` and ``prevention_thresholds``.
 
     Areas are ``area_id`` by default. ``area`` computes other units: the name of a register column,
     or a Series/mapping from ``area_id`` to a key (e.g. the district of each small area; rows whose
@@ -268,11 +258,7 @@ def deprived_area_criteria(
     without the needed columns, a ``year`` not in the register, a listed area without residents
     in ``year``, or an area with nobody in an age group, so that a share cannot be computed.
     """
-    cells = cells_from_frame(_prepared(register, area))
-    return criteria_from_cells(cells, year, national_conviction_rate=national_conviction_rate,
-                               regional_income=regional_income, areas=areas, average_years=average_years,
-                               min_residents=min_residents, thresholds=thresholds,
-                               prevention_thresholds=prevention_thresholds)
+    return criteria_from_cells(cells_from_frame(_prepared(register, area)), year, **options)
 
 
 def criteria_from_cells(
@@ -288,7 +274,8 @@ def criteria_from_cells(
     prevention_thresholds: Thresholds = PREVENTION,
 ) -> pd.DataFrame:
     """The criteria of :func:`deprived_area_criteria` from the register's cells (area x year
-    counts and sums, :mod:`.criteria_cells`): the same table, from a register of any size.
+    counts and sums, :mod:`.criteria_cells`): the same table, from a register of any size. The
+    keyword arguments are :func:`deprived_area_criteria`'s (all but ``area``).
     """
     national = _reference("national_conviction_rate", national_conviction_rate)
     regional = _reference("regional_income", regional_income)

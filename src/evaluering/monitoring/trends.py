@@ -134,20 +134,30 @@ def _weighted_levels(units: pd.DataFrame, by: str) -> pd.DataFrame:
         [by, "period", "value", "se", "persons", "disclosure"]]
 
 
+def stacked_levels(levels_of, frame: pd.DataFrame, district_of_area: pd.Series, municipality: str,
+                   districts: list[str]) -> pd.DataFrame:
+    """Levels per small area (``area``), per district (``group``) and for the whole municipality,
+    stacked with a ``level`` and a ``district`` column; ``levels_of(rows, by)`` gives one grouping's
+    levels (from person rows, or from area x year cells).
+    """
+    frame = frame.assign(whole=municipality)
+    parts = []
+    for level, by, rows in ((AREA, "area", frame), (DISTRICT, "group", frame[frame["group"].isin(districts)]),
+                            (MUNICIPALITY, "whole", frame)):
+        part = levels_of(rows, by).rename(columns={by: "unit"})
+        part.insert(0, "level", level)
+        district = {AREA: part["unit"].map(district_of_area), DISTRICT: part["unit"], MUNICIPALITY: None}[level]
+        part.insert(2, "district", district)
+        parts.append(part)
+    return pd.concat(parts, ignore_index=True)
+
+
 def _indicator_levels(units: pd.DataFrame, indicator: Indicator, municipality: str,
                       districts: list[str]) -> pd.DataFrame:
     """One indicator's yearly levels per small area, per district and for the whole municipality."""
     district_of_area = units.groupby("area")["group"].first()
-    by_area = _weighted_levels(units, "area").rename(columns={"area": "unit"})
-    by_area.insert(0, "level", AREA)
-    by_area.insert(2, "district", by_area["unit"].map(district_of_area))
-    by_district = _weighted_levels(units[units["group"].isin(districts)], "group").rename(columns={"group": "unit"})
-    by_district.insert(0, "level", DISTRICT)
-    by_district.insert(2, "district", by_district["unit"])
-    whole = _weighted_levels(units.assign(unit=municipality), "unit")
-    whole.insert(0, "level", MUNICIPALITY)
-    whole.insert(2, "district", None)
-    frame = pd.concat([by_area, by_district, whole], ignore_index=True).rename(columns={"period": "year"})
+    frame = stacked_levels(_weighted_levels, units, district_of_area, municipality, districts)
+    frame = frame.rename(columns={"period": "year"})
     frame.insert(0, "indicator", indicator.key)
     return frame
 
@@ -202,16 +212,21 @@ def _slope(levels: pd.DataFrame) -> pd.Series:
     return levels.groupby(["level", "unit"]).apply(fit, include_groups=False)
 
 
-def _indicator_trends(units: pd.DataFrame, levels: pd.DataFrame, indicator: Indicator, start: int, end: int,
-                      alpha: float) -> pd.DataFrame:
-    """Each unit's change from ``start`` to ``end`` against the rest of the municipality, tested and flagged."""
+def _unit_changes(levels: pd.DataFrame, start: int, end: int) -> pd.DataFrame:
+    """Per (level, unit) present at both ``start`` and ``end``: the levels there, change and slope."""
     window_levels = levels[levels["year"].between(start, end)]
     at = {yr: levels[levels["year"] == yr].set_index(["level", "unit"]) for yr in (start, end)}
     units_now = at[end][["district"]].join(at[end][["value", "persons", "disclosure"]].add_suffix("_end"))
     trends = units_now.join(at[start][["value", "persons", "disclosure"]].add_suffix("_start"), how="inner")
     trends["change"] = trends["value_end"] - trends["value_start"]
     trends["slope"] = _slope(window_levels)
+    return trends
 
+
+def _indicator_trends(units: pd.DataFrame, levels: pd.DataFrame, indicator: Indicator, start: int, end: int,
+                      alpha: float) -> pd.DataFrame:
+    """Each unit's change from ``start`` to ``end`` against the rest of the municipality, tested and flagged."""
+    trends = _unit_changes(levels, start, end)
     rows = units[units["period"].isin([start, end])]
     y, w = rows["y"].to_numpy(float), rows["weight"].to_numpy(float)
     at_end = (rows["period"] == end).to_numpy()
@@ -223,8 +238,13 @@ def _indicator_trends(units: pd.DataFrame, levels: pd.DataFrame, indicator: Indi
             change, rest_change, se = _change_against_rest(members[level] == unit, at_end, y, w, cluster, len(names))
             tests.append((level, unit, rest_change, change - rest_change, se))
     tested = pd.DataFrame(tests, columns=["level", "unit", "rest_change", "difference", "se"])
-    tested = tested.set_index(["level", "unit"])
-    trends = trends.join(tested)
+    return _tested_trends(trends.join(tested.set_index(["level", "unit"])), indicator, start, end, alpha)
+
+
+def _tested_trends(trends: pd.DataFrame, indicator: Indicator, start: int, end: int, alpha: float) -> pd.DataFrame:
+    """The changes of :func:`_unit_changes` with ``rest_change``, ``difference`` and ``se`` joined:
+    between-area variation, p-values, Benjamini-Hochberg, flags and development, in the output's columns.
+    """
     is_area = trends.index.get_level_values(0) == AREA
     tau2 = between_area_variance(trends.loc[is_area, "difference"], trends.loc[is_area, "se"])
     trends["between_area_sd"] = np.where(is_area, np.sqrt(tau2), np.nan)
@@ -260,6 +280,21 @@ def _indicator(params, indicator: Indicator | str) -> Indicator:
         raise MonitoringError(f"indicators: unknown indicator '{indicator}'") from None
 
 
+def monitored(params, years: int | None, indicators) -> tuple[int, list[Indicator]]:
+    """The window k (default ``monitoring.trend_years`` of the parameter file, else 3) and the
+    register indicators to monitor (default: all register shares and means), checked.
+    """
+    k = years if years is not None else (params.monitoring.trend_years if params.monitoring else 3)
+    if int(k) < 1:
+        raise MonitoringError(f"years must be at least 1, got {k!r}")
+    chosen = register_indicators(params) if indicators is None else [_indicator(params, i) for i in indicators]
+    for ind in chosen:
+        if not isinstance(ind.computation, (RegisterShare, RegisterMean)):
+            raise MonitoringError(
+                f"indicator '{ind.key}' is not a register share or mean; only those are monitored by area")
+    return int(k), chosen
+
+
 def monitor_areas(data: PreparedData, *, years: int | None = None, end_year: int | None = None,
                   indicators: Iterable[Indicator | str] | None = None, alpha: float = 0.05) -> AreaMonitoring:
     """Levels and trends of every small area, district and the whole municipality.
@@ -270,20 +305,13 @@ def monitor_areas(data: PreparedData, *, years: int | None = None, end_year: int
     file). Areas outside the districts have ``district`` "comparison".
     """
     params = data.params
-    k = years if years is not None else (params.monitoring.trend_years if params.monitoring else 3)
-    if int(k) < 1:
-        raise MonitoringError(f"years must be at least 1, got {k!r}")
-    chosen = register_indicators(params) if indicators is None else [_indicator(params, i) for i in indicators]
-    for ind in chosen:
-        if not isinstance(ind.computation, (RegisterShare, RegisterMean)):
-            raise MonitoringError(
-                f"indicator '{ind.key}' is not a register share or mean; only those are monitored by area")
+    k, chosen = monitored(params, years, indicators)
     districts = [d.key for d in params.districts]
     all_levels, all_trends = [], []
     for ind in chosen:
         units = unit_frame(data, ind)
         levels = _indicator_levels(units, ind, params.municipality.key, districts)
-        start, end = _window(units["period"].unique(), end_year, int(k), ind.key)
+        start, end = _window(units["period"].unique(), end_year, k, ind.key)
         all_levels.append(levels)
         all_trends.append(_indicator_trends(units, levels, ind, start, end, alpha))
     return AreaMonitoring(
