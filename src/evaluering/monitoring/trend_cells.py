@@ -33,6 +33,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from ..columns import require_columns
 from ..config import Indicator, RegisterMean, RegisterShare
 from ..groups import COMPARISON
 from ..indicators import PreparedData, unit_frame
@@ -352,9 +353,7 @@ def monitoring_from_statistics(statistics: list[TrendStatistics], group_of_area:
 
 def _group_of_area(areas: pd.DataFrame) -> pd.Series:
     """area_id -> district key, or "comparison" outside the districts (as ``prepare`` assigns groups)."""
-    missing = [c for c in ("area_id", "district") if c not in areas.columns]
-    if missing:
-        raise MonitoringError(f"areas table lacks column(s) {', '.join(map(repr, missing))}")
+    require_columns(areas, ("area_id", "district"), what="areas table", error=MonitoringError)
     district = areas.set_index(areas["area_id"].astype(str))["district"]
     return district.astype(object).where(district.notna(), COMPARISON).astype(str)
 
