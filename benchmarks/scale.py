@@ -3,6 +3,7 @@
     python benchmarks/scale.py --data-root DIR                       # 1x and 10x, every step
     python benchmarks/scale.py --data-root DIR --save                # store them in benchmarks/baseline_scale.json
     python benchmarks/scale.py --data-root DIR --scales 90 --steps load --max-rss-gb 18
+    python benchmarks/scale.py --data-root DIR --src OLD/src --label "commit 10f1f5d"  # an older export
 
 The scaled deliveries are written by ``scale_data.py`` into ``DIR/scale<k>-<layout>`` when they are
 not there yet (``DIR`` must be outside the repository; a national register is about a gigabyte).
@@ -31,13 +32,16 @@ from scale_data import LAYOUTS, ROOT, ensure_base, write_scaled
 
 BASELINE = Path(__file__).with_name("baseline_scale.json")
 PARAMS = ROOT / "params" / "gladsaxe.yaml"
-STEPS = ("load", "prepare", "evaluate", "criteria", "monitoring")
+STEPS = ("load", "prepare", "evaluate", "criteria", "monitoring", "criteria_parquet", "monitoring_parquet")
+OUT_OF_CORE = ("criteria_parquet", "monitoring_parquet")  # straight from the register's Parquet (DuckDB)
 STEP_NAMES = {
     "load": "load and validate (load_dataset)",
     "prepare": "prepare (groups, weights)",
     "evaluate": "evaluate moerkhoej 2021-2024",
     "criteria": "statutory criteria 2024",
     "monitoring": "area trend monitoring",
+    "criteria_parquet": "statutory criteria 2024, out of core",
+    "monitoring_parquet": "area trend monitoring, out of core",
 }
 GB = 2**30
 
@@ -49,28 +53,41 @@ def peak_rss_gb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / GB  # ru_maxrss is in kB on Linux
 
 
+def rss_gb() -> float:
+    return psutil.Process().memory_info().rss / GB
+
+
 def run_step(step: str, data_dir: Path) -> dict:
-    """Do what ``step`` needs, then time ``step``; returns seconds and the RSS before and after it."""
+    """Do what ``step`` needs, then time ``step``; returns its seconds and the RSS around it.
+
+    ``rss_at_step_start_gb`` is what the process holds when the step starts (the data it works on),
+    ``rss_before_step_gb`` the peak until then (e.g. validation's), ``peak_rss_gb`` the peak at the end.
+    """
+    import evaluering
     from evaluering.config import load_params
     from evaluering.data.validate import load_dataset
 
+    print(f"evaluering from {Path(evaluering.__file__).parent}", flush=True)
     params = load_params(PARAMS)
-    before = peak_rss_gb()
+    if step in OUT_OF_CORE:
+        return run_out_of_core(step, data_dir, params)
+    before = rss_gb()
     start = time.perf_counter()
     dataset = load_dataset(data_dir, params)
     if step == "load":
         seconds = time.perf_counter() - start
         register_gb = dataset.register.memory_usage(deep=True).sum() / GB
-        return {"seconds": seconds, "rss_before_step_gb": before, "peak_rss_gb": peak_rss_gb(),
-                "register_frame_gb": register_gb, "person_years": len(dataset.register)}
+        return {"seconds": seconds, "rss_at_step_start_gb": before, "rss_before_step_gb": before,
+                "peak_rss_gb": peak_rss_gb(), "rss_after_step_gb": rss_gb(), "register_frame_gb": register_gb,
+                "person_years": len(dataset.register)}
     from evaluering.indicators import prepare
 
     if step != "prepare":
         data = prepare(dataset, params)
-    before = peak_rss_gb()
+    at_start, before = rss_gb(), peak_rss_gb()
     start = time.perf_counter()
     if step == "prepare":
-        prepare(dataset, params)
+        data = prepare(dataset, params)  # held, so rss_after_step_gb counts it
     elif step == "evaluate":
         from evaluering.evaluation import evaluate_district
 
@@ -85,21 +102,43 @@ def run_step(step: str, data_dir: Path) -> dict:
         monitor_areas(data)
     else:
         raise ValueError(f"unknown step {step!r}; choose from {', '.join(STEPS)}")
-    return {"seconds": time.perf_counter() - start, "rss_before_step_gb": before, "peak_rss_gb": peak_rss_gb()}
+    return {"seconds": time.perf_counter() - start, "rss_at_step_start_gb": at_start, "rss_before_step_gb": before,
+            "peak_rss_gb": peak_rss_gb(), "rss_after_step_gb": rss_gb()}
+
+
+def run_out_of_core(step: str, data_dir: Path, params) -> dict:
+    """Time a step that reads the register's Parquet files through DuckDB (nothing loaded before)."""
+    import pandas as pd
+
+    from evaluering.monitoring import monitor_areas_from_parquet, statutory_criteria_from_parquet
+
+    register = data_dir / "register" if (data_dir / "register").is_dir() else data_dir / "register.parquet"
+    at_start = rss_gb()
+    start = time.perf_counter()
+    if step == "criteria_parquet":
+        statutory_criteria_from_parquet(register, params, 2024)
+    else:
+        monitor_areas_from_parquet(register, pd.read_parquet(data_dir / "areas.parquet"), params)
+    return {"seconds": time.perf_counter() - start, "rss_at_step_start_gb": at_start, "rss_before_step_gb": at_start,
+            "peak_rss_gb": peak_rss_gb(), "rss_after_step_gb": rss_gb()}
 
 
 # --- the parent: run each step in a child under a memory guard ----------------------------------
 
 
 def guarded_child(step: str, data_dir: Path, log_dir: Path, max_rss_gb: float, min_free_gb: float,
-                  timeout: float) -> dict:
-    """Run one step in a child process, polling its RSS; kill it when it passes the guard."""
+                  timeout: float, src: Path | None = None) -> dict:
+    """Run one step in a child process, polling its RSS; kill it when it passes the guard.
+
+    With ``src`` the child imports evaluering from there (e.g. a ``git archive`` of an older commit).
+    """
+    env = os.environ | ({"PYTHONPATH": str(src)} if src else {})
     result_file = log_dir / f"{data_dir.name}-{step}.json"
     result_file.unlink(missing_ok=True)
     with open(log_dir / f"{data_dir.name}-{step}.log", "w") as log:
         proc = subprocess.Popen(
             [sys.executable, __file__, "--child", step, "--data", str(data_dir), "--result", str(result_file)],
-            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT)
+            stdout=log, stderr=subprocess.STDOUT, cwd=ROOT, env=env)
     watched = psutil.Process(proc.pid)
     start, killed_for = time.monotonic(), None
     while True:
@@ -128,6 +167,16 @@ def guarded_child(step: str, data_dir: Path, log_dir: Path, max_rss_gb: float, m
     return json.loads(result_file.read_text()) | {"peak_rss_gb": peak}
 
 
+def code_measured(src: Path | None, label: str) -> str:
+    """Which evaluering was measured: the label, else the commit and whether src/ had uncommitted changes."""
+    if label or src:
+        return label or str(src)
+    def git(*args: str) -> str:
+        return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True, text=True).stdout.strip()
+    dirty = " + uncommitted changes in src/" if git("status", "--porcelain", "src") else ""
+    return f"{git('rev-parse', '--short', 'HEAD')}{dirty}"
+
+
 def data_dir_for(root: Path, scale: int, layout: str) -> Path:
     """``root/scale<k>-<layout>``, written by scale_data.py if it is not there yet."""
     directory = root / f"scale{scale}-{layout}"
@@ -138,19 +187,25 @@ def data_dir_for(root: Path, scale: int, layout: str) -> Path:
 
 
 def measure(root: Path, scales: list[int], steps: list[str], layout: str, repeat: int, max_rss_gb: float,
-            min_free_gb: float, timeout: float) -> tuple[dict[str, dict], dict[str, dict]]:
+            min_free_gb: float, timeout: float, src: Path | None = None, label: str = "",
+            ) -> tuple[dict[str, dict], dict[str, dict]]:
     """Results per ``"<step> @ <k>x"`` (the fastest of ``repeat`` runs) and the deliveries' sizes."""
     log_dir = root / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     results, deliveries = {}, {}
+    code = code_measured(src, label)
+    print(f"measuring evaluering at {code}", flush=True)
     for scale in scales:
         directory = data_dir_for(root, scale, layout)
-        deliveries[f"{scale}x"] = json.loads((directory / "scale.json").read_text())
+        written = json.loads((directory / "scale.json").read_text())
+        deliveries[f"{scale}x"] = {k: v for k, v in written.items() if k != "base"}  # no local paths
         for step in steps:
-            runs = [guarded_child(step, directory, log_dir, max_rss_gb, min_free_gb, timeout) for _ in range(repeat)]
+            runs = [guarded_child(step, directory, log_dir, max_rss_gb, min_free_gb, timeout, src)
+                    for _ in range(repeat)]
             done = [r for r in runs if "not_run" not in r]
             best = min(done, key=lambda r: r["seconds"]) if done else runs[0]
-            results[f"{step} @ {scale}x"] = {k: round(v, 3) if isinstance(v, float) else v for k, v in best.items()}
+            results[f"{step} @ {scale}x"] = {k: round(v, 3) if isinstance(v, float) else v
+                                              for k, v in best.items()} | {"layout": layout, "code": code}
             outcome = best.get("not_run") or f"{best['seconds']:.1f} s"
             print(f"  {step} @ {scale}x: {outcome}, peak RSS {best['peak_rss_gb']:.2f} GB", flush=True)
     return results, deliveries
@@ -204,6 +259,8 @@ def main() -> None:
     parser.add_argument("--min-free-gb", type=float, default=1.5,
                         help="kill a step when the machine has less than this available")
     parser.add_argument("--timeout", type=float, default=1800.0, help="seconds before a step is stopped")
+    parser.add_argument("--src", type=Path, help="import evaluering from this src/ folder instead (an older export)")
+    parser.add_argument("--label", default="", help="what --src is, e.g. 'commit 10f1f5d' (stored with the results)")
     parser.add_argument("--save", action="store_true", help="merge these results into the baseline")
     parser.add_argument("--note", default="", help="stored with --save (e.g. what else ran on the machine)")
     parser.add_argument("--child", choices=STEPS, help=argparse.SUPPRESS)
@@ -219,8 +276,11 @@ def main() -> None:
     root = args.data_root.resolve()
     if root.is_relative_to(ROOT):
         parser.error(f"--data-root {root} is inside the repository; use a scratch directory")
+    src = args.src.resolve() if args.src else None
+    if src and not (src / "evaluering" / "__init__.py").exists():
+        parser.error(f"--src {src}: no evaluering package there (expected {src}/evaluering/__init__.py)")
     results, deliveries = measure(root, args.scales, args.steps, args.layout, args.repeat, args.max_rss_gb,
-                                  args.min_free_gb, args.timeout)
+                                  args.min_free_gb, args.timeout, src, args.label)
     report(results, deliveries, BASELINE, save=args.save, note=args.note)
 
 

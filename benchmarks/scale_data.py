@@ -7,8 +7,8 @@
 The districts stay as they are; the comparison areas (areas without a district) are copied under
 new area ids (``A079-k001``) and names, with their residents' person-years under new person ids
 (``R001P0000123``: unique per copy, still text and pseudonymous). The number of copies is chosen so
-that the register has about ``scale`` times as many person-years as the base (at least ``scale - 1``
-copies would give fewer, since the districts are not copied). ``areas`` is extended with the new
+that the register has about ``scale`` times as many person-years as the base (``scale - 1`` copies
+would give fewer, since the districts are not copied: 10x gives 10 copies, 90x 102). ``areas`` is extended with the new
 areas; ``survey``, ``institutions`` and ``visitors`` are copied unchanged, so the directory still
 satisfies the input contract (``evaluering validate DIR``).
 
