@@ -49,6 +49,18 @@ def test_a_partitioned_register_validates_and_is_fingerprinted_part_by_part(para
     assert data_hash(copy) != data_hash(partitioned_dir)
 
 
+def test_parts_that_keep_their_year_column_load_the_same(params, synthetic_dir, tmp_path):
+    """Some tools write the partition column into the files too: the register is the same."""
+    root = tmp_path / "kept"
+    shutil.copytree(synthetic_dir, root, ignore=shutil.ignore_patterns("register.parquet"))
+    register = pq.read_table(synthetic_dir / "register.parquet").to_pandas()
+    for year, part in register.groupby("year"):
+        (root / "register" / f"year={year}").mkdir(parents=True)
+        part.to_parquet(root / "register" / f"year={year}" / "part-0.parquet", index=False)
+    pd.testing.assert_frame_equal(_sorted(load_dataset(root, params).register),
+                                  _sorted(load_dataset(synthetic_dir, params).register))
+
+
 def test_register_in_two_forms_or_an_empty_register_folder_is_refused(partitioned_dir, synthetic_dir, tmp_path):
     both = tmp_path / "both"
     shutil.copytree(partitioned_dir, both)

@@ -149,11 +149,14 @@ def read_raw(path: str | Path) -> pd.DataFrame:
 
 
 def _read_partitioned(path: Path) -> pd.DataFrame:
-    """A table delivered as a directory of Parquet files, with its Hive partition columns (year)."""
+    """A table delivered as a directory of Parquet files partitioned by year (``year=2024/``): the
+    year comes from the folder's name, or from the files when they keep their ``year`` column too.
+    """
     import pyarrow.dataset as ds
 
+    by_year = ds.partitioning(pyarrow.schema([("year", pyarrow.int64())]), flavor="hive")
     try:
-        table = ds.dataset(partition_files(path), format="parquet", partitioning=ds.partitioning(flavor="hive"),
+        table = ds.dataset(partition_files(path), format="parquet", partitioning=by_year,
                            partition_base_dir=str(path)).to_table()
     except _READ_ERRORS as exc:
         raise InputFileError(f"{path.name}/", f"cannot be read as Parquet files: {str(exc).strip()}") from None
