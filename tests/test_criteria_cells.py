@@ -87,3 +87,12 @@ def test_a_hand_made_register_gives_its_hand_counted_cells(tmp_path):
     assert cells.loc["B", "income_sum"] == 200.0  # 15-year-old student out, 65-year-old out of age
     pd.testing.assert_frame_equal(cells.reset_index()[cells_from_frame(_prepared(rows, None)).columns],
                                   cells_from_frame(_prepared(rows, None)), check_dtype=False)
+
+
+def test_a_column_duckdb_cannot_read_as_the_contract_says_is_named(register, tmp_path):
+    """Another municipality's Parquet with yes/no text in a flag column: a MonitoringError naming the
+    register, not DuckDB's own exception."""
+    odd = register.head(200).assign(employed=lambda f: np.where(f["employed"], "ja", "nej"))
+    odd.to_parquet(tmp_path / "register.parquet")
+    with pytest.raises(MonitoringError, match="register.parquet: cannot be read as a register"):
+        cells_from_parquet(tmp_path / "register.parquet")

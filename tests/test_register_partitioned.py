@@ -86,3 +86,16 @@ def test_the_identifier_scan_reads_the_parts(params, synthetic_dir, partitioned_
     from evaluering.report.scan import data_identifiers
 
     assert data_identifiers(partitioned_dir, params) == data_identifiers(synthetic_dir, params)
+
+
+def test_a_part_filed_under_the_wrong_year_is_named(params, synthetic_dir, tmp_path):
+    root = tmp_path / "misfiled"
+    shutil.copytree(synthetic_dir, root, ignore=shutil.ignore_patterns("register.parquet"))
+    register = pq.read_table(synthetic_dir / "register.parquet").to_pandas()
+    for year, part in register.groupby("year"):
+        folder = root / "register" / f"year={year - 1 if year == 2024 else year}"  # 2024 filed as 2023 too
+        folder.mkdir(parents=True, exist_ok=True)
+        part.to_parquet(folder / f"part-{year}.parquet", index=False)
+    report = validate_directory(root, params)
+    assert not report.ok and "year=2023/part-2024.parquet" in report.to_text()
+    assert "is filed under year=2023 but its year column holds 2024" in report.to_text()

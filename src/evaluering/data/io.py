@@ -156,6 +156,7 @@ def _read_partitioned(path: Path) -> pd.DataFrame:
 
     by_year = ds.partitioning(pyarrow.schema([("year", pyarrow.int64())]), flavor="hive")
     try:
+        _check_kept_years(path)
         table = ds.dataset(partition_files(path), format="parquet", partitioning=by_year,
                            partition_base_dir=str(path)).to_table()
     except _READ_ERRORS as exc:
@@ -163,6 +164,23 @@ def _read_partitioned(path: Path) -> pd.DataFrame:
     frame = table.to_pandas()
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame.reset_index(drop=True)
+
+
+def _check_kept_years(path: Path) -> None:
+    """A part that keeps its ``year`` column must agree with its folder ``year=YYYY``: otherwise the
+    folder's year would silently relabel a part filed under the wrong year.
+    """
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    for part in partition_files(path):
+        folder = next((p.split("=", 1)[1] for p in part.relative_to(path).parts if p.startswith("year=")), None)
+        if folder is None or "year" not in pq.ParquetFile(part).schema_arrow.names:
+            continue
+        kept = {str(v) for v in pc.unique(pq.read_table(part, columns=["year"]).column("year")).to_pylist()}
+        if kept - {folder}:
+            raise InputFileError(f"{path.name}/{part.relative_to(path).as_posix()}",
+                                 f"is filed under year={folder} but its year column holds {', '.join(sorted(kept))}")
 
 
 def _csv_decimal(path: Path) -> str:

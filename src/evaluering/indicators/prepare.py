@@ -21,7 +21,7 @@ from ..survey.design import SurveyDesign
 from ..survey.nonresponse import age_band
 from ..survey.waves import wave_weighting
 
-__all__ = ["COMPARISON", "PreparedData", "prepare"]
+__all__ = ["COMPARISON", "PreparedData", "group_of_area", "prepare"]
 
 BACKGROUND = ("age", "sex", "origin", "education", "employed")  # register columns joined to the survey
 
@@ -55,8 +55,9 @@ class PreparedData:
         return [d.key for d in self.params.districts] + [COMPARISON]
 
 
-def _group_of_area(dataset: Dataset) -> pd.Series:
-    district = dataset.areas.set_index("area_id")["district"]
+def group_of_area(areas: pd.DataFrame) -> pd.Series:
+    """area_id -> the key of its district, or ``"comparison"`` outside the districts."""
+    district = areas.set_index(areas["area_id"].astype(str))["district"]
     return district.astype(object).where(district.notna(), COMPARISON).astype(str)
 
 
@@ -106,12 +107,12 @@ def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.
 
 def prepare(dataset: Dataset, params: Params) -> PreparedData:
     """Attach groups and weights to the tables of ``dataset`` (done once per analysis)."""
-    group_of_area = _group_of_area(dataset)
-    register = _with_group(dataset.register, group_of_area)
+    groups = group_of_area(dataset.areas)
+    register = _with_group(dataset.register, groups)
     residence = register[["person_id", "year", "group", "area_id"]]
     institutions = dataset.institutions.merge(residence, on=["person_id", "year"], how="inner")
-    visitors = _with_group(dataset.visitors, group_of_area)
+    visitors = _with_group(dataset.visitors, groups)
     visitors = visitors.assign(year=visitors["date"].dt.year)
-    survey, designs, notes, youngest = _survey_designs(dataset, register, group_of_area, params)
+    survey, designs, notes, youngest = _survey_designs(dataset, register, groups, params)
     return PreparedData(params, register, survey, designs, institutions, visitors, dataset,
                         weighting_notes=notes, youngest=youngest)

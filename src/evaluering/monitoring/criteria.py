@@ -348,26 +348,30 @@ def criteria_from_cells(
     return table.reset_index()
 
 
+def _parameter_file_options(params, year: int | None) -> tuple[int, dict]:
+    """The year (default ``reference_year``) and the criteria's reference values and population
+    threshold from the parameter file's ``monitoring`` block.
+    """
+    settings = params.monitoring
+    if settings is None:
+        raise MonitoringError("the parameter file has no 'monitoring' block with the reference values")
+    options = {"national_conviction_rate": settings.national_conviction_rate,
+               "regional_income": settings.regional_income, "min_residents": settings.min_residents}
+    return (settings.reference_year if year is None else year), options
+
+
 def statutory_criteria(data, year: int | None = None, *, by: str = "area") -> pd.DataFrame:
     """The criteria for the small areas (``by="area"``) or the districts (``by="district"``) of a
     prepared dataset (:func:`evaluering.indicators.prepare`), with the reference values, the year
     (default ``reference_year``) and the population threshold of the parameter file's
     ``monitoring`` block. Area rows get the ``district`` they belong to (empty in the rest).
     """
-    settings = data.params.monitoring
-    if settings is None:
-        raise MonitoringError("the parameter file has no 'monitoring' block with the reference values")
+    year, options = _parameter_file_options(data.params, year)
     district_of_area = data.dataset.district_of_area
     if by not in ("area", "district"):
         raise MonitoringError(f"by must be 'area' or 'district', got {by!r}")
-    table = deprived_area_criteria(
-        data.dataset.register,
-        settings.reference_year if year is None else year,
-        national_conviction_rate=settings.national_conviction_rate,
-        regional_income=settings.regional_income,
-        area=district_of_area.dropna() if by == "district" else None,
-        min_residents=settings.min_residents,
-    )
+    table = deprived_area_criteria(data.dataset.register, year,
+                                   area=district_of_area.dropna() if by == "district" else None, **options)
     if by == "area":
         table.insert(1, "district", table["area"].map(district_of_area).astype(object))
     return table
@@ -380,13 +384,5 @@ def statutory_criteria_from_parquet(register: str | Path, params, year: int | No
     one each 1 December. The reference values, year and population threshold come from the
     parameter file's ``monitoring`` block, as in :func:`statutory_criteria`; the table is the same.
     """
-    settings = params.monitoring
-    if settings is None:
-        raise MonitoringError("the parameter file has no 'monitoring' block with the reference values")
-    return criteria_from_cells(
-        cells_from_parquet(register, memory_limit=memory_limit),
-        settings.reference_year if year is None else year,
-        national_conviction_rate=settings.national_conviction_rate,
-        regional_income=settings.regional_income,
-        min_residents=settings.min_residents,
-    )
+    year, options = _parameter_file_options(params, year)
+    return criteria_from_cells(cells_from_parquet(register, memory_limit=memory_limit), year, **options)

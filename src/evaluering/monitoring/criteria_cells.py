@@ -12,7 +12,8 @@ the same cells.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 import numpy as np
@@ -20,7 +21,7 @@ import pandas as pd
 
 from .errors import MonitoringError
 
-__all__ = ["CELL_COLUMNS", "aggregate_cells", "cells_from_frame", "cells_from_parquet"]
+__all__ = ["CELL_COLUMNS", "aggregate_cells", "cells_from_frame", "cells_from_parquet", "register_query"]
 
 WORKING_AGE = (18, 64)
 CONVICTION_AGE = (15, 200)
@@ -94,6 +95,26 @@ def _source(path: Path) -> str:
     return f"read_parquet('{path.as_posix()}')"
 
 
+@contextmanager
+def register_query(register: str | Path, *, memory_limit: str, threads: int | None) -> Iterator[tuple]:
+    """A DuckDB connection and the SQL source of a register in Parquet (a file, or a directory
+    partitioned by year). DuckDB's own errors (a column of the wrong type, a broken file) become a
+    :class:`MonitoringError` naming the register, as the in-memory path's checks do.
+    """
+    import duckdb
+
+    path = Path(register)
+    if not path.exists():
+        raise MonitoringError(f"{path}: no register there")
+    con = duckdb.connect(config={"memory_limit": memory_limit, **({"threads": threads} if threads else {})})
+    try:
+        yield con, _source(path)
+    except duckdb.Error as exc:
+        raise MonitoringError(f"{path}: cannot be read as a register: {str(exc).splitlines()[0]}") from None
+    finally:
+        con.close()
+
+
 def cells_from_parquet(path: str | Path, *, threads: int | None = None, memory_limit: str = "4GB") -> pd.DataFrame:
     """Cells straight from a register in Parquet (a file, or a directory partitioned by year), in
     DuckDB: memory stays bounded by ``memory_limit`` whatever the register's size.
@@ -101,14 +122,8 @@ def cells_from_parquet(path: str | Path, *, threads: int | None = None, memory_l
     Refuses, like the in-memory path, a register whose ``year``, ``area_id``, ``age``,
     ``employed``, ``in_education`` or ``convicted`` is empty anywhere.
     """
-    import duckdb
-
     path = Path(path)
-    if not path.exists():
-        raise MonitoringError(f"{path}: no register there")
-    con = duckdb.connect(config={"memory_limit": memory_limit, **({"threads": threads} if threads else {})})
-    try:
-        source = _source(path)
+    with register_query(path, memory_limit=memory_limit, threads=threads) as (con, source):
         columns = {row[0] for row in con.execute(f"DESCRIBE SELECT * FROM {source}").fetchall()}
         needed = ["year", "area_id", "age", "education", "in_education", "employed", "income", "convicted"]
         missing = [c for c in needed if c not in columns]
@@ -116,12 +131,10 @@ def cells_from_parquet(path: str | Path, *, threads: int | None = None, memory_l
             raise MonitoringError(f"{path}: register lacks column(s) {', '.join(map(repr, missing))}")
         non_western = (", COALESCE(SUM((origin = 'non_western')::BIGINT), 0) AS non_western"
                        if "origin" in columns else "")
+        never_empty = ("year", "area_id", "age", "in_education", "employed", "convicted")
         empties = con.execute(
-            "SELECT " + ", ".join(f"COUNT(*) - COUNT({c})" for c in ("year", "area_id", "age", "in_education",
-                                                                        "employed", "convicted"))
-            + f" FROM {source}").fetchone()
-        for column, empty in zip(("year", "area_id", "age", "in_education", "employed", "convicted"), empties,
-                                 strict=True):
+            "SELECT " + ", ".join(f"COUNT(*) - COUNT({c})" for c in never_empty) + f" FROM {source}").fetchone()
+        for column, empty in zip(never_empty, empties, strict=True):
             if empty:
                 raise MonitoringError(f"register column '{column}' has {empty} empty value(s); it may not be empty")
         cells = con.execute(f"""
@@ -133,7 +146,5 @@ def cells_from_parquet(path: str | Path, *, threads: int | None = None, memory_l
                 FROM {source})
             SELECT area, year, COUNT(*) AS residents, {_sql_sums()}{non_western}
             FROM persons GROUP BY area, year ORDER BY area, year""").df()
-    finally:
-        con.close()
     return cells.astype({c: np.int64 for c in cells.columns if c not in ("area", "year", "income_sum")}
                         | {"year": np.int64, "income_sum": float})

@@ -35,9 +35,9 @@ import pandas as pd
 
 from ..columns import require_columns
 from ..config import Indicator, RegisterMean, RegisterShare
-from ..groups import COMPARISON
 from ..indicators import PreparedData, unit_frame
-from .criteria_cells import _source
+from ..indicators.prepare import group_of_area
+from .criteria_cells import register_query
 from .errors import MonitoringError
 from .trends import (
     AREA,
@@ -223,15 +223,9 @@ def trend_statistics_from_parquet(register: str | Path, params, *, years: int | 
     ``years``, ``end_year`` and ``indicators`` as in :func:`monitor_areas`; ``y`` as in
     :func:`evaluering.indicators.unit_frame` (every person-year weighs 1, clustered by person).
     """
-    import duckdb
-
     path = Path(register)
-    if not path.exists():
-        raise MonitoringError(f"{path}: no register there")
     k, chosen = monitored(params, years, indicators)
-    con = duckdb.connect(config={"memory_limit": memory_limit, **({"threads": threads} if threads else {})})
-    try:
-        source = _source(path)
+    with register_query(path, memory_limit=memory_limit, threads=threads) as (con, source):
         needed = ["person_id", "year", "area_id", "age", *dict.fromkeys(i.computation.column for i in chosen)]
         types = _check_register(con, source, path, needed)
         statistics = []
@@ -243,8 +237,6 @@ def trend_statistics_from_parquet(register: str | Path, params, *, years: int | 
             start, end = _window(cells["year"].unique(), end_year, k, ind.key)
             pairs, clusters = _parquet_pairs(con, source, y, usable, start, end, ind.key, path)
             statistics.append(TrendStatistics(ind, cells, start, end, pairs, clusters))
-    finally:
-        con.close()
     return statistics
 
 
@@ -351,13 +343,6 @@ def monitoring_from_statistics(statistics: list[TrendStatistics], group_of_area:
                           trends=pd.concat(all_trends, ignore_index=True), years=years, alpha=alpha)
 
 
-def _group_of_area(areas: pd.DataFrame) -> pd.Series:
-    """area_id -> district key, or "comparison" outside the districts (as ``prepare`` assigns groups)."""
-    require_columns(areas, ("area_id", "district"), what="areas table", error=MonitoringError)
-    district = areas.set_index(areas["area_id"].astype(str))["district"]
-    return district.astype(object).where(district.notna(), COMPARISON).astype(str)
-
-
 def monitor_areas_from_parquet(register: str | Path, areas: pd.DataFrame, params, *, years: int | None = None,
                                end_year: int | None = None, indicators: Iterable[Indicator | str] | None = None,
                                alpha: float = 0.05, memory_limit: str = "4GB",
@@ -383,9 +368,10 @@ def monitor_areas_from_parquet(register: str | Path, areas: pd.DataFrame, params
     AreaMonitoring
         The same levels and trends as :func:`monitor_areas` on the prepared register.
     """
-    group_of_area = _group_of_area(areas)
+    require_columns(areas, ("area_id", "district"), what="areas table", error=MonitoringError)
+    groups = group_of_area(areas)
     k, chosen = monitored(params, years, indicators)
     statistics = trend_statistics_from_parquet(register, params, years=k, end_year=end_year, indicators=chosen,
                                                memory_limit=memory_limit, threads=threads)
-    return monitoring_from_statistics(statistics, group_of_area, municipality=params.municipality.key,
+    return monitoring_from_statistics(statistics, groups, municipality=params.municipality.key,
                                       districts=[d.key for d in params.districts], years=k, alpha=alpha)

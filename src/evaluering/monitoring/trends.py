@@ -204,12 +204,17 @@ def _window(years: np.ndarray, end_year: int | None, k: int, key: str) -> tuple[
 
 
 def _slope(levels: pd.DataFrame) -> pd.Series:
-    """Least-squares slope of value on year per unit (NaN with fewer than two years)."""
-    def fit(part: pd.DataFrame) -> float:
-        if len(part) < 2:
-            return np.nan
-        return float(np.polyfit(part["year"].to_numpy(float), part["value"].to_numpy(float), 1)[0])
-    return levels.groupby(["level", "unit"]).apply(fit, include_groups=False)
+    """Least-squares slope of value on year per unit, sum (x - mean x)(y - mean y) / sum (x - mean x)^2
+    in one grouped pass (NaN with fewer than two years): a national register has thousands of units.
+    """
+    keys = [levels["level"], levels["unit"]]
+    x, y = levels["year"].astype(float), levels["value"].astype(float)
+    dx = x - x.groupby(keys).transform("mean")
+    dy = y - y.groupby(keys).transform("mean")
+    parts = pd.DataFrame({"xy": dx * dy, "xx": dx * dx, "missing": (dx * dy).isna()}).groupby(keys)
+    sums = parts[["xy", "xx"]].sum()
+    defined = (sums["xx"] > 0) & ~parts["missing"].any()  # as polyfit: a missing value gives no slope
+    return (sums["xy"] / sums["xx"]).where(defined).rename_axis(["level", "unit"])
 
 
 def _unit_changes(levels: pd.DataFrame, start: int, end: int) -> pd.DataFrame:
