@@ -132,7 +132,43 @@ def _signals_interrupt():
             signal.signal(getattr(signal, name), handler)
 
 
+def _compute_results(specs, params, dataset, context, *, jobs: int, params_file: Path, data_dir: Path,
+                     out_dir: Path, wave: int, recompute: bool) -> None:
+    """Compute once what the reports to be rebuilt draw from, into the wave's results store.
+
+    Nothing is computed when every report is up to date, or when the store already holds the
+    results of exactly these inputs (parameter file, data, code), unless ``recompute``. A report
+    that cannot be computed here computes on its own in its notebook, which reports the error in
+    its cell; an interruption is a RunInterrupted.
+    """
+    from .indicators.prepare import prepare
+    from .report.store import results_key, store_folder, stored_names_for
+    from .runner import RunInterrupted, RunResult, needs_run
+    from .runner.compute import WaveInputs, compute_wave, stored_names
+    from .runner.execute import INTERRUPTED
+
+    names = stored_names([s for s in specs if needs_run(s, context)], params)
+    store = store_folder(out_dir, wave)
+    baseline = params.survey.baseline_wave
+    if not names or (not recompute and set(names) <= stored_names_for(
+            store, results_key(params_file, data_dir, wave, baseline))):
+        return
+    try:
+        inputs = WaveInputs(params, prepare(dataset, params), params_file, data_dir, wave, baseline)
+        failures = compute_wave(names, inputs, store, jobs=jobs)
+    except KeyboardInterrupt:
+        raise RunInterrupted([RunResult(spec, False, INTERRUPTED) for spec in specs]) from None
+    except EvalueringError as exc:
+        print(f"evaluering: the wave could not be computed once ({exc}); each report computes on its own",
+              file=sys.stderr)
+        return
+    for name, error in failures.items():
+        print(f"evaluering: {name} could not be computed in advance ({error.splitlines()[0]}); "
+              "its report computes on its own", file=sys.stderr)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
+    from .data.dataset import Dataset
     from .data.synthetic import generate
     from .data.validate import validate_directory
     from .runner import (
@@ -167,13 +203,16 @@ def _cmd_run(args: argparse.Namespace) -> int:
                       out_dir=out_dir, wave=wave, districts=args.district)
     _writable_folder(out_dir)
     jobs = args.jobs or os.cpu_count() or 1
-    context = RunContext.for_data(params, data_dir, timeout=args.timeout, force=args.force,
+    context = RunContext.for_data(params, data_dir, timeout=args.timeout, force=args.force or args.recompute,
                                   threads_per_run=max(1, (os.cpu_count() or 1) // min(jobs, len(specs))))
     sweep_stale_folders()
     with _signals_interrupt():
         mark_started(specs)
         write_index(out_dir, params)  # if this run is killed, the index already says the reports are older
         try:
+            _compute_results(specs, params, Dataset(**report.tables, source_dir=data_dir), context, jobs=jobs,
+                             params_file=params_file, data_dir=data_dir, out_dir=out_dir, wave=wave,
+                             recompute=args.recompute)
             results = run_all(specs, context, jobs=jobs)
         except RunInterrupted as stopped:
             update_status(stopped.results)
@@ -231,7 +270,10 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--out", default="reports", help="report directory (default: %(default)s)")
     run.add_argument("--notebooks", default="notebooks", help="notebook directory (default: %(default)s)")
     run.add_argument("--jobs", type=_count(1), help="notebooks run at the same time (default: the number of cores)")
-    run.add_argument("--force", action="store_true", help="re-render reports whose inputs did not change")
+    run.add_argument("--force", action="store_true", help="re-render reports whose inputs did not change (from the "
+                     "wave's stored results when they were computed from the same inputs)")
+    run.add_argument("--recompute", action="store_true", help="compute the wave's results again and re-render "
+                     "every report, even when nothing changed")
     run.add_argument("--timeout", type=_count(1), default=1800,
                      help="seconds allowed per report, at least 1 (default: %(default)s)")
     run.set_defaults(func=_cmd_run)

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import hashlib
 import subprocess
+from functools import lru_cache
 from pathlib import Path
 
-__all__ = ["file_hash", "data_hash", "git_commit"]
+__all__ = ["file_hash", "data_hash", "git_commit", "source_hash"]
 
 
 def file_hash(path: Path) -> str:
@@ -29,6 +30,19 @@ def data_hash(directory: Path) -> str:
         for part in parts:
             digest.update(part.relative_to(path.parent).as_posix().encode())
             digest.update(file_hash(part).encode())
+    return digest.hexdigest()
+
+
+@lru_cache(maxsize=1)
+def source_hash() -> str:
+    """The package version and every file of the package (code, templates) as one hash."""
+    from . import __version__
+
+    root = Path(__file__).resolve().parent
+    digest = hashlib.sha256(__version__.encode())
+    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
+        digest.update(str(path.relative_to(root)).encode())
+        digest.update(path.read_bytes())
     return digest.hexdigest()
 
 

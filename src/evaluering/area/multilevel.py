@@ -21,6 +21,15 @@ composition of the area.
   (logistic) scale, ``tau^2 / (tau^2 + pi^2/3)``, and the median odds ratio
   ``MOR = exp(sqrt(2 tau^2) * Phi^-1(0.75))`` (Merlo et al. 2006, J Epidemiol Community Health 60:290).
 
+From persons or from cells: ``multilevel_from_cells(cells, ...)`` fits the same model from one row per
+area and combination of individual covariate values, with the cell's number of persons, outcome sum
+and (gaussian) sum of squares. Both likelihoods depend on the persons only through these sums (gaussian:
+X'X, X'y, y'y and per-area n_j, sum x, sum y, see ``_Moments``; binomial: successes out of trials per
+cell), so the cell fit is exact, and both entry points share one design, one set of checks and one
+likelihood (``_design``, ``_fit_gaussian``, ``_LogitAGQ``): a person row is a cell of one. With
+categorical covariates a national register year is a few hundred thousand cells
+(:mod:`evaluering.area.multilevel_cells` computes them in DuckDB from Parquet).
+
 Standard errors: gaussian sigma^2 (X' V^-1 X)^-1 at the estimate (as lmer's ``vcov``); binomial from
 the inverse of the numerical Hessian (central differences of the analytic gradient) of the deviance
 in (beta, tau), as lme4's ``vcov`` (``use.hessian = TRUE``). Intervals are Wald intervals
@@ -43,7 +52,8 @@ from ..numerics import interval
 from ..results import ResultDisplay
 from .errors import AreaModelError
 
-__all__ = ["AreaModelError", "MultilevelResult", "icc_latent", "median_odds_ratio", "multilevel"]
+__all__ = ["CELL_PERSONS", "CELL_SUM", "CELL_SUMSQ", "AreaModelError", "MultilevelResult", "icc_latent",
+           "median_odds_ratio", "multilevel", "multilevel_from_cells"]
 
 LOGISTIC_VARIANCE = math.pi**2 / 3  # variance of the standard logistic distribution
 MIN_NODES = 7  # fewer adaptive Gauss-Hermite nodes are refused (see _LogitAGQ)
@@ -228,6 +238,66 @@ def _contextual_columns(df: pd.DataFrame, columns: list[str], codes: np.ndarray,
     return pd.DataFrame(parts, index=df.index)
 
 
+CELL_PERSONS = "persons"  # cells: persons in the cell
+CELL_SUM = "outcome_sum"  # cells: the outcome summed over them (binomial: the successes)
+CELL_SUMSQ = "outcome_sumsq"  # cells: the squared outcome summed over them (gaussian only)
+
+
+def _cell_counts(family: str) -> list[str]:
+    return [CELL_PERSONS, CELL_SUM] + ([CELL_SUMSQ] if family == "gaussian" else [])
+
+
+def _check_cell_columns(cells: pd.DataFrame, area: str, individual: list[str], contextual: list[str], family: str):
+    """The cells' columns: as :func:`_check_columns` for the covariates, plus the counts and sums."""
+    counts = _cell_counts(family)
+    used = [area, *individual, *contextual, *counts]
+    require_columns(cells, used, what="cells", error=AreaModelError)
+    dup = sorted({c for c in used if used.count(c) > 1})
+    if dup:
+        raise AreaModelError(
+            f"column(s) given more than once (area/individual/contextual/cell counts): {_listing(dup)}")
+    for column in used:
+        na = cells[column].isna().to_numpy()
+        if na.any():
+            raise AreaModelError(
+                f"cells column '{column}' has {int(na.sum())} missing value(s) (rows {_listing(cells.index[na], 5)})")
+    for column in counts:
+        if not pd.api.types.is_numeric_dtype(cells[column]) or not np.isfinite(cells[column].to_numpy(float)).all():
+            raise AreaModelError(f"cells column '{column}' must be finite numbers")
+
+
+def _cell_outcome(cells: pd.DataFrame, name: str, family: str):
+    """Persons, outcome sums and sums of squares per cell, checked as :func:`_outcome` checks persons."""
+    n = cells[CELL_PERSONS].to_numpy(dtype=float)
+    s = cells[CELL_SUM].to_numpy(dtype=float)
+    bad = (n < 1) | (n != np.round(n))
+    if bad.any():
+        raise AreaModelError(f"cells column '{CELL_PERSONS}' must be whole numbers of at least 1; found "
+                             f"{_listing(np.unique(n[bad]), 5)}")
+    total_n, total_s = float(n.sum()), float(s.sum())
+    if family == "binomial":
+        bad = (s < 0) | (s > n) | (s != np.round(s))
+        if bad.any():
+            raise AreaModelError(
+                f"cells column '{CELL_SUM}' must count the persons with outcome '{name}' = 1 (a whole number "
+                f"from 0 to '{CELL_PERSONS}') for family='binomial'; rows {_listing(cells.index[bad], 5)} do not")
+        if total_s in (0.0, total_n):
+            raise AreaModelError(f"outcome '{name}' is constant ({total_s / total_n:g}); nothing to model")
+        return n, s, None
+    q = cells[CELL_SUMSQ].to_numpy(dtype=float)
+    within = q - s**2 / n  # each cell's sum of squares about its mean: never below 0
+    scale = np.maximum(1.0, np.abs(q))
+    bad = within < -1e-9 * scale
+    if bad.any():
+        raise AreaModelError(
+            f"cells column '{CELL_SUMSQ}' is below '{CELL_SUM}'^2 / '{CELL_PERSONS}' in rows "
+            f"{_listing(cells.index[bad], 5)}: not the sum of squares of the outcome")
+    mean = s / n
+    if (within <= 1e-12 * scale).all() and np.ptp(mean) <= 1e-12 * max(1.0, float(np.max(np.abs(mean)))):
+        raise AreaModelError(f"outcome '{name}' is constant ({mean[0]:g}); nothing to model")
+    return n, s, q
+
+
 def _check_rank(X: np.ndarray, names: list[str]) -> None:
     scale = np.sqrt((X**2).mean(axis=0))
     Xs = X / np.where(scale > 0, scale, 1.0)
@@ -244,24 +314,48 @@ def _check_rank(X: np.ndarray, names: list[str]) -> None:
 
 @dataclass(frozen=True)
 class _Design:
-    y: np.ndarray
+    """The model's data: one row per person, or one row per cell of persons who share an area and
+    covariate values (``n`` persons with outcome sum ``y`` and sum of squares ``yy``).
+    """
+
+    y: np.ndarray  # outcome (person rows) or its sum over the cell's persons (cells)
     X: np.ndarray
     names: list[str]
     levels: list[str]
     codes: np.ndarray
     labels: np.ndarray
+    n: np.ndarray | None = None  # persons per cell; None: one row per person
+    yy: np.ndarray | None = None  # sum of squared outcomes per cell (gaussian cells)
+
+    @property
+    def persons(self) -> np.ndarray:
+        """Persons per row (ones for person rows)."""
+        return np.ones(len(self.y)) if self.n is None else self.n
+
+    @property
+    def n_obs(self) -> int:
+        return len(self.y) if self.n is None else int(round(float(self.n.sum())))
 
 
-def _design(df, outcome, area, individual, contextual, family, mundlak) -> _Design:
+def _design(df, outcome, area, individual, contextual, family, mundlak, cells: bool = False) -> _Design:
+    """The design from person rows or (``cells``) from cells; every check is the same for both."""
     if not isinstance(df, pd.DataFrame):
-        raise AreaModelError("data must be a pandas DataFrame")
+        raise AreaModelError(f"{'cells' if cells else 'data'} must be a pandas DataFrame")
     individual, contextual = list(individual), list(contextual)
-    _check_columns(df, outcome, area, individual, contextual)
+    if cells:
+        _check_cell_columns(df, area, individual, contextual, family)
+    else:
+        _check_columns(df, outcome, area, individual, contextual)
     if len(df) == 0:
-        raise AreaModelError("the data have no rows")
+        raise AreaModelError(f"the {'cells have' if cells else 'data have'} no rows")
     codes, labels = pd.factorize(df[area], sort=True)
     labels = np.asarray(labels)
-    counts = np.bincount(codes, minlength=len(labels))
+    if cells:
+        n, y, yy = _cell_outcome(df, outcome, family)
+        counts = np.rint(np.bincount(codes, n, len(labels))).astype(np.int64)
+    else:
+        n = yy = None
+        counts = np.bincount(codes, minlength=len(labels))
     if len(labels) < 2:
         raise AreaModelError(f"area column '{area}' has {len(labels)} area(s); a multilevel model needs several")
     single = np.flatnonzero(counts == 1)
@@ -270,7 +364,8 @@ def _design(df, outcome, area, individual, contextual, family, mundlak) -> _Desi
             f"area(s) {_listing(labels[single])} in column '{area}' have a single person; the area "
             "variance cannot be told from the individual variance there. Merge each with a neighbouring "
             "area (or drop it) before fitting")
-    y = _outcome(df[outcome], outcome, family)
+    if not cells:
+        y = _outcome(df[outcome], outcome, family)
     ind = _individual_columns(df, individual)
     ctx = _contextual_columns(df, contextual, codes, labels)
     blocks = [pd.DataFrame({"Intercept": np.ones(len(df))}, index=df.index), ind, ctx]
@@ -279,7 +374,7 @@ def _design(df, outcome, area, individual, contextual, family, mundlak) -> _Desi
         if ind.shape[1] == 0:
             raise AreaModelError("mundlak=True needs individual covariates")
         sums = np.zeros((len(labels), ind.shape[1]))
-        np.add.at(sums, codes, ind.to_numpy())
+        np.add.at(sums, codes, ind.to_numpy() if n is None else ind.to_numpy() * n[:, None])
         means = pd.DataFrame((sums / counts[:, None])[codes], index=df.index,
                              columns=[f"mean({c})" for c in ind.columns])
         within = ind.to_numpy() - means.to_numpy()
@@ -293,32 +388,80 @@ def _design(df, outcome, area, individual, contextual, family, mundlak) -> _Desi
     design = pd.concat(blocks, axis=1)
     X = design.to_numpy(dtype=float)
     names = list(design.columns)
-    _check_rank(X, names)
-    return _Design(y, X, names, levels, codes, labels)
+    _check_rank(X if n is None else X * np.sqrt(n)[:, None], names)  # rank of the person rows either way
+    return _Design(y, X, names, levels, codes, labels, n, yy)
 
 
 # ------------------------------------------------------------------------------------------------
 # gaussian: exact profiled REML / ML
 
 
+@dataclass(frozen=True)
+class _Moments:
+    """The sufficient statistics of the random-intercept linear model: the cross-products
+    X'X, X'y, y'y over all persons, and per area its persons, sum of x and sum of y.
+
+    V_j^-1 = (I - c_j 11') / sigma^2 with c_j = lambda / (1 + n_j lambda), so X'V^-1X, X'V^-1y and
+    y'V^-1y are the global cross-products minus per-area terms in (n_j, sum x, sum y) alone, and
+    log|V_j| = n_j log sigma^2 + log(1 + n_j lambda) (matrix determinant lemma).
+    """
+
+    n_obs: int
+    counts: np.ndarray  # persons per area
+    XtX: np.ndarray
+    Xty: np.ndarray
+    yty: float
+    Sx: np.ndarray  # areas x terms
+    Sy: np.ndarray  # areas
+
+
+def _gaussian_moments(d: _Design) -> _Moments:
+    J, p = len(d.labels), d.X.shape[1]
+    Sx = np.zeros((J, p))
+    if d.n is None:  # one row per person
+        counts = np.bincount(d.codes, minlength=J).astype(float)
+        XtX, yty = d.X.T @ d.X, float(d.y @ d.y)
+        np.add.at(Sx, d.codes, d.X)
+    else:  # cells: a cell of n persons counts n times
+        counts = np.bincount(d.codes, d.n, J)
+        XtX, yty = d.X.T @ (d.n[:, None] * d.X), float(d.yy.sum())
+        np.add.at(Sx, d.codes, d.n[:, None] * d.X)
+    return _Moments(d.n_obs, counts, XtX, d.X.T @ d.y, yty, Sx, np.bincount(d.codes, d.y, J))
+
+
+def _polish(slope, g: float) -> float:
+    """The root of the criterion's analytic slope next to the scalar search's minimum ``g``.
+
+    The bounded search stops when the criterion, flat at its minimum, no longer changes in its last
+    digits (about 1e-7 in log lambda); the slope's root is exact to rounding, so fits from person
+    rows and from cells, whose sums round differently, agree to about 1e-10 instead. ``g`` as it
+    is when no sign change is found within a step of 1e-2.
+    """
+    step = 1e-6
+    while step <= 1e-2:
+        lo, hi = g - step, g + step
+        s_lo, s_hi = slope(lo), slope(hi)
+        if s_lo < 0 < s_hi:
+            return optimize.brentq(slope, lo, hi, xtol=1e-14, rtol=4 * np.finfo(float).eps)
+        step *= 10
+    return g
+
+
 def _fit_gaussian(d: _Design, reml: bool):
     """Exact (RE)ML of the random-intercept linear model, profiled to one parameter.
 
     With V_j = sigma^2 (I + lambda 11'), lambda = tau^2 / sigma^2, V_j^-1 and log|V_j| are closed form,
-    so beta(lambda) and sigma^2(lambda) come from area sums and the (RE)ML criterion is minimised
-    over lambda alone (bounded scalar search on log lambda, then a check of the boundary lambda = 0).
+    so beta(lambda) and sigma^2(lambda) come from area sums (:class:`_Moments`) and the (RE)ML
+    criterion is minimised over lambda alone (bounded scalar search on log lambda, polished to the
+    root of the analytic slope, then a check of the boundary lambda = 0).
     This is the likelihood statsmodels' MixedLM and lme4's lmer maximise (same log-likelihood,
     constants included); MixedLM itself was dropped as the engine because its optimisers failed on
     municipality-sized data (BFGS: no convergence after 9 s; L-BFGS: infinite log-likelihood at
     tau^2 = 0; statsmodels 0.15).
     """
-    n, p = d.X.shape
-    J = len(d.labels)
-    counts = np.bincount(d.codes, minlength=J).astype(float)
-    XtX, Xty, yty = d.X.T @ d.X, d.X.T @ d.y, float(d.y @ d.y)
-    Sx = np.zeros((J, p))
-    np.add.at(Sx, d.codes, d.X)
-    Sy = np.bincount(d.codes, d.y, J)
+    m = _gaussian_moments(d)
+    n, p = m.n_obs, m.XtX.shape[0]
+    counts, XtX, Xty, yty, Sx, Sy = m.counts, m.XtX, m.Xty, m.yty, m.Sx, m.Sy
     dof = n - p if reml else n
 
     def parts(lam):
@@ -337,6 +480,17 @@ def _fit_gaussian(d: _Design, reml: bool):
             dev += np.linalg.slogdet(A)[1]
         return dev
 
+    def slope(lam):
+        """The slope d deviance / d log lambda, analytic: the envelope theorem gives rss' = -sum c_j' r_j^2
+        (r_j the area's residual sum), and d log|A| = -sum c_j' Sx_j' A^-1 Sx_j, c_j' = 1 / (1 + n_j lambda)^2.
+        """
+        A, beta, rss = parts(lam)
+        dc = 1.0 / (1.0 + counts * lam) ** 2
+        d = -dof * float(np.sum(dc * (Sy - Sx @ beta) ** 2)) / rss + float(np.sum(counts / (1.0 + counts * lam)))
+        if reml:
+            d -= float(np.sum(dc * np.einsum("jk,jk->j", Sx, np.linalg.solve(A, Sx.T).T)))
+        return lam * d
+
     # moment start: between-area variance of the OLS residual means
     grid = np.log(np.logspace(-8, 4, 49))
     devs = [deviance(math.exp(g)) for g in grid]
@@ -344,7 +498,7 @@ def _fit_gaussian(d: _Design, reml: bool):
     lo, hi = grid[max(k - 1, 0)], grid[min(k + 1, len(grid) - 1)]
     res = optimize.minimize_scalar(lambda g: deviance(math.exp(g)), bounds=(lo, hi), method="bounded",
                                    options={"xatol": 1e-10})
-    lam = math.exp(res.x)
+    lam = math.exp(_polish(lambda g: slope(math.exp(g)), res.x))
     if deviance(0.0) <= deviance(lam):
         lam = 0.0
     A, params, rss = parts(lam)
@@ -352,7 +506,7 @@ def _fit_gaussian(d: _Design, reml: bool):
     tau2 = lam * sigma2
     cov = sigma2 * np.linalg.inv(A)
     llf = -0.5 * deviance(lam)
-    mean_resid = np.bincount(d.codes, d.y - d.X @ params, J) / counts
+    mean_resid = (Sy - Sx @ params) / counts
     effects = tau2 * counts / (tau2 * counts + sigma2) * mean_resid  # BLUPs
     converged = bool(res.success) or lam == 0.0
     return params, cov, tau2, sigma2, llf, converged, effects, float("nan")
@@ -370,11 +524,16 @@ class _LogitAGQ:
     gradient is exact; fitting alternates adapting the nodes and optimising until both settle. With
     enough nodes the approximation does not depend on where the nodes were adapted, so the fixed point
     is the maximum of the AGQ likelihood (the one lme4 maximises with nAGQ = nodes).
+
+    A row is a person (``y`` 0/1, one trial) or a cell of persons sharing area and covariates
+    (``y`` successes out of ``trials``): the binomial log-likelihood of a cell is the sum of its
+    persons' (up to the binomial coefficient, which lme4 leaves out of 0/1 rows too).
     """
 
-    def __init__(self, y, X, codes, n_areas, nodes):
+    def __init__(self, y, X, codes, n_areas, nodes, trials):
         order = np.argsort(codes, kind="stable")
         self.y, self.X, self.codes = y[order], X[order], codes[order]
+        self.trials = trials[order]  # persons per row: ones for person rows, the cell size for cells
         self.n_areas = n_areas
         self.counts = np.bincount(self.codes, minlength=n_areas)
         self.starts = np.concatenate([[0], np.cumsum(self.counts)[:-1]])
@@ -390,14 +549,14 @@ class _LogitAGQ:
         z = self.mu.copy()
         for _ in range(100):
             p = special.expit(xb + tau * z[self.codes])
-            grad = tau * np.bincount(self.codes, self.y - p, self.n_areas) - z
-            hess = tau**2 * np.bincount(self.codes, p * (1 - p), self.n_areas) + 1.0
+            grad = tau * np.bincount(self.codes, self.y - self.trials * p, self.n_areas) - z
+            hess = tau**2 * np.bincount(self.codes, self.trials * p * (1 - p), self.n_areas) + 1.0
             step = np.clip(grad / hess, -2.0, 2.0)
             z += step
             if np.max(np.abs(step)) < 1e-10:
                 break
         p = special.expit(xb + tau * z[self.codes])
-        hess = tau**2 * np.bincount(self.codes, p * (1 - p), self.n_areas) + 1.0
+        hess = tau**2 * np.bincount(self.codes, self.trials * p * (1 - p), self.n_areas) + 1.0
         self.mu, self.sigma = z, 1.0 / np.sqrt(hess)
 
     def _nodes(self):
@@ -408,12 +567,12 @@ class _LogitAGQ:
         beta, tau = theta[:-1], theta[-1]
         z = self._nodes()
         eta = (self.X @ beta)[:, None] + tau * z[self.codes]  # n x K
-        ll_i = self.y[:, None] * eta - np.logaddexp(0.0, eta)
+        ll_i = self.y[:, None] * eta - self.trials[:, None] * np.logaddexp(0.0, eta)
         ll_jk = np.add.reduceat(ll_i, self.starts, axis=0)  # areas x K
         log_terms = self.gh_logw[None, :] + ll_jk - 0.5 * z**2 - 0.5 * math.log(2 * math.pi)
         log_l = special.logsumexp(log_terms, axis=1) + np.log(math.sqrt(2.0) * self.sigma)
         post = np.exp(log_terms - special.logsumexp(log_terms, axis=1, keepdims=True))  # areas x K
-        resid = self.y[:, None] - special.expit(eta)  # n x K
+        resid = self.y[:, None] - self.trials[:, None] * special.expit(eta)  # n x K
         weighted = post[self.codes] * resid
         g_beta = self.X.T @ weighted.sum(axis=1)
         g_tau = np.sum(weighted * z[self.codes])
@@ -436,12 +595,12 @@ class _LogitAGQ:
         return (H + H.T) / 2
 
 
-def _start_logit(y, X):
+def _start_logit(y, X, trials):
     beta = np.zeros(X.shape[1])
     for _ in range(50):  # IRLS for the ordinary logit
         p = special.expit(X @ beta)
-        W = np.clip(p * (1 - p), 1e-10, None)
-        step = np.linalg.solve(X.T @ (W[:, None] * X), X.T @ (y - p))
+        W = np.clip(trials * p * (1 - p), 1e-10, None)
+        step = np.linalg.solve(X.T @ (W[:, None] * X), X.T @ (y - trials * p))
         beta += step
         if np.max(np.abs(step)) < 1e-10:
             break
@@ -451,9 +610,10 @@ def _start_logit(y, X):
 
 
 def _fit_binomial(d: _Design, nodes: int, maxiter: int):
-    lik = _LogitAGQ(d.y, d.X, d.codes, len(d.labels), nodes)
-    theta = np.concatenate([_start_logit(d.y, d.X), [0.5]])
-    n = len(d.y)
+    trials = d.persons
+    lik = _LogitAGQ(d.y, d.X, d.codes, len(d.labels), nodes, trials)
+    theta = np.concatenate([_start_logit(d.y, d.X, trials), [0.5]])
+    n = d.n_obs
     bounds = [(None, None)] * (len(theta) - 1) + [(0.0, None)]
     converged = False
     for _ in range(maxiter):
@@ -520,6 +680,43 @@ def multilevel(
     that vary within areas or are constant across them, a non-0/1 binomial outcome, or collinear
     covariates.
     """
+    return _fit(df, outcome, area, individual, contextual, family, mundlak, reml, nodes, maxiter, cells=False)
+
+
+def multilevel_from_cells(
+    cells: pd.DataFrame,
+    outcome: str,
+    area: str,
+    individual: Sequence[str] = (),
+    contextual: Sequence[str] = (),
+    family: Literal["gaussian", "binomial"] = "gaussian",
+    mundlak: bool = False,
+    reml: bool = True,
+    nodes: int = 25,
+    maxiter: int = 50,
+) -> MultilevelResult:
+    """:func:`multilevel` from cells instead of persons: the same model, likelihood and result.
+
+    A cell is the persons of one area who share the values of every individual covariate: one row
+    with ``area``, the ``individual`` and ``contextual`` columns as in :func:`multilevel`, and
+
+    * ``persons``: how many persons the cell holds (a whole number, at least 1);
+    * ``outcome_sum``: their outcome summed (binomial: how many have outcome 1);
+    * ``outcome_sumsq``: their squared outcome summed (gaussian only; for a 0/1 outcome it equals
+      ``outcome_sum``).
+
+    ``outcome`` only names the outcome in the result. The fit is exact, not an approximation: the
+    gaussian (RE)ML likelihood depends on the persons only through these sums (see ``_Moments``),
+    and the binomial likelihood of a cell is the sum of its persons'. Both paths share the design,
+    the checks and the likelihood code, so a cell fit equals the person fit to rounding (see
+    tests/test_multilevel_cells.py). Build cells with
+    :func:`evaluering.area.multilevel_cells.cells_from_frame`, or straight from a register in
+    Parquet with :func:`evaluering.area.multilevel_cells.multilevel_from_parquet`.
+    """
+    return _fit(cells, outcome, area, individual, contextual, family, mundlak, reml, nodes, maxiter, cells=True)
+
+
+def _fit(df, outcome, area, individual, contextual, family, mundlak, reml, nodes, maxiter, *, cells: bool):
     if family not in ("gaussian", "binomial"):
         raise AreaModelError(f"family must be 'gaussian' or 'binomial', not {family!r}")
     if isinstance(individual, str):
@@ -530,7 +727,7 @@ def multilevel(
         raise AreaModelError(
             f"nodes must be at least {MIN_NODES}: the fit holds the adapted nodes fixed while optimising, "
             "which is the maximum likelihood only when the quadrature is accurate (no Laplace mode)")
-    d = _design(df, outcome, area, individual, contextual, family, mundlak)
+    d = _design(df, outcome, area, individual, contextual, family, mundlak, cells=cells)
     if family == "gaussian":
         fitted = _fit_gaussian(d, reml)
         method = "REML" if reml else "ML"
@@ -546,7 +743,7 @@ def multilevel(
         se=pd.Series(se, index=index, name="se"),
         term_level=pd.Series(d.levels, index=index, name="level"),
         area_variance=float(tau2), residual_variance=float(resid_var), loglik=float(llf),
-        n_obs=len(d.y), n_areas=len(d.labels), converged=converged,
+        n_obs=d.n_obs, n_areas=len(d.labels), converged=converged,
         area_effects=pd.Series(effects, index=pd.Index(d.labels, name=area), name="area_effect"),
         cov_params=pd.DataFrame(cov, index=index, columns=index),
         area_sd_se=tau_se, mundlak=mundlak,

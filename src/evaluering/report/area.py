@@ -9,7 +9,7 @@ is best documented for.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
@@ -22,15 +22,18 @@ from IPython.display import HTML
 from ..area import area_poverty, dfl_reweighting, movers_model, multilevel, oaxaca_blinder, threshold_regression
 from ..area.context import INDIVIDUAL_CONTROLS, employment_context, poverty_share
 from ..area.threshold import ThresholdResult, adjusted_area_means, area_means
-from ..config import Params
+from ..config import Params, load_params
 from ..indicators.prepare import COMPARISON, PreparedData
 from . import format as fmt
 from .area_figures import decomposition_figure, threshold_figure
+from .computed import computed, without_data
 from .disclosure import NOT_PERSONS
+from .figure_record import install as record_figures_in_notebook
 from .figure_record import record_persons
 from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
+from .store import read_report, results_key
 from .tables import html_table
 
 __all__ = ["AreaReport", "published_area_means"]
@@ -72,18 +75,93 @@ class AreaReport:
     """The area-effects report of one register year: its sections, each a method the notebook calls."""
 
     params: Params
-    data: PreparedData
+    data: PreparedData | None  # None: drawn from stored results (see .store)
     year: int
-    frame: pd.DataFrame  # employment of 30-64-year-olds with area context
+    frame: pd.DataFrame | None  # employment of 30-64-year-olds with area context (None when stored)
     params_file: Path
     data_dir: Path
+    _computed: dict = field(default_factory=dict, repr=False, compare=False)  # see .computed
+
+    STORED_AS = "area"  # its name in a wave's results store
 
     @classmethod
-    def build(cls, params_file: str | Path, data_dir: str | Path, year: int | None = None) -> AreaReport:
-        """``year`` None: the parameter file's latest survey wave."""
-        params_file, data_dir, params, data = load_prepared(params_file, data_dir)
+    def build(cls, params_file: str | Path, data_dir: str | Path, year: int | None = None,
+              results: str | Path | None = None) -> AreaReport:
+        """``year`` None: the parameter file's latest survey wave.
+
+        ``results``: a wave's results store (see :mod:`.store`); the report is drawn from it when it
+        holds the area-effects results for these inputs, and computed from the data otherwise.
+        """
+        params = load_params(params_file)
         year = params.survey.waves[-1] if year is None else int(year)
+        if results is not None:
+            key = results_key(params_file, data_dir, year, params.survey.baseline_wave)
+            stored = read_report(results, cls.STORED_AS, key)
+            if stored is not None:
+                record_figures_in_notebook()
+                return without_data(stored, params_file=Path(params_file), data_dir=Path(data_dir))
+        params_file, data_dir, params, data = load_prepared(params_file, data_dir)
+        return cls.compute(params, data, year, params_file, data_dir)
+
+    @classmethod
+    def compute(cls, params: Params, data: PreparedData, year: int, params_file: Path, data_dir: Path) -> AreaReport:
+        """The report of register year ``year`` from prepared data."""
         return cls(params, data, year, employment_context(data.register, year), params_file, data_dir)
+
+    def precompute(self) -> AreaReport:
+        """Every computation the sections draw from (then :meth:`for_store`)."""
+        for step in (self._variation_models, self._threshold_fit, self._decomposition_fits, self._movers_fit):
+            step()
+        return self
+
+    def for_store(self) -> AreaReport:
+        """The report without microdata: no prepared data, no person-level frame."""
+        return without_data(self, frame=None)
+
+    @computed
+    def _variation_models(self) -> tuple:
+        """The empty and the full random-intercept model, and the persons both use."""
+        empty = multilevel(self.frame, "y", "area_id", individual=[], family="gaussian")
+        full = multilevel(self.frame, "y", "area_id", individual=INDIVIDUAL_CONTROLS, contextual=["poverty_share"],
+                          family="gaussian")
+        return empty, full, len(self.frame)
+
+    @computed
+    def _threshold_fit(self) -> tuple:
+        """The threshold model, its published area means, how many areas were left out, and the persons."""
+        res = threshold_regression(self.frame, "y", "poverty_share", INDIVIDUAL_CONTROLS, area="area_id",
+                                   n_boot=N_BOOT, seed=SEED)
+        context = poverty_share(self.data.register)
+        means, dropped = published_area_means(self.frame, self.params.disclosure.min_cell, res,
+                                              context[context["year"] == self.year])
+        return res, means, dropped, len(self.frame)
+
+    @computed
+    def _decomposition_fits(self) -> list:
+        """Per district: its key, the fewest persons in a group (employed or not) and the fitted
+        decompositions (none when that is below ``min_cell``).
+        """
+        frame = self.frame.assign(group=self.frame["group"].astype(str))
+        fits = []
+        for district in self.params.districts:
+            part = frame[frame["group"].isin([district.key, COMPARISON])]
+            # the fewest persons in a group, employed or not employed: the gap publishes both groups' levels
+            counts = part.groupby("group")["y"].agg(["sum", "size"]).reindex([district.key, COMPARISON], fill_value=0)
+            n = int(np.minimum(counts["sum"], counts["size"] - counts["sum"]).min())
+            results = [] if n < self.params.disclosure.min_cell else [
+                method(part, "y", "group", district.key, INDIVIDUAL_CONTROLS, rest=[COMPARISON],
+                       n_boot=N_BOOT_DECOMPOSITION, seed=SEED) for method in (oaxaca_blinder, dfl_reweighting)]
+            fits.append((district.key, n, results))
+        return fits
+
+    @computed
+    def _movers_fit(self):
+        reg = self.data.register
+        panel = area_poverty(reg[reg["age"].between(30, 64)][["person_id", "year", "area_id", "age", "income",
+                                                             "employed"]])
+        panel = panel.assign(y=panel["employed"].astype(float), age60=(panel["age"] >= 60).astype(float))
+        return movers_model(panel, "y", "person_id", "year", "area_id", "poverty_above", covariates=["age60"],
+                            event_profile=False)
 
     def title(self) -> HTML:
         """The report's heading and introduction."""
@@ -97,13 +175,11 @@ class AreaReport:
 
     def variation(self) -> HTML:
         """Random-intercept model: how much employment varies between small areas."""
-        empty = multilevel(self.frame, "y", "area_id", individual=[], family="gaussian")
-        full = multilevel(self.frame, "y", "area_id", individual=INDIVIDUAL_CONTROLS, contextual=["poverty_share"],
-                          family="gaussian")
+        empty, full, n_persons = self._variation_models()
         coef, low, high = full.to_frame().loc["poverty_share", ["estimate", "ci_low", "ci_high"]]
         rows = [["Uden forklarende variable", fmt.share(empty.icc, 1)],
                 ["Med beboernes egne kendetegn og områdets andel fattige", fmt.share(full.icc, 1)]]
-        persons = [[None, len(self.frame)]] * len(rows)  # both models use every 30-64-year-old
+        persons = [[None, n_persons]] * len(rows)  # both models use every 30-64-year-old
         return HTML(
             "<h2>Hvor meget afhænger af området?</h2>"
             "<p>Andelen af forskellene i beskæftigelse, der ligger mellem småområder (intraklassekorrelation):</p>"
@@ -115,13 +191,10 @@ class AreaReport:
 
     def threshold(self) -> tuple[HTML, plt.Figure]:
         """The data-driven threshold in neighbourhood poverty, with its figure."""
-        res = threshold_regression(self.frame, "y", "poverty_share", INDIVIDUAL_CONTROLS, area="area_id",
-                                   n_boot=N_BOOT, seed=SEED)
+        res, means, dropped, n_persons = self._threshold_fit()
         low, high = res.gamma_ci_bootstrap
         s_low, s_high = res.slope_above_ci_bootstrap
         min_cell = self.params.disclosure.min_cell
-        context = poverty_share(self.data.register)
-        means, dropped = published_area_means(self.frame, min_cell, res, context[context["year"] == self.year])
         left_out = (f" Småområder, hvor færre end {min_cell} personer er i eller uden for beskæftigelse, eller "
                     f"færre end {min_cell} voksne er eller ikke er fattige, vises ikke i figuren "
                     f"({dropped} af {len(means) + dropped}).")
@@ -140,31 +213,27 @@ class AreaReport:
         )
         fig = threshold_figure(res, means, points_label="Områder (justeret for beboernes kendetegn)")
         # the line is fitted on every 30-64-year-old; the points are the kept areas (each checked above)
-        return text, record_persons(fig, min([len(self.frame), *means["rule_persons"]]))
+        return text, record_persons(fig, min([n_persons, *means["rule_persons"]]))
 
     def decomposition(self) -> tuple[HTML, plt.Figure]:
         """Each district's employment gap to the rest: composition and area effect."""
-        frame = self.frame.assign(group=self.frame["group"].astype(str))
         rows, persons, results, shown = [], [], [], []
         min_cell = self.params.disclosure.min_cell
-        for district in self.params.districts:
-            part = frame[frame["group"].isin([district.key, COMPARISON])]
-            # the fewest persons in a group, employed or not employed: the gap publishes both groups' levels
-            counts = part.groupby("group")["y"].agg(["sum", "size"]).reindex([district.key, COMPARISON], fill_value=0)
-            n = int(np.minimum(counts["sum"], counts["size"] - counts["sum"]).min())
-            for method in (oaxaca_blinder, dfl_reweighting):
-                label = [escape(district.name), "Oaxaca-Blinder" if method is oaxaca_blinder else "Omvægtning"]
+        names = {d.key: d.name for d in self.params.districts}
+        for key, n, fits in self._decomposition_fits():
+            district_name = names[key]
+            for i, method in enumerate(("Oaxaca-Blinder", "Omvægtning")):
+                label = [escape(district_name), method]
                 persons.append([None, None, n, n, n])
                 if n < min_cell:  # too few persons: neither table nor figure shows the district
                     rows.append(label + [fmt.SUPPRESSED] * 3)
                     continue
-                res = method(part, "y", "group", district.key, INDIVIDUAL_CONTROLS, rest=[COMPARISON],
-                             n_boot=N_BOOT_DECOMPOSITION, seed=SEED)
+                res = fits[i]
                 results.append(res)
                 rows.append(label + [fmt.change(res.gap, "share"), fmt.change(res.composition, "share"),
                                      f"{fmt.change(res.area, 'share')} (± {fmt.number(196 * res.se_area, 1)})"])
             if n >= min_cell:
-                shown.append(plain_text(district.name))  # a legend entry: no mathtext
+                shown.append(plain_text(district_name))  # a legend entry: no mathtext
         fig = decomposition_figure([r for r in results if r.method == results[0].method],
                                    title="Forskel i beskæftigelse til resten af kommunen (Oaxaca-Blinder)")
         ax = fig.axes[0]  # one bar per district: name them, and show percentage points
@@ -184,12 +253,7 @@ class AreaReport:
 
     def movers(self) -> HTML:
         """People who move between areas: the contextual effect net of who they are."""
-        reg = self.data.register
-        panel = area_poverty(reg[reg["age"].between(30, 64)][["person_id", "year", "area_id", "age", "income",
-                                                             "employed"]])
-        panel = panel.assign(y=panel["employed"].astype(float), age60=(panel["age"] >= 60).astype(float))
-        res = movers_model(panel, "y", "person_id", "year", "area_id", "poverty_above", covariates=["age60"],
-                           event_profile=False)
+        res = self._movers_fit()
         min_cell = self.params.disclosure.min_cell
         if res.n_movers < min_cell:
             return HTML("<h2>Flyttere: områdeeffekt eller selvselektion?</h2>"

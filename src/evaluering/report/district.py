@@ -6,6 +6,7 @@ each returning an HTML object (or a figure) that Jupyter displays and nbconvert 
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
@@ -14,18 +15,21 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML
 
-from ..config import Params
+from ..config import Params, load_params
 from ..evaluation import BALANCE_COVARIATES, DistrictEvaluation, evaluate_district
 from ..indicators.attributes import disclosure_persons
 from ..indicators.levels import indicator_levels
 from ..indicators.prepare import COMPARISON, PreparedData
 from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
 from . import format as fmt
+from .computed import computed, without_data
 from .disclosure import NOT_PERSONS, suppress_estimates, suppress_event_study, suppress_levels, unsafe_periods
+from .figure_record import install as record_figures_in_notebook
 from .figure_record import record_persons
 from .figures import estimates_figure, event_study_grid, love_plot, trend_figure
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
+from .store import read_report, results_key
 from .tables import balance_hidden, balance_html, goal_table, sample_table
 from .texts import (
     coverage_text,
@@ -51,28 +55,63 @@ class DistrictReport:
     """Evaluation of one district plus what the report needs to show it."""
 
     params: Params
-    data: PreparedData
+    data: PreparedData | None  # None: drawn from stored results (see .store)
     evaluation: DistrictEvaluation
     params_file: Path
     data_dir: Path
-    _levels: dict = field(default_factory=dict, repr=False, compare=False)  # indicator key -> all years' levels
+    _computed: dict = field(default_factory=dict, repr=False, compare=False)  # see .computed
 
     def indicator_levels(self, ind) -> pd.DataFrame:
         """Every group's levels of ``ind`` in every year (the trend figures and the event studies use them)."""
-        if ind.key not in self._levels:
-            self._levels[ind.key] = indicator_levels(self.data, ind)
-        return self._levels[ind.key]
+        return self._levels(ind.key)
+
+    @computed
+    def _levels(self, key: str) -> pd.DataFrame:
+        return indicator_levels(self.data, self.params.indicator(key))
 
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, district: str | None = None,
-              wave: int | None = None, baseline_wave: int | None = None) -> DistrictReport:
-        """``district`` None: the parameter file's first district; ``wave`` None: its latest wave."""
-        params_file, data_dir, params, data = load_prepared(params_file, data_dir)
+              wave: int | None = None, baseline_wave: int | None = None, results: str | Path | None = None,
+              ) -> DistrictReport:
+        """``district`` None: the parameter file's first district; ``wave`` None: its latest wave.
+
+        ``results``: a wave's results store (see :mod:`.store`); the report is drawn from it when it
+        holds this district's results for these inputs, and computed from the data otherwise.
+        """
+        params = load_params(params_file)
         baseline = params.survey.baseline_wave if baseline_wave is None else int(baseline_wave)
         key = params.districts[0].key if district is None else params.district(district).key
         wave = params.survey.waves[-1] if wave is None else int(wave)
-        evaluation = evaluate_district(data, key, baseline, wave)
-        return cls(params, data, evaluation, params_file, data_dir)
+        if results is not None:
+            stored = read_report(results, key, results_key(params_file, data_dir, wave, baseline))
+            if stored is not None:
+                record_figures_in_notebook()
+                return without_data(stored, params_file=Path(params_file), data_dir=Path(data_dir))
+        params_file, data_dir, params, data = load_prepared(params_file, data_dir)
+        return cls.compute(params, data, key, baseline, wave, params_file, data_dir)
+
+    @classmethod
+    def compute(cls, params: Params, data: PreparedData, district: str, baseline: int, wave: int,
+                params_file: Path, data_dir: Path) -> DistrictReport:
+        """The report of ``district`` computed from prepared data."""
+        return cls(params, data, evaluate_district(data, district, baseline, wave), params_file, data_dir)
+
+    def precompute(self) -> DistrictReport:
+        """Every computation the sections draw from (then :meth:`for_store`)."""
+        for ind in self.params.indicators:
+            self.indicator_levels(ind)
+        for wave in (self.evaluation.baseline, self.evaluation.followup):
+            self._balance(wave)
+        self._survey_sample()
+        return self
+
+    def for_store(self) -> DistrictReport:
+        """The report without microdata: no prepared data, no survey designs in the evaluation."""
+        return without_data(self, evaluation=dataclasses.replace(self.evaluation, balanced={}))
+
+    def stored_tables(self) -> dict[str, pd.DataFrame]:
+        """The evaluation's tables, for the store's Parquet copies."""
+        return {"indikatorer": self.evaluation.table, "niveauer": self.evaluation.levels}
 
     # --- sections --------------------------------------------------------------------------
 
@@ -145,6 +184,7 @@ class DistrictReport:
                 sections.append((heading, record_persons(fig, persons)))
         return sections
 
+    @computed
     def _balance(self, wave: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         """Balance table, respondent counts per covariate and weight summaries for one wave."""
         design, balanced = self.data.designs[wave], self.evaluation.balanced[wave]
@@ -235,14 +275,13 @@ class DistrictReport:
     def methods(self) -> HTML:
         """The methods section, in plain Danish."""
         ev = self.evaluation
-        waves = [ev.baseline, ev.followup]
         min_cell = self.params.disclosure.min_cell
-        coverage = [survey_coverage(self.data, ev.district, w) for w in waves]
+        sample, coverage = self._survey_sample()
         direction = falling_is_better(self.params)
         direction = f"Retningen følger indikatoren: {direction}. " if direction else ""
         return HTML(
             "<h3>Spørgeskemaundersøgelsen</h3>"
-            + sample_table(self.data, ev.district, waves)
+            + sample
             + f"<p>{coverage_text(coverage, min_cell)} Svarene er vægtet i to trin: først så de besvarende ligner "
             "alle udtrukne på alder, køn og herkomst (bortfaldsvægtning), dernæst så de rammer registrenes antal "
             "voksne efter alder og køn og efter herkomst (kalibrering). Usikkerheden for spørgeskemaindikatorerne "
@@ -261,6 +300,14 @@ class DistrictReport:
             "sammensætningen.</li></ul>"
             f"<p class='note'>Tal bygget på færre end {min_cell} personer vises ikke (–).</p>"
         )
+
+    @computed
+    def _survey_sample(self) -> tuple[str, list]:
+        """The survey's sample table and its coverage of the district in each wave."""
+        ev = self.evaluation
+        waves = [ev.baseline, ev.followup]
+        return (sample_table(self.data, ev.district, waves),
+                [survey_coverage(self.data, ev.district, w) for w in waves])
 
     def _uncertainty_items(self, n_indicators: int) -> str:
         """One list item per kind of indicator the parameter file has, then multiple testing."""

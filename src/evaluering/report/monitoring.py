@@ -8,7 +8,7 @@ than ``disclosure.min_cell`` persons are shown as "–".
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
 
@@ -18,7 +18,7 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import HTML
 
-from ..config import Params
+from ..config import Params, load_params
 from ..evaluation import survey_plan
 from ..evaluation.ambitions import track_ambitions
 from ..indicators.attributes import disclosure_persons
@@ -26,11 +26,14 @@ from ..indicators.levels import indicator_levels
 from ..indicators.prepare import PreparedData
 from ..monitoring import monitor_areas, statutory_criteria
 from . import format as fmt
+from .computed import computed, without_data
 from .disclosure import NOT_PERSONS
+from .figure_record import install as record_figures_in_notebook
 from .figure_record import record_persons
 from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
+from .store import read_report, results_key
 from .tables import html_table
 from .texts import outside_view_planning_text, planning_coverage_text, survey_coverage
 
@@ -44,20 +47,85 @@ class MonitoringReport:
     """The monitoring report of one register year and survey wave: criteria, trends and ambitions."""
 
     params: Params
-    data: PreparedData
+    data: PreparedData | None  # None: drawn from stored results (see .store)
     year: int  # register year
     wave: int  # latest survey wave
     planned_wave: int
     params_file: Path
     data_dir: Path
+    _computed: dict = field(default_factory=dict, repr=False, compare=False)  # see .computed
+
+    STORED_AS = "monitoring"  # its name in a wave's results store
 
     @classmethod
-    def build(cls, params_file: str | Path, data_dir: str | Path, wave: int) -> MonitoringReport:
-        """Load and prepare the data and build the report."""
+    def build(cls, params_file: str | Path, data_dir: str | Path, wave: int,
+              results: str | Path | None = None) -> MonitoringReport:
+        """Load and prepare the data and build the report.
+
+        ``results``: a wave's results store (see :mod:`.store`); the report is drawn from it when it
+        holds the monitoring results for these inputs, and computed from the data otherwise.
+        """
+        if results is not None:
+            params = load_params(params_file)
+            key = results_key(params_file, data_dir, int(wave), params.survey.baseline_wave)
+            stored = read_report(results, cls.STORED_AS, key)
+            if stored is not None:
+                record_figures_in_notebook()
+                return without_data(stored, params_file=Path(params_file), data_dir=Path(data_dir))
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
+        return cls.compute(params, data, int(wave), params_file, data_dir)
+
+    @classmethod
+    def compute(cls, params: Params, data: PreparedData, wave: int, params_file: Path,
+                data_dir: Path) -> MonitoringReport:
+        """The report of register year and survey wave ``wave`` from prepared data."""
         later = [w for w in params.survey.known_waves if w > int(wave)]
         planned = later[0] if later else int(wave) + 3
         return cls(params, data, int(wave), int(wave), planned, params_file, data_dir)
+
+    def precompute(self) -> MonitoringReport:
+        """Every computation the sections draw from (then :meth:`for_store`)."""
+        for step in (self._criteria_tables, self._areas, self._monitoring, self._all_levels, self._survey_plan,
+                     self._coverage, self._survey_level_persons):
+            step()
+        return self
+
+    def for_store(self) -> MonitoringReport:
+        """The report without the prepared data."""
+        return without_data(self)
+
+    def stored_tables(self) -> dict[str, pd.DataFrame]:
+        """The criteria and the area trends, for the store's Parquet copies."""
+        districts, areas = self._criteria_tables()
+        return {"kriterier_bydele": districts, "kriterier_omraader": areas, "udvikling": self._monitoring().trends}
+
+    @computed
+    def _criteria_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
+        """The statutory criteria of the districts and of every small area."""
+        return (statutory_criteria(self.data, self.year, by="district"),
+                statutory_criteria(self.data, self.year, by="area"))
+
+    @computed
+    def _areas(self) -> pd.DataFrame:
+        """The small areas: id, name and district, indexed by id."""
+        return self.data.dataset.areas.set_index("area_id")[["area_name", "district"]]
+
+    @computed
+    def _monitoring(self):
+        return monitor_areas(self.data, end_year=self.year)
+
+    @computed
+    def _all_levels(self) -> pd.DataFrame:
+        return pd.concat([indicator_levels(self.data, i).assign(indicator=i.key) for i in self.params.indicators],
+                         ignore_index=True)
+
+    @computed
+    def _survey_plan(self) -> pd.DataFrame:
+        return survey_plan(self.data, self.params, self.wave, self.planned_wave)
+
+    @computed
+    def _coverage(self) -> dict:
+        return {d.key: survey_coverage(self.data, d.key, self.wave) for d in self.params.districts}
 
     @property
     def min_cell(self) -> int:
@@ -147,7 +215,7 @@ class MonitoringReport:
         listed areas (the areas not listed) is published too, in effect: it must be empty or rest on
         at least ``min_cell`` persons with and without each attribute (secondary suppression).
         """
-        district_of = self.data.dataset.areas.set_index("area_id")["district"]
+        district_of = self._areas()["district"]
         listed = listed.assign(_district=listed["area"].map(district_of))
         whole = self._criteria_counts(districts).set_index(districts["area"])
         parts = self._criteria_counts(listed).groupby(listed["_district"].to_numpy()).sum()
@@ -170,13 +238,12 @@ class MonitoringReport:
         header = ["Område", "Beboere", "Uden for arbejde og uddannelse (18-64 år)",
                   "Dømte (× landsgennemsnit)", "Kun grundskole (30-59 år)", "Indkomst (% af regionen)",
                   "Kriterier § 61 a", "Kriterier § 61 b"]
-        districts = statutory_criteria(self.data, self.year, by="district")
+        districts, areas = self._criteria_tables()
         names = {d.key: d.name for d in self.params.districts}
         rows, persons = self._criteria_rows(districts, names)
-        areas = statutory_criteria(self.data, self.year, by="area")
         attention = areas[(areas["n_prevention_criteria"] > 0) & (areas["residents"] >= self.min_cell)]
-        area_names = self.data.dataset.areas.set_index("area_id")["area_name"].to_dict()
-        district_of = self.data.dataset.areas.set_index("area_id")["district"]
+        area_names = self._areas()["area_name"].to_dict()
+        district_of = self._areas()["district"]
         hide = attention["area"].map(district_of).isin(self._recoverable_districts(districts, attention))
         area_rows, area_persons = self._criteria_rows(attention, area_names, hide)
         intro = (
@@ -201,10 +268,9 @@ class MonitoringReport:
 
     def area_trends(self) -> tuple[HTML, plt.Figure]:
         """Flagged districts and areas, and a map-like grid of every area's change against the rest."""
-        monitoring = monitor_areas(self.data, end_year=self.year)
-        trends = monitoring.trends
+        trends = self._monitoring().trends
         labels = {i.key: f"{i.number}. {i.name}" for i in self.params.indicators}
-        area_names = self.data.dataset.areas.set_index("area_id")["area_name"].to_dict()
+        area_names = self._areas()["area_name"].to_dict()
         district_names = {d.key: d.name for d in self.params.districts}
         fewest = trends[["disclosure_start", "disclosure_end"]].min(axis=1)
         flagged = trends[trends["flagged"] & (fewest >= self.min_cell)]
@@ -272,8 +338,7 @@ class MonitoringReport:
 
     def ambitions(self) -> HTML:
         """Each district's ambition against the latest level and the trajectory needed to reach it."""
-        levels = pd.concat([indicator_levels(self.data, i).assign(indicator=i.key) for i in self.params.indicators],
-                           ignore_index=True)
+        levels = self._all_levels()
         tracked = track_ambitions(levels, self.params, latest=self.wave)
         counts = levels.assign(n=disclosure_persons(levels)).set_index(["group", "indicator", "period"])["n"]
         header = ["Indikator", "Ambition", "Seneste niveau (95 % KI)", "Krævet niveau nu", "Status"]
@@ -305,7 +370,7 @@ class MonitoringReport:
 
     def survey_planning(self) -> HTML:
         """Minimum detectable effects of the planned wave, per district and survey indicator."""
-        plan = survey_plan(self.data, self.params, self.wave, self.planned_wave)
+        plan = self._survey_plan()
         header = ["Indikator", f"Niveau {self.wave}", "Inviterede", "Svarprocent", "Designeffekt",
                   "Mindste påviselige ændring", "Mindste påviselige forskel i udvikling",
                   f"Inviterede for {fmt.number(100 * plan['target_mde'].iloc[0], 0)} pct.-point ændring"]
@@ -338,11 +403,12 @@ class MonitoringReport:
 
     def _planning_survey_text(self) -> str:
         """Whether more invitations can help (only where a district was sampled) and where the outside view is asked."""
-        coverage = {d.key: survey_coverage(self.data, d.key, self.wave) for d in self.params.districts}
+        coverage = self._coverage()
         names = {d.key: d.name for d in self.params.districts}
         return " ".join(t for t in (planning_coverage_text(coverage, names), outside_view_planning_text(self.params))
                         if t)
 
+    @computed
     def _survey_level_persons(self) -> dict:
         """(district, indicator) -> the fewest respondents behind the wave's level, with or without the answer."""
         out = {}

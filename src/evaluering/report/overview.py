@@ -18,14 +18,16 @@ import pandas as pd
 import seaborn as sns
 from IPython.display import HTML
 
-from ..config import Params
+from ..config import Params, load_params
 from ..evaluation import DistrictEvaluation, evaluate_district
 from . import format as fmt
 from .disclosure import NOT_PERSONS, suppress_estimates
+from .figure_record import install as record_figures_in_notebook
 from .figure_record import record_persons
 from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
+from .store import read_report, results_key
 from .tables import html_table, shown_interval, verdict_mark
 from .texts import falling_is_better, lower_first, strategy_name
 
@@ -45,11 +47,22 @@ class OverviewReport:
 
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, wave: int | None = None,
-              baseline_wave: int | None = None) -> OverviewReport:
-        """``wave`` None: the parameter file's latest survey wave."""
-        params_file, data_dir, params, data = load_prepared(params_file, data_dir)
+              baseline_wave: int | None = None, results: str | Path | None = None) -> OverviewReport:
+        """``wave`` None: the parameter file's latest survey wave.
+
+        ``results``: a wave's results store (see :mod:`.store`); the districts' evaluations come from
+        it when it holds every district's for these inputs, and are computed from the data otherwise.
+        """
+        params = load_params(params_file)
         baseline = params.survey.baseline_wave if baseline_wave is None else int(baseline_wave)
         wave = params.survey.waves[-1] if wave is None else int(wave)
+        if results is not None:
+            key = results_key(params_file, data_dir, wave, baseline)
+            stored = [read_report(results, d.key, key) for d in params.districts]
+            if all(report is not None for report in stored):
+                record_figures_in_notebook()
+                return cls(params, tuple(r.evaluation for r in stored), Path(params_file), Path(data_dir))
+        params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         evaluations = tuple(evaluate_district(data, d.key, baseline, wave) for d in params.districts)
         return cls(params, evaluations, params_file, data_dir)
 

@@ -37,7 +37,7 @@ from .plan import RunSpec
 from .scratch import run_folder
 from .worker import PARENT_VARIABLE
 
-__all__ = ["RunResult", "RunContext", "RunInterrupted", "execute_run", "run_all", "INTERRUPTED"]
+__all__ = ["RunResult", "RunContext", "RunInterrupted", "execute_run", "needs_run", "run_all", "INTERRUPTED"]
 
 THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
 INTERRUPTED = "the run was stopped (interrupted) before this report was finished"
@@ -197,15 +197,20 @@ def _disclosure_problems(folder: Path, context: RunContext, spec: RunSpec) -> li
     return [f"{f.source}: {f.problem}" for f in findings]
 
 
+def needs_run(spec: RunSpec, context: RunContext) -> bool:
+    """True unless the report was built from exactly these inputs (and the run is not forced)."""
+    return context.force or read_fingerprint(spec.report) != run_fingerprint(spec, context.data_digest)
+
+
 def execute_run(spec: RunSpec, context: RunContext) -> RunResult:
     """Execute one run and install its report if it succeeds and passes the disclosure scan.
 
     Never raises for a failing notebook: the failure is returned and the previous report kept.
     """
     start = time.perf_counter()
-    fingerprint = run_fingerprint(spec, context.data_digest)
-    if not context.force and read_fingerprint(spec.report) == fingerprint:
+    if not needs_run(spec, context):
         return RunResult(spec, True, skipped=True)
+    fingerprint = run_fingerprint(spec, context.data_digest)
     with run_folder() as folder:
         failure = _run_worker(spec, folder, context)
         if failure is not None:

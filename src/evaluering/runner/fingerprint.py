@@ -11,27 +11,14 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-from functools import lru_cache
 from pathlib import Path
 
-from .. import __version__
-from ..hashing import file_hash
+from ..hashing import file_hash, source_hash
 from .plan import RunSpec
 
 __all__ = ["source_hash", "run_fingerprint", "stamp_fingerprint", "read_fingerprint"]
 
 _META = re.compile(r'<meta name="evaluering-fingerprint" content="([0-9a-f]+)">')
-
-
-@lru_cache(maxsize=1)
-def source_hash() -> str:
-    """The package version and every file of the package (code, templates) as one hash."""
-    root = Path(__file__).resolve().parents[1]
-    digest = hashlib.sha256(__version__.encode())
-    for path in sorted(p for p in root.rglob("*") if p.is_file() and "__pycache__" not in p.parts):
-        digest.update(str(path.relative_to(root)).encode())
-        digest.update(path.read_bytes())
-    return digest.hexdigest()
 
 
 def run_fingerprint(spec: RunSpec, data_digest: str) -> str:

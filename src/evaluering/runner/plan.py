@@ -7,6 +7,7 @@ from pathlib import Path
 
 from ..config import Params
 from ..errors import RequestError
+from ..report.store import store_folder
 
 __all__ = ["RunSpec", "plan_district_runs", "plan_overview_run", "plan_area_run", "plan_monitoring_run", "plan_wave",
            "DISTRICT_NOTEBOOK", "OVERVIEW_NOTEBOOK", "AREA_NOTEBOOK", "MONITORING_NOTEBOOK", "OVERVIEW_REPORT",
@@ -49,12 +50,15 @@ def _check_notebooks(specs: list[RunSpec]) -> None:
             raise RequestError(f"{notebook}: notebook not found in the notebook folder (--notebooks)")
 
 
-def _inputs(params_file: Path, data_dir: Path) -> dict:
-    return {"params_file": str(params_file.resolve()), "data_dir": str(data_dir.resolve())}
+def _inputs(params_file: Path, data_dir: Path, out_dir: Path, wave: int) -> dict:
+    """The inputs every notebook gets: parameter file, data and the wave's results store."""
+    return {"params_file": str(params_file.resolve()), "data_dir": str(data_dir.resolve()),
+            "results": str(store_folder(out_dir, wave).resolve())}
 
 
-def _common(params: Params, params_file: Path, data_dir: Path, wave: int) -> dict:
-    return {"wave": wave, "baseline_wave": params.survey.baseline_wave, **_inputs(params_file, data_dir)}
+def _common(params: Params, params_file: Path, data_dir: Path, out_dir: Path, wave: int) -> dict:
+    return {"wave": wave, "baseline_wave": params.survey.baseline_wave,
+            **_inputs(params_file, data_dir, out_dir, wave)}
 
 
 def _municipality_run(label: str, notebook: str, report: str, parameters: dict, *, notebooks_dir: Path,
@@ -71,7 +75,7 @@ def plan_district_runs(params: Params, *, params_file: Path, data_dir: Path, not
     chosen = [params.district(d) for d in districts] if districts else list(params.districts)
     return [
         RunSpec(label=f"{d.name} {wave}", notebook=notebooks_dir / DISTRICT_NOTEBOOK,
-                parameters={"district": d.key, **_common(params, params_file, data_dir, wave)},
+                parameters={"district": d.key, **_common(params, params_file, data_dir, out_dir, wave)},
                 report=out_dir / str(wave) / f"{d.key}.html")
         for d in chosen
     ]
@@ -82,7 +86,7 @@ def plan_overview_run(params: Params, *, params_file: Path, data_dir: Path, note
     """The municipality overview: every district side by side for ``wave``."""
     _check_wave(params, wave)
     return _municipality_run("Oversigt", OVERVIEW_NOTEBOOK, OVERVIEW_REPORT,
-                             _common(params, params_file, data_dir, wave),
+                             _common(params, params_file, data_dir, out_dir, wave),
                              notebooks_dir=notebooks_dir, out_dir=out_dir, wave=wave)
 
 
@@ -90,7 +94,7 @@ def plan_area_run(params: Params, *, params_file: Path, data_dir: Path, notebook
                   wave: int) -> RunSpec:
     """The municipality-wide area-effects report for ``wave`` (register year = wave)."""
     return _municipality_run("Områdeeffekter", AREA_NOTEBOOK, AREA_REPORT,
-                             {"year": wave, **_inputs(params_file, data_dir)},
+                             {"year": wave, **_inputs(params_file, data_dir, out_dir, wave)},
                              notebooks_dir=notebooks_dir, out_dir=out_dir, wave=wave)
 
 
@@ -98,7 +102,7 @@ def plan_monitoring_run(params: Params, *, params_file: Path, data_dir: Path, no
                         wave: int) -> RunSpec:
     """Monitoring of every area, the statutory criteria, ambitions and planning of the next wave."""
     return _municipality_run("Overvågning", MONITORING_NOTEBOOK, MONITORING_REPORT,
-                             {"wave": wave, **_inputs(params_file, data_dir)},
+                             {"wave": wave, **_inputs(params_file, data_dir, out_dir, wave)},
                              notebooks_dir=notebooks_dir, out_dir=out_dir, wave=wave)
 
 
