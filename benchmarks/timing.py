@@ -19,13 +19,17 @@ def best_of(step: Callable[[], object], repeat: int) -> float:
     return min(times)
 
 
-def report(timings: dict[str, float], baseline_file: Path, *, save: bool = False) -> None:
-    """Print each step's seconds, the baseline's and their ratio; with ``save`` store a new baseline."""
+def report(timings: dict[str, float], baseline_file: Path, *, save: bool = False,
+           compare_with: Callable[[str], str] | None = None) -> None:
+    """Print each step's seconds, the baseline's and their ratio; with ``save`` store a new baseline.
+
+    ``compare_with`` names the baseline step a step without its own baseline is compared with.
+    """
     baseline = json.loads(baseline_file.read_text())["timings"] if baseline_file.exists() else {}
     width = max(len(name) for name in timings) + 2
     print(f"{'step':{width}s} {'seconds':>9s} {'baseline':>9s} {'ratio':>7s}")
     for name, seconds in timings.items():
-        base = baseline.get(name)
+        base = baseline.get(name) or (baseline.get(compare_with(name)) if compare_with else None)
         base_text = f"{base:9.4f}" if base else f"{'–':>9s}"
         ratio = f"{seconds / base:7.2f}" if base else f"{'–':>7s}"
         print(f"{name:{width}s} {seconds:9.4f} {base_text} {ratio}")

@@ -182,3 +182,33 @@ def test_a_run_computes_once_and_reuses_the_results_of_the_same_inputs(tmp_path,
     _compute_results(specs[:1], params, None, context, recompute=True, **where)  # --recompute
     districts = [d.key for d in params.districts]
     assert computed == [[*districts, "monitoring", "area"], [districts[0]]]
+
+
+def test_a_run_stopped_while_computing_keeps_the_previous_store(tmp_path, params, params_file, synthetic_dir,
+                                                               monkeypatch):
+    from evaluering.cli import _compute_results
+    from evaluering.runner import RunContext, RunInterrupted, plan_wave
+    from evaluering.runner.compute import WaveInputs, compute_wave
+    from evaluering.runner.execute import INTERRUPTED
+
+    out = tmp_path / "out"
+    folder = store_folder(out, WAVE)
+    write_store(folder, "old", {}, {"d": _Result(pd.DataFrame())})
+
+    def stopped(name, inputs):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(importlib.import_module("evaluering.runner.compute"), "_report", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        compute_wave(["a", "b"], WaveInputs(params, None, params_file, synthetic_dir, WAVE, BASELINE), folder,
+                     jobs=1, progress=False)
+    assert read_report(folder, "d", "old") is not None  # the previous store is as it was
+
+    monkeypatch.setattr(importlib.import_module("evaluering.indicators.prepare"), "prepare", lambda *args: None)
+    specs = plan_wave(params, params_file=params_file, data_dir=synthetic_dir,
+                      notebooks_dir=params_file.parents[1] / "notebooks", out_dir=out, wave=WAVE)
+    with pytest.raises(RunInterrupted) as stop:
+        _compute_results(specs, params, None, RunContext(5, frozenset(), "digest"), recompute=True, jobs=1,
+                         params_file=params_file, data_dir=synthetic_dir, out_dir=out, wave=WAVE)
+    assert [r.error for r in stop.value.results] == [INTERRUPTED] * len(specs)
+    assert read_report(folder, "d", "old") is not None

@@ -31,14 +31,17 @@ from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from html.parser import HTMLParser
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
 import pandas as pd
 
 from ..data.contract import input_contract
 from ..data.io import find_table_file, partition_files, read_raw
 from ..data.privacy import looks_like_cpr
 from .figure_record import METADATA_KEY
+
+if TYPE_CHECKING:  # the reports import this module for ID_COLUMNS: no nbformat (and jsonschema) for them
+    import nbformat
 
 __all__ = ["Finding", "scan_html", "scan_notebook", "data_identifiers", "ID_COLUMNS"]
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import signal
 import traceback
 from dataclasses import dataclass
 from pathlib import Path
@@ -77,6 +78,12 @@ def _report(name: str, inputs: WaveInputs):
     return report.precompute().for_store()
 
 
+def _quiet_worker() -> None:
+    """A worker leaves Ctrl-C and SIGTERM to its parent, which stops it (no traceback per worker)."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+
+
 def _compute_one(name: str) -> tuple[str, object | None, str]:
     """(name, report or None, error) in a worker: a failure is returned, not raised."""
     try:
@@ -102,7 +109,7 @@ def compute_wave(names: list[str], inputs: WaveInputs, store: Path, *, jobs: int
             outcomes = map(_compute_one, names)
             pool = None
         else:
-            pool = multiprocessing.get_context("fork").Pool(min(jobs, len(names)))
+            pool = multiprocessing.get_context("fork").Pool(min(jobs, len(names)), initializer=_quiet_worker)
             outcomes = pool.imap_unordered(_compute_one, names)
         try:
             for name, report, error in outcomes:
@@ -112,9 +119,13 @@ def compute_wave(names: list[str], inputs: WaveInputs, store: Path, *, jobs: int
                     reports[name] = report
                 bar.set_postfix_str(name)
                 bar.update()
+        except BaseException:
+            if pool is not None:
+                pool.terminate()  # stopped: the workers stop at once
+            raise
         finally:
             if pool is not None:
-                pool.terminate()
+                pool.close()
                 pool.join()
     finally:
         bar.close()
