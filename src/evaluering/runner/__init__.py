@@ -9,6 +9,7 @@
 - :mod:`.scratch`: each run's temporary folder, and removing those of killed runs.
 """
 
+from . import quick_imports  # noqa: F401  (first: before anything imports jsonschema)
 from .execute import RunContext, RunInterrupted, RunResult, execute_run, needs_run, run_all
 from .files import write_atomic
 from .index import mark_started, update_status, write_index
