@@ -28,12 +28,11 @@ from . import format as fmt
 from .area_figures import decomposition_figure, threshold_figure
 from .computed import computed, without_data
 from .disclosure import NOT_PERSONS
-from .figure_record import install as record_figures_in_notebook
 from .figure_record import record_persons
 from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
-from .store import read_report, results_key
+from .store import stored_report
 from .tables import html_table
 
 __all__ = ["AreaReport", "published_area_means"]
@@ -94,12 +93,9 @@ class AreaReport:
         """
         params = load_params(params_file)
         year = params.survey.waves[-1] if year is None else int(year)
-        if results is not None:
-            key = results_key(params_file, data_dir, year, params.survey.baseline_wave)
-            stored = read_report(results, cls.STORED_AS, key)
-            if stored is not None:
-                record_figures_in_notebook()
-                return without_data(stored, params_file=Path(params_file), data_dir=Path(data_dir))
+        stored = stored_report(results, cls.STORED_AS, params_file, data_dir, year, params.survey.baseline_wave)
+        if stored is not None:
+            return stored
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         return cls.compute(params, data, year, params_file, data_dir)
 

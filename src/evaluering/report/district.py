@@ -24,12 +24,11 @@ from ..weighting import balance_table, covariate_matrix, effective_sample_size, 
 from . import format as fmt
 from .computed import computed, without_data
 from .disclosure import NOT_PERSONS, suppress_estimates, suppress_event_study, suppress_levels, unsafe_periods
-from .figure_record import install as record_figures_in_notebook
 from .figure_record import record_persons
 from .figures import estimates_figure, event_study_grid, love_plot, trend_figure
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
-from .store import read_report, results_key
+from .store import stored_report
 from .tables import balance_hidden, balance_html, goal_table, sample_table
 from .texts import (
     coverage_text,
@@ -82,11 +81,9 @@ class DistrictReport:
         baseline = params.survey.baseline_wave if baseline_wave is None else int(baseline_wave)
         key = params.districts[0].key if district is None else params.district(district).key
         wave = params.survey.waves[-1] if wave is None else int(wave)
-        if results is not None:
-            stored = read_report(results, key, results_key(params_file, data_dir, wave, baseline))
-            if stored is not None:
-                record_figures_in_notebook()
-                return without_data(stored, params_file=Path(params_file), data_dir=Path(data_dir))
+        stored = stored_report(results, key, params_file, data_dir, wave, baseline)
+        if stored is not None:
+            return stored
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         return cls.compute(params, data, key, baseline, wave, params_file, data_dir)
 

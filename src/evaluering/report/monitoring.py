@@ -28,12 +28,11 @@ from ..monitoring import monitor_areas, statutory_criteria
 from . import format as fmt
 from .computed import computed, without_data
 from .disclosure import NOT_PERSONS
-from .figure_record import install as record_figures_in_notebook
 from .figure_record import record_persons
 from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
-from .store import read_report, results_key
+from .store import stored_report
 from .tables import html_table
 from .texts import outside_view_planning_text, planning_coverage_text, survey_coverage
 
@@ -65,13 +64,10 @@ class MonitoringReport:
         ``results``: a wave's results store (see :mod:`.store`); the report is drawn from it when it
         holds the monitoring results for these inputs, and computed from the data otherwise.
         """
-        if results is not None:
-            params = load_params(params_file)
-            key = results_key(params_file, data_dir, int(wave), params.survey.baseline_wave)
-            stored = read_report(results, cls.STORED_AS, key)
-            if stored is not None:
-                record_figures_in_notebook()
-                return without_data(stored, params_file=Path(params_file), data_dir=Path(data_dir))
+        baseline = load_params(params_file).survey.baseline_wave
+        stored = stored_report(results, cls.STORED_AS, params_file, data_dir, int(wave), baseline)
+        if stored is not None:
+            return stored
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         return cls.compute(params, data, int(wave), params_file, data_dir)
 

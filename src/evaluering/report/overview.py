@@ -22,12 +22,11 @@ from ..config import Params, load_params
 from ..evaluation import DistrictEvaluation, evaluate_district
 from . import format as fmt
 from .disclosure import NOT_PERSONS, suppress_estimates
-from .figure_record import install as record_figures_in_notebook
 from .figure_record import record_persons
 from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
-from .store import read_report, results_key
+from .store import stored_report
 from .tables import html_table, shown_interval, verdict_mark
 from .texts import falling_is_better, lower_first, strategy_name
 
@@ -56,12 +55,9 @@ class OverviewReport:
         params = load_params(params_file)
         baseline = params.survey.baseline_wave if baseline_wave is None else int(baseline_wave)
         wave = params.survey.waves[-1] if wave is None else int(wave)
-        if results is not None:
-            key = results_key(params_file, data_dir, wave, baseline)
-            stored = [read_report(results, d.key, key) for d in params.districts]
-            if all(report is not None for report in stored):
-                record_figures_in_notebook()
-                return cls(params, tuple(r.evaluation for r in stored), Path(params_file), Path(data_dir))
+        stored = [stored_report(results, d.key, params_file, data_dir, wave, baseline) for d in params.districts]
+        if all(report is not None for report in stored):
+            return cls(params, tuple(r.evaluation for r in stored), Path(params_file), Path(data_dir))
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         evaluations = tuple(evaluate_district(data, d.key, baseline, wave) for d in params.districts)
         return cls(params, evaluations, params_file, data_dir)

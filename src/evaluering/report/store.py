@@ -35,10 +35,12 @@ import pandas as pd
 from .. import __version__
 from ..errors import EvalueringError
 from ..hashing import data_hash, file_hash, source_hash
+from .computed import without_data
+from .figure_record import install as record_figures_in_notebook
 from .scan import ID_COLUMNS
 
 __all__ = ["STORE_FOLDER", "ResultsStore", "StoreError", "read_report", "results_key", "store_folder",
-           "stored_names_for", "write_store"]
+           "stored_names_for", "stored_report", "write_store"]
 
 STORE_FOLDER = ".store"
 MANIFEST = "manifest.json"
@@ -175,6 +177,20 @@ def read_report(folder: str | Path, name: str, key: str):
     if hashlib.sha256(payload).hexdigest() != entry["sha256"]:
         raise StoreError(f"{path}: the stored results were changed after they were written; run again")
     return pickle.loads(payload)
+
+
+def stored_report(results: str | Path | None, name: str, params_file: str | Path, data_dir: str | Path, wave: int,
+                  baseline: int):
+    """The report ``name`` from the store ``results``, ready to draw in a notebook and naming the
+    given input paths; None when no store is given or it holds no such report for these inputs.
+    """
+    if results is None:
+        return None
+    stored = read_report(results, name, results_key(params_file, data_dir, wave, baseline))
+    if stored is None:
+        return None
+    record_figures_in_notebook()
+    return without_data(stored, params_file=Path(params_file), data_dir=Path(data_dir))
 
 
 @dataclasses.dataclass(frozen=True)
