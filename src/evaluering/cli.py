@@ -141,11 +141,10 @@ def _compute_results(specs, params, dataset, context, *, jobs: int, params_file:
     that cannot be computed here computes on its own in its notebook, which reports the error in
     its cell; an interruption is a RunInterrupted.
     """
-    from .indicators.prepare import prepare
     from .report.store import results_key, store_folder, stored_names_for
     from .runner import RunInterrupted, RunResult, needs_run
-    from .runner.compute import WaveInputs, compute_wave, stored_names
     from .runner.execute import INTERRUPTED
+    from .runner.plan import stored_names
 
     names = stored_names([s for s in specs if needs_run(s, context)], params)
     store = store_folder(out_dir, wave)
@@ -153,6 +152,9 @@ def _compute_results(specs, params, dataset, context, *, jobs: int, params_file:
     if not names or (not recompute and set(names) <= stored_names_for(
             store, results_key(params_file, data_dir, wave, baseline))):
         return
+    from .indicators.prepare import prepare  # only now: the models and reports take seconds to import
+    from .runner.compute import WaveInputs, compute_wave
+
     try:
         inputs = WaveInputs(params, prepare(dataset, params), params_file, data_dir, wave, baseline)
         failures = compute_wave(names, inputs, store, jobs=jobs)

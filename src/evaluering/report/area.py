@@ -32,7 +32,7 @@ from .figure_record import record_persons
 from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
-from .store import stored_report
+from .store import AREA_STORED, stored_report
 from .tables import html_table
 
 __all__ = ["AreaReport", "published_area_means"]
@@ -81,7 +81,7 @@ class AreaReport:
     data_dir: Path
     _computed: dict = field(default_factory=dict, repr=False, compare=False)  # see .computed
 
-    STORED_AS = "area"  # its name in a wave's results store
+    STORED_AS = AREA_STORED  # its name in a wave's results store
 
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, year: int | None = None,

@@ -32,7 +32,7 @@ from .figure_record import record_persons
 from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
-from .store import stored_report
+from .store import MONITORING_STORED, stored_report
 from .tables import html_table
 from .texts import outside_view_planning_text, planning_coverage_text, survey_coverage
 
@@ -54,7 +54,7 @@ class MonitoringReport:
     data_dir: Path
     _computed: dict = field(default_factory=dict, repr=False, compare=False)  # see .computed
 
-    STORED_AS = "monitoring"  # its name in a wave's results store
+    STORED_AS = MONITORING_STORED  # its name in a wave's results store
 
     @classmethod
     def build(cls, params_file: str | Path, data_dir: str | Path, wave: int,

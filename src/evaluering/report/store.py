@@ -39,10 +39,11 @@ from .computed import without_data
 from .figure_record import install as record_figures_in_notebook
 from .scan import ID_COLUMNS
 
-__all__ = ["STORE_FOLDER", "ResultsStore", "StoreError", "read_report", "results_key", "store_folder",
-           "stored_names_for", "stored_report", "write_store"]
+__all__ = ["AREA_STORED", "MONITORING_STORED", "STORE_FOLDER", "ResultsStore", "StoreError", "read_report",
+           "results_key", "store_folder", "stored_names_for", "stored_report", "write_store"]
 
 STORE_FOLDER = ".store"
+MONITORING_STORED, AREA_STORED = "monitoring", "area"  # the names of the municipality-wide reports' results
 MANIFEST = "manifest.json"
 NOTICE = ("Arbejdsdata fra evaluering: resultater før diskretionering (små celler er ikke skjult). "
           "Ikke til offentliggørelse. Working data of evaluering: results before disclosure control; "

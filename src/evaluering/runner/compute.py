@@ -29,9 +29,8 @@ from ..report.area import AreaReport
 from ..report.district import DistrictReport
 from ..report.monitoring import MonitoringReport
 from ..report.store import results_key, write_store
-from .plan import AREA_NOTEBOOK, DISTRICT_NOTEBOOK, MONITORING_NOTEBOOK, OVERVIEW_NOTEBOOK, RunSpec
 
-__all__ = ["WaveInputs", "compute_wave", "stored_names"]
+__all__ = ["WaveInputs", "compute_wave"]
 
 
 @dataclass(frozen=True)
@@ -48,22 +47,6 @@ class WaveInputs:
 
 _INPUTS: WaveInputs | None = None  # set in the parent before forking: the workers read it
 _THREADS = 1  # BLAS threads per worker: the cores shared out, so parallel workers do not oversubscribe them
-
-
-def stored_names(specs: list[RunSpec], params: Params) -> list[str]:
-    """The names in the store the runs of ``specs`` draw from (an overview needs every district)."""
-    names = []
-    for spec in specs:
-        notebook = spec.notebook.name
-        if notebook == DISTRICT_NOTEBOOK:
-            names.append(spec.parameters["district"])
-        elif notebook == OVERVIEW_NOTEBOOK:
-            names += [d.key for d in params.districts]
-        elif notebook == MONITORING_NOTEBOOK:
-            names.append(MonitoringReport.STORED_AS)
-        elif notebook == AREA_NOTEBOOK:
-            names.append(AreaReport.STORED_AS)
-    return list(dict.fromkeys(names))
 
 
 def _report(name: str, inputs: WaveInputs):

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from ..config import Params
 from ..errors import RequestError
-from ..report.store import store_folder
+from ..report.store import AREA_STORED, MONITORING_STORED, store_folder
 
 __all__ = ["RunSpec", "plan_district_runs", "plan_overview_run", "plan_area_run", "plan_monitoring_run", "plan_wave",
            "DISTRICT_NOTEBOOK", "OVERVIEW_NOTEBOOK", "AREA_NOTEBOOK", "MONITORING_NOTEBOOK", "OVERVIEW_REPORT",
-           "AREA_REPORT", "MONITORING_REPORT"]
+           "AREA_REPORT", "MONITORING_REPORT", "stored_names"]
 
 DISTRICT_NOTEBOOK = "district_evaluation.ipynb"
 OVERVIEW_NOTEBOOK = "overview.ipynb"
@@ -121,3 +121,19 @@ def plan_wave(params: Params, *, params_file: Path, data_dir: Path, notebooks_di
                   plan_area_run(params, **where)]
     _check_notebooks(specs)
     return specs
+
+
+def stored_names(specs: list[RunSpec], params: Params) -> list[str]:
+    """The names in the store the runs of ``specs`` draw from (an overview needs every district)."""
+    names = []
+    for spec in specs:
+        notebook = spec.notebook.name
+        if notebook == DISTRICT_NOTEBOOK:
+            names.append(spec.parameters["district"])
+        elif notebook == OVERVIEW_NOTEBOOK:
+            names += [d.key for d in params.districts]
+        elif notebook == MONITORING_NOTEBOOK:
+            names.append(MONITORING_STORED)
+        elif notebook == AREA_NOTEBOOK:
+            names.append(AREA_STORED)
+    return list(dict.fromkeys(names))
