@@ -19,7 +19,15 @@ import numpy as np
 import pandas as pd
 from IPython.display import HTML
 
-from ..area import area_poverty, dfl_reweighting, movers_model, multilevel, oaxaca_blinder, threshold_regression
+from ..area import (
+    area_poverty,
+    cells_from_frame,
+    dfl_reweighting,
+    movers_model,
+    multilevel_from_cells,
+    oaxaca_blinder,
+    threshold_regression,
+)
 from ..area.context import INDIVIDUAL_CONTROLS, employment_context, poverty_share
 from ..area.threshold import ThresholdResult, adjusted_area_means, area_means
 from ..config import Params, load_params
@@ -117,9 +125,11 @@ class AreaReport:
     @computed
     def _variation_models(self) -> tuple:
         """The empty and the full random-intercept model, and the persons both use."""
-        empty = multilevel(self.frame, "y", "area_id", individual=[], family="gaussian")
-        full = multilevel(self.frame, "y", "area_id", individual=INDIVIDUAL_CONTROLS, contextual=["poverty_share"],
-                          family="gaussian")
+        # from (area x covariate values) cells: the same likelihood, a few thousand rows at any scale
+        cells = cells_from_frame(self.frame, "y", "area_id", INDIVIDUAL_CONTROLS, ["poverty_share"])
+        empty = multilevel_from_cells(cells, "y", "area_id", family="gaussian")
+        full = multilevel_from_cells(cells, "y", "area_id", individual=INDIVIDUAL_CONTROLS,
+                                     contextual=["poverty_share"], family="gaussian")
         return empty, full, len(self.frame)
 
     @computed
