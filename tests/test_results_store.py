@@ -212,3 +212,22 @@ def test_a_run_stopped_while_computing_keeps_the_previous_store(tmp_path, params
                          params_file=params_file, data_dir=synthetic_dir, out_dir=out, wave=WAVE)
     assert [r.error for r in stop.value.results] == [INTERRUPTED] * len(specs)
     assert read_report(folder, "d", "old") is not None
+
+
+def test_a_rerun_of_inputs_the_store_was_computed_from_need_not_validate_them_again(
+        rendered_reports, params, params_file, synthetic_dir, tmp_path):
+    from evaluering.cli import _validated_before
+
+    _, out = rendered_reports
+    assert _validated_before(params, params_file, synthetic_dir, out, WAVE, None)
+    assert _validated_before(params, params_file, synthetic_dir, out, WAVE, ["Mørkhøj"])
+    assert not _validated_before(params, params_file, synthetic_dir, out, WAVE, ["Nowhere"])  # named later
+    assert not _validated_before(params, params_file, synthetic_dir, tmp_path, WAVE, None)  # no store
+    changed = tmp_path / "data"
+    changed.mkdir()
+    for table in synthetic_dir.iterdir():
+        if table.is_file():
+            (changed / table.name).write_bytes(table.read_bytes())
+    assert _validated_before(params, params_file, changed, out, WAVE, None)  # the same files elsewhere
+    (changed / "areas.parquet").write_bytes(b"not parquet")
+    assert not _validated_before(params, params_file, changed, out, WAVE, None)

@@ -137,7 +137,8 @@ def _compute_results(specs, params, dataset, context, *, jobs: int, params_file:
     """Compute once what the reports to be rebuilt draw from, into the wave's results store.
 
     Nothing is computed when every report is up to date, or when the store already holds the
-    results of exactly these inputs (parameter file, data, code), unless ``recompute``. A report
+    results of exactly these inputs (parameter file, data, code), unless ``recompute``; ``dataset``
+    (the validated tables) is None only in that case (see :func:`_validated_before`). A report
     that cannot be computed here computes on its own in its notebook, which reports the error in
     its cell; an interruption is a RunInterrupted.
     """
@@ -169,6 +170,23 @@ def _compute_results(specs, params, dataset, context, *, jobs: int, params_file:
               "its report computes on its own", file=sys.stderr)
 
 
+def _validated_before(params, params_file: Path, data_dir: Path, out_dir: Path, wave: int,
+                      districts: list[str] | None) -> bool:
+    """True when the wave's results store holds every report this run draws from, computed from
+    exactly these files (parameter file, data, code): those data passed validation then, and a
+    re-render need not read and check them again (at city scale that is most of a re-render).
+    """
+    from .report.store import AREA_STORED, MONITORING_STORED, results_key, store_folder, stored_names_for
+
+    try:
+        names = ({params.district(d).key for d in districts} if districts
+                 else {d.key for d in params.districts} | {MONITORING_STORED, AREA_STORED})
+        key = results_key(params_file, data_dir, wave, params.survey.baseline_wave)
+    except EvalueringError:
+        return False  # an unknown district: the run names it after validating
+    return names <= stored_names_for(store_folder(out_dir, wave), key)
+
+
 def _cmd_run(args: argparse.Namespace) -> int:
     from .data.dataset import Dataset
     from .data.synthetic import generate
@@ -193,14 +211,17 @@ def _cmd_run(args: argparse.Namespace) -> int:
             return _fail(f"{data_dir}: no input data found (expected register, survey, ... files)")
         print(f"No data in {data_dir}: generating the synthetic municipality (seed {DEFAULT_SEED}) ...")
         generate(params, data_dir, seed=DEFAULT_SEED)
-    report = validate_directory(data_dir, params)
-    if not report.ok:
-        print(report.to_text(), file=sys.stderr)
-        return _fail(f"{data_dir}: the input data break the input contract; no report was changed")
     wave = args.wave or params.survey.waves[-1]
-    delivered = sorted(int(w) for w in report.tables["survey"]["wave"].unique())
-    if wave not in delivered:
-        return _fail(f"{data_dir}: the survey table has no wave {wave} (waves present: {delivered})")
+    tables = None  # validated input tables; None when the results store shows they were validated already
+    if args.recompute or not _validated_before(params, params_file, data_dir, out_dir, wave, args.district):
+        report = validate_directory(data_dir, params)
+        if not report.ok:
+            print(report.to_text(), file=sys.stderr)
+            return _fail(f"{data_dir}: the input data break the input contract; no report was changed")
+        delivered = sorted(int(w) for w in report.tables["survey"]["wave"].unique())
+        if wave not in delivered:
+            return _fail(f"{data_dir}: the survey table has no wave {wave} (waves present: {delivered})")
+        tables = report.tables
     specs = plan_wave(params, params_file=params_file, data_dir=data_dir, notebooks_dir=Path(args.notebooks),
                       out_dir=out_dir, wave=wave, districts=args.district)
     _writable_folder(out_dir)
@@ -212,7 +233,7 @@ def _cmd_run(args: argparse.Namespace) -> int:
         mark_started(specs)
         write_index(out_dir, params)  # if this run is killed, the index already says the reports are older
         try:
-            _compute_results(specs, params, Dataset(**report.tables, source_dir=data_dir), context, jobs=jobs,
+            _compute_results(specs, params, tables and Dataset(**tables, source_dir=data_dir), context, jobs=jobs,
                              params_file=params_file, data_dir=data_dir, out_dir=out_dir, wave=wave,
                              recompute=args.recompute)
             results = run_all(specs, context, jobs=jobs)
