@@ -231,3 +231,23 @@ def test_a_rerun_of_inputs_the_store_was_computed_from_need_not_validate_them_ag
     assert _validated_before(params, params_file, changed, out, WAVE, None)  # the same files elsewhere
     (changed / "areas.parquet").write_bytes(b"not parquet")
     assert not _validated_before(params, params_file, changed, out, WAVE, None)
+
+
+@pytest.mark.parametrize("jobs", [1, 2])
+def test_a_report_that_cannot_be_computed_is_left_to_its_notebook(tmp_path, params, params_file, synthetic_dir,
+                                                                  monkeypatch, jobs):
+    from evaluering.runner.compute import WaveInputs, compute_wave
+
+    def report(name, inputs):
+        if name == "b":
+            raise ValueError("no data for b")
+        return _Result(pd.DataFrame({"x": [1.0]}))
+
+    monkeypatch.setattr(importlib.import_module("evaluering.runner.compute"), "_report", report)
+    folder = tmp_path / "store"
+    failures = compute_wave(["a", "b", "c"], WaveInputs(params, None, params_file, synthetic_dir, WAVE, BASELINE),
+                            folder, jobs=jobs, progress=False)
+    assert list(failures) == ["b"] and failures["b"].startswith("ValueError: no data for b")
+    key = results_key(params_file, synthetic_dir, WAVE, BASELINE)
+    assert read_report(folder, "a", key) is not None and read_report(folder, "c", key) is not None
+    assert read_report(folder, "b", key) is None

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import pickle
 import signal
 import traceback
 from dataclasses import dataclass
@@ -67,11 +68,11 @@ def _quiet_worker() -> None:
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
 
 
-def _compute_one(name: str) -> tuple[str, object | None, str]:
-    """(name, report or None, error) in a worker: a failure is returned, not raised."""
+def _compute_one(name: str) -> tuple[str, bytes | None, str]:
+    """(name, pickled report or None, error) in a worker: a failure is returned, not raised."""
     try:
         with threadpool_limits(limits=_THREADS):
-            return name, _report(name, _INPUTS), ""
+            return name, pickle.dumps(_report(name, _INPUTS), protocol=pickle.HIGHEST_PROTOCOL), ""
     except Exception as exc:  # the notebook will meet the same error and report it in its cell
         return name, None, f"{type(exc).__name__}: {exc}\n{traceback.format_exc(limit=3)}"
 
@@ -95,11 +96,11 @@ def compute_wave(names: list[str], inputs: WaveInputs, store: Path, *, jobs: int
             pool = multiprocessing.get_context("fork").Pool(min(jobs, len(names)), initializer=_quiet_worker)
             outcomes = pool.imap_unordered(_compute_one, names)
         try:
-            for name, report, error in outcomes:
-                if report is None:
+            for name, payload, error in outcomes:
+                if payload is None:
                     failures[name] = error
                 else:
-                    reports[name] = report
+                    reports[name] = pickle.loads(payload)
                 bar.set_postfix_str(name)
                 bar.update()
         except BaseException:
