@@ -4,6 +4,7 @@
     python benchmarks/scale.py --data-root DIR --save                # store them in benchmarks/baseline_scale.json
     python benchmarks/scale.py --data-root DIR --scales 90 --steps load --max-rss-gb 18
     python benchmarks/scale.py --data-root DIR --src OLD/src --label "commit 10f1f5d"  # an older export
+    python benchmarks/scale.py --data-root DIR --save-as benchmarks/scale_after.json  # baseline left as it is
 
 The scaled deliveries are written by ``scale_data.py`` into ``DIR/scale<k>-<layout>`` when they are
 not there yet (``DIR`` must be outside the repository; a national register is about a gigabyte).
@@ -12,7 +13,9 @@ Each step runs in a fresh Python process that first does what the step needs (``
 process's, read from the kernel when it exits, so it is what one process doing that step needs.
 A process whose RSS passes ``--max-rss-gb`` (or that leaves the machine with less than
 ``--min-free-gb`` available) is killed, and the step is recorded as "not run: needs more than N GB"
-rather than swapping the machine. Ratios above 1 mean slower (or bigger) than the baseline.
+rather than swapping the machine. Ratios above 1 mean slower (or bigger) than the baseline. On a
+shared machine the seconds vary by up to 2x between runs: compare two versions measured one after
+the other (``--src`` for the older one), not against a baseline from another day.
 """
 
 from __future__ import annotations
@@ -188,9 +191,9 @@ def data_dir_for(root: Path, scale: int, layout: str) -> Path:
 
 def measure(root: Path, scales: list[int], steps: list[str], layout: str, repeat: int, max_rss_gb: float,
             min_free_gb: float, timeout: float, src: Path | None = None, label: str = "",
-            ) -> tuple[dict[str, dict], dict[str, dict]]:
+            log_dir: Path | None = None) -> tuple[dict[str, dict], dict[str, dict]]:
     """Results per ``"<step> @ <k>x"`` (the fastest of ``repeat`` runs) and the deliveries' sizes."""
-    log_dir = root / "logs"
+    log_dir = log_dir or root / "logs"
     log_dir.mkdir(parents=True, exist_ok=True)
     results, deliveries = {}, {}
     code = code_measured(src, label)
@@ -212,10 +215,17 @@ def measure(root: Path, scales: list[int], steps: list[str], layout: str, repeat
 
 
 def report(results: dict[str, dict], deliveries: dict[str, dict], baseline_file: Path, *, save: bool,
-           note: str) -> None:
-    """Print seconds and peak RSS per step and scale with their ratios to the baseline; ``save`` stores them."""
+           note: str, save_to: Path | None = None) -> None:
+    """Print seconds and peak RSS per step and scale with their ratios to the baseline; ``save`` stores
+    them in the baseline file, or in ``save_to`` when given (the baseline's entries stay as they are).
+    """
     stored = json.loads(baseline_file.read_text()) if baseline_file.exists() else {}
     baseline = stored.get("results", {})
+    if save_to is not None:
+        target = json.loads(save_to.read_text()) if save_to.exists() else {}
+        stored, previous = target, target.get("results", {})
+    else:
+        save_to, previous = baseline_file, baseline
     width = max(len(STEP_NAMES[k.split(" @ ")[0]]) for k in results) + 2
     print(f"\n{'step':{width}s} {'scale':>5s} {'seconds':>9s} {'peak GB':>8s} {'base s':>8s} {'ratio':>6s} "
           f"{'base GB':>8s} {'ratio':>6s}")
@@ -240,11 +250,11 @@ def report(results: dict[str, dict], deliveries: dict[str, dict], baseline_file:
             "machine": f"{platform.machine()} {platform.python_version()}, {os.cpu_count()} cores, "
                        f"{psutil.virtual_memory().total / GB:.0f} GB",
             "note": note or stored.get("note", ""),
-            "results": baseline | results,
+            "results": previous | results,
             "deliveries": stored.get("deliveries", {}) | deliveries,
         }
-        baseline_file.write_text(json.dumps(record, indent=2) + "\n")
-        print(f"baseline saved to {baseline_file}")
+        save_to.write_text(json.dumps(record, indent=2) + "\n")
+        print(f"results saved to {save_to}")
 
 
 def main() -> None:
@@ -262,6 +272,10 @@ def main() -> None:
     parser.add_argument("--src", type=Path, help="import evaluering from this src/ folder instead (an older export)")
     parser.add_argument("--label", default="", help="what --src is, e.g. 'commit 10f1f5d' (stored with the results)")
     parser.add_argument("--save", action="store_true", help="merge these results into the baseline")
+    parser.add_argument("--save-as", type=Path,
+                        help="merge these results into this file instead (e.g. benchmarks/scale_after.json); "
+                             "ratios are still to the baseline")
+    parser.add_argument("--log-dir", type=Path, help="where each step's log goes (default DATA_ROOT/logs)")
     parser.add_argument("--note", default="", help="stored with --save (e.g. what else ran on the machine)")
     parser.add_argument("--child", choices=STEPS, help=argparse.SUPPRESS)
     parser.add_argument("--data", type=Path, help=argparse.SUPPRESS)
@@ -280,8 +294,9 @@ def main() -> None:
     if src and not (src / "evaluering" / "__init__.py").exists():
         parser.error(f"--src {src}: no evaluering package there (expected {src}/evaluering/__init__.py)")
     results, deliveries = measure(root, args.scales, args.steps, args.layout, args.repeat, args.max_rss_gb,
-                                  args.min_free_gb, args.timeout, src, args.label)
-    report(results, deliveries, BASELINE, save=args.save, note=args.note)
+                                  args.min_free_gb, args.timeout, src, args.label, args.log_dir)
+    report(results, deliveries, BASELINE, save=args.save or bool(args.save_as), note=args.note,
+           save_to=args.save_as)
 
 
 if __name__ == "__main__":

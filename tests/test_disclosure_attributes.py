@@ -105,10 +105,12 @@ def _monitoring_report(min_cell: int):
 
     from evaluering.report.monitoring import MonitoringReport
 
-    areas = pd.DataFrame({"area_id": ["a1", "a2", "a3", "b1", "b2"], "district": ["A", "A", "A", "B", "B"]})
+    areas = pd.DataFrame({"area_id": ["a1", "a2", "a3", "b1", "b2"], "area_name": ["a1", "a2", "a3", "b1", "b2"],
+                          "district": ["A", "A", "A", "B", "B"]})
     report = object.__new__(MonitoringReport)
     object.__setattr__(report, "params", SimpleNamespace(disclosure=SimpleNamespace(min_cell=min_cell)))
     object.__setattr__(report, "data", SimpleNamespace(dataset=SimpleNamespace(areas=areas)))
+    object.__setattr__(report, "_computed", {})
     return report
 
 

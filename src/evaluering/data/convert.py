@@ -51,8 +51,14 @@ def convert(raw: pd.Series, dtype: str, decimal: str) -> tuple[pd.Series, np.nda
 
 def clean_text(raw: pd.Series) -> pd.Series:
     """Text with surrounding spaces removed; empty strings become missing."""
-    text = raw.astype("string").str.strip()
-    return text.mask(text == "")
+    text = raw.astype("string")
+    stripped = text.str.strip()
+    empty = (stripped == "").to_numpy(dtype=bool, na_value=False)
+    if empty.any():
+        return stripped.mask(empty)
+    # nothing to strip (a register's ids and codes): keep the column as read rather than a copy
+    unchanged = (stripped == text).to_numpy(dtype=bool, na_value=True).all()
+    return text if unchanged else stripped
 
 
 def final_dtype(values: pd.Series, spec: ColumnSpec) -> pd.Series:

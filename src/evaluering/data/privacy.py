@@ -35,6 +35,8 @@ def looks_like_cpr(series: pd.Series) -> pd.Series:
     shaped = text.str.fullmatch(_CPR_TEXT).to_numpy(dtype=bool)
     flagged = np.zeros(len(uniques), dtype=bool)
     flagged[shaped] = _valid_birth_date(text[shaped].str.replace("-", "", regex=False).str.zfill(10))
+    if not flagged.any():  # the usual case: no need to look every row up
+        return pd.Series(False, index=series.index)
     return pd.Series(series.isin(uniques[flagged]).to_numpy(dtype=bool), index=series.index)
 
 

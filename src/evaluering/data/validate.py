@@ -162,15 +162,17 @@ def validate_directory(directory: str | Path, params: Params) -> ValidationRepor
     report.problems += [Problem(name, None, (), 0, f"{why}; it is not read", "warning")
                         for name, why in stray_entries(directory, TABLE_NAMES)]
     files: dict[str, str] = {}
+    distinct = DistinctValues()
     for spec in contract.values():
-        file, frame, problems = _check_table_file(directory, spec)
+        file, frame, problems = _check_table_file(directory, spec, distinct)
         report.problems += problems
         if frame is not None:
             files[spec.name] = file
             report.tables[spec.name] = frame
-    report.problems += _check_references(contract, report.tables, files)
+    distinct.tables = report.tables
+    report.problems += _check_references(contract, report.tables, files, distinct)
     report.problems += _check_districts(params, report.tables, files)
-    report.problems += _check_survey(params, report.tables, files)
+    report.problems += _check_survey(params, report.tables, files, distinct)
     return report
 
 
@@ -185,7 +187,31 @@ def load_dataset(directory: str | Path, params: Params) -> Dataset:
 # --- one table ---------------------------------------------------------------------------------
 
 
-def _check_table_file(directory: Path, spec: TableSpec) -> tuple[str, pd.DataFrame | None, list[Problem]]:
+class DistinctValues:
+    """The distinct non-missing values of a table's column, each found once.
+
+    A large register's person ids are looked up by several checks (the key, the survey's and the
+    institutions' references); finding their distinct values is the expensive part, so it is done
+    once, by the key check when it can.
+    """
+
+    def __init__(self) -> None:
+        self.tables: dict[str, pd.DataFrame] = {}
+        self._found: dict[tuple[str, str], pd.Index] = {}
+
+    def remember(self, table: str, column: str, uniques) -> None:
+        self._found[(table, column)] = pd.Index(uniques)
+
+    def index(self, table: str, column: str) -> pd.Index:
+        """The distinct values of ``table.column`` as an Index (for ``get_indexer`` look-ups)."""
+        key = (table, column)
+        if key not in self._found:
+            self._found[key] = pd.Index(self.tables[table][column].dropna().unique())
+        return self._found[key]
+
+
+def _check_table_file(directory: Path, spec: TableSpec,
+                      distinct: DistinctValues | None = None) -> tuple[str, pd.DataFrame | None, list[Problem]]:
     """Find, read and check one table; returns (file name, typed frame or None, problems)."""
     expected = f"{spec.name}.parquet, {spec.name}.csv or {spec.name}.sav"
     try:
@@ -197,11 +223,12 @@ def _check_table_file(directory: Path, spec: TableSpec) -> tuple[str, pd.DataFra
         raw = read_raw(path)
     except InputFileError as exc:
         return exc.file, None, [Problem(exc.file, None, (), 0, exc.reason)]
-    frame, problems = _check_table(spec, raw, path.name)
+    frame, problems = _check_table(spec, raw, path.name, distinct)
     return path.name, frame, problems
 
 
-def _check_table(spec: TableSpec, raw: pd.DataFrame, file: str) -> tuple[pd.DataFrame, list[Problem]]:
+def _check_table(spec: TableSpec, raw: pd.DataFrame, file: str,
+                 distinct: DistinctValues | None = None) -> tuple[pd.DataFrame, list[Problem]]:
     """Column-level checks of one raw table; returns the typed frame (contract columns only)."""
     decimal = raw.attrs.get("decimal", ".")
     problems = _check_column_names(spec, raw, file)
@@ -213,7 +240,7 @@ def _check_table(spec: TableSpec, raw: pd.DataFrame, file: str) -> tuple[pd.Data
             typed[col.name], col_problems = _check_column(raw[col.name], col, file, decimal)
             problems += col_problems
     frame = pd.DataFrame(typed, index=raw.index)
-    problems += _check_key(spec, frame, file)
+    problems += _check_key(spec, frame, file, distinct)
     return frame, problems
 
 
@@ -282,12 +309,37 @@ def _check_column(raw: pd.Series, spec: ColumnSpec, file: str, decimal: str) -> 
     return final_dtype(values, spec), problems
 
 
-def _check_key(spec: TableSpec, frame: pd.DataFrame, file: str) -> list[Problem]:
-    """Rows sharing a key (e.g. the same person_id and year) are errors; all copies are listed."""
+def _check_key(spec: TableSpec, frame: pd.DataFrame, file: str,
+               distinct: DistinctValues | None = None) -> list[Problem]:
+    """Rows sharing a key (e.g. the same person_id and year) are errors; all copies are listed.
+
+    The key's columns are turned into integer codes first (one factorisation per column, whose
+    distinct values ``distinct`` keeps for the reference checks): hashing one integer per row is
+    much faster than hashing a register's text ids together with the year.
+    """
     if not all(k in frame.columns for k in spec.key):
         return []
-    keys = frame[list(spec.key)]
-    dup = _mask(keys.duplicated(keep=False) & keys.notna().all(axis=1))
+    combined = np.zeros(len(frame), dtype=np.int64)
+    complete = np.ones(len(frame), dtype=bool)
+    radix = 1
+    for column in spec.key:
+        codes, uniques = pd.factorize(frame[column])
+        if distinct is not None:
+            distinct.remember(spec.name, column, uniques)
+        radix *= len(uniques) + 1
+        if radix >= 2**62:  # the codes would overflow: compare the columns themselves
+            keys = frame[list(spec.key)]
+            combined = None
+            break
+        combined = combined * (len(uniques) + 1) + codes
+        complete &= codes >= 0
+    if combined is None:
+        dup = _mask(keys.duplicated(keep=False) & keys.notna().all(axis=1))
+    else:
+        ordered = np.sort(combined[complete])  # no two equal neighbours: no key twice (the usual case)
+        if not (ordered[1:] == ordered[:-1]).any():
+            return []
+        dup = pd.Series(combined).duplicated(keep=False).to_numpy() & complete
     if not dup.any():
         return []
     key = ", ".join(spec.key)
@@ -312,9 +364,14 @@ def _mask(values: pd.Series | np.ndarray) -> np.ndarray:
     return np.asarray(values, dtype=bool)
 
 
-def _isin(values: pd.Series, reference: pd.Series) -> np.ndarray:
-    """``values.isin(reference)`` as a bool array; pandas' own isin is slow for large string sets."""
-    return pd.Index(reference.dropna().unique()).get_indexer(values) >= 0
+def _isin(values: pd.Series, reference: pd.Series | pd.Index) -> np.ndarray:
+    """``values.isin(reference)`` as a bool array; pandas' own isin is slow for large string sets.
+
+    ``reference`` may already be the Index of the distinct values (see :class:`DistinctValues`).
+    """
+    if not isinstance(reference, pd.Index):
+        reference = pd.Index(reference.dropna().unique())
+    return reference.get_indexer(values) >= 0
 
 
 def _values_phrase(values: pd.Series, spec: ColumnSpec) -> str:
@@ -369,7 +426,7 @@ def _count(n: int, word: str) -> str:
 
 
 def _check_references(contract: dict[str, TableSpec], tables: dict[str, pd.DataFrame],
-                      files: dict[str, str]) -> list[Problem]:
+                      files: dict[str, str], distinct: DistinctValues | None = None) -> list[Problem]:
     """Values that must exist in another table (area ids in areas, person ids in the register)."""
     problems = []
     for spec in contract.values():
@@ -380,7 +437,8 @@ def _check_references(contract: dict[str, TableSpec], tables: dict[str, pd.DataF
             if frame is None or other is None or column not in frame or target_column not in other:
                 continue
             values = frame[column]
-            unknown = values.notna().to_numpy() & ~_isin(values, other[target_column])
+            reference = other[target_column] if distinct is None else distinct.index(target_table, target_column)
+            unknown = values.notna().to_numpy() & ~_isin(values, reference)
             if unknown.any():
                 phrase = _values_phrase(values[unknown], spec.column(column))
                 problems.append(_problem(
@@ -404,7 +462,8 @@ def _check_districts(params: Params, tables: dict[str, pd.DataFrame], files: dic
     ]
 
 
-def _check_survey(params: Params, tables: dict[str, pd.DataFrame], files: dict[str, str]) -> list[Problem]:
+def _check_survey(params: Params, tables: dict[str, pd.DataFrame], files: dict[str, str],
+                  distinct: DistinctValues | None = None) -> list[Problem]:
     """Waves against the parameter file, answers against 'responded', persons against the register."""
     survey = tables.get("survey")
     if survey is None:
@@ -415,7 +474,8 @@ def _check_survey(params: Params, tables: dict[str, pd.DataFrame], files: dict[s
         problems += _check_answers(params, survey, file)
     register = tables.get("register")
     if register is not None and {"person_id", "wave"} <= set(survey) and {"person_id", "year"} <= set(register):
-        problems += _check_survey_in_register(survey, register, file, files["register"])
+        persons = None if distinct is None else distinct.index("register", "person_id")
+        problems += _check_survey_in_register(survey, register, file, files["register"], persons)
     return problems
 
 
@@ -471,18 +531,20 @@ def _check_answers(params: Params, survey: pd.DataFrame, file: str) -> list[Prob
 
 
 def _check_survey_in_register(survey: pd.DataFrame, register: pd.DataFrame, file: str,
-                              register_file: str) -> list[Problem]:
+                              register_file: str, register_persons: pd.Index | None = None) -> list[Problem]:
     """Sampled persons need a register row for year = wave, which gives their age, sex and origin.
 
     A warning, not an error: someone who moved in after 1 January of the wave year can rightly be
     sampled without such a row; they are left out where register characteristics are needed.
     """
     waves = survey["wave"].dropna().unique()
-    known = (register.loc[register["year"].isin(waves), ["person_id", "year"]]
-             .drop_duplicates().astype({"year": "Int64"}).assign(found=True))
+    in_waves = register.loc[register["year"].isin(waves), ["person_id", "year"]]
+    sampled = pd.Index(survey["person_id"].dropna().unique()).get_indexer(in_waves["person_id"]) >= 0
+    known = in_waves[sampled].drop_duplicates().astype({"year": "Int64"}).assign(found=True)
     pairs = survey[["person_id", "wave"]].astype({"wave": "Int64"}).rename(columns={"wave": "year"})
     found = pairs.merge(known, on=["person_id", "year"], how="left")["found"].notna().to_numpy()
-    in_register = _isin(survey["person_id"], register["person_id"])
+    reference = register["person_id"] if register_persons is None else register_persons
+    in_register = _isin(survey["person_id"], reference)
     missing = in_register & ~found & survey["wave"].notna().to_numpy()
     if not missing.any():
         return []

@@ -51,31 +51,35 @@ def _cluster_sums(clusters: np.ndarray, period: np.ndarray, signed: np.ndarray, 
 
 
 def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, reference: int | None = None,
-                      outcome: str = "y", confidence: float = 0.95) -> EventStudyResult:
+                      outcome: str = "y", confidence: float = 0.95,
+                      cluster_codes: np.ndarray | None = None) -> EventStudyResult:
     """Event-time coefficients of ``district`` vs the comparison group from a unit-level frame.
 
     ``units`` has columns group, period, y, weight, cluster (an indicator's unit frame). The
     reference year is ``event_year - 1`` unless given; every other year with data in both groups
-    gets a coefficient.
+    gets a coefficient. ``cluster_codes`` (optional) are integer codes of ``units["cluster"]``, row for
+    row (``indicators.units.cluster_codes``): the same clusters without hashing a register's text ids.
     """
     reference = event_year - 1 if reference is None else reference
     if reference >= event_year:
         raise DidError(f"the reference year {reference} must come before the start {event_year}")
     require_columns(units, UNIT_COLUMNS, what=f"{outcome}: unit frame", error=DidError)
-    kept = units["group"].isin([district, COMPARISON]) & (units["weight"] > 0)
-    units = units.loc[kept, list(UNIT_COLUMNS)]  # the columns used below
-    in_district = units["group"] == district
-    years = sorted({int(p) for p in units.loc[in_district, "period"].unique()}
-                   & {int(p) for p in units.loc[~in_district, "period"].unique()})  # with data in both groups
+    # plain arrays and one mask: taking a register frame's text columns row by row is what costs
+    in_district = (units["group"] == district).to_numpy(dtype=bool, na_value=False)
+    kept = ((in_district | (units["group"] == COMPARISON).to_numpy(dtype=bool, na_value=False))
+            & (units["weight"] > 0).to_numpy())
+    period_all = units["period"].to_numpy()
+    years = sorted({int(p) for p in np.unique(period_all[kept & in_district])}
+                   & {int(p) for p in np.unique(period_all[kept & ~in_district])})  # with data in both groups
     if reference not in years:
         raise DidError(f"no data for both groups in the reference year {reference}")
-    units = units[units["period"].isin(years)].reset_index(drop=True)
-    treated, period = (units["group"] == district).to_numpy(), units["period"].to_numpy()
-    means, influence = _cell_influence(treated, period, units["y"].to_numpy(dtype=float),
-                                       units["weight"].to_numpy(dtype=float))
+    rows = kept & np.isin(period_all, years)
+    treated, period = in_district[rows], period_all[rows]
+    means, influence = _cell_influence(treated, period, units["y"].to_numpy(dtype=float)[rows],
+                                       units["weight"].to_numpy(dtype=float)[rows])
     event_years = [y for y in years if y != reference]
     signed = np.where(treated, 1.0, -1.0) * influence
-    clusters = pd.factorize(units["cluster"])[0]
+    clusters = pd.factorize(units["cluster"][rows] if cluster_codes is None else cluster_codes[rows])[0]
     G = clusters.max() + 1
     sums = _cluster_sums(clusters, period, signed, event_years, reference)
     covariance = sums.T @ sums * G / (G - 1)
@@ -92,5 +96,5 @@ def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, re
     return EventStudyResult(
         outcome=outcome, event_year=event_year, reference=reference - event_year, coefficients=table,
         covariance=covariance, pretrend=pretrend, n_units=int(G), n_treated_units=int(treated.sum()),
-        n_obs=int(len(units)), n_clusters=int(G), confidence=confidence,
+        n_obs=int(rows.sum()), n_clusters=int(G), confidence=confidence,
     )

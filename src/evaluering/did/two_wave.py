@@ -95,8 +95,8 @@ def two_wave_did(
     if scale not in ("difference", "log"):
         raise DidError(f"scale must be 'difference' or 'log', not {scale!r}")
     require_columns(units, UNIT_COLUMNS, what=f"{indicator}: unit frame", error=DidError)
-    rows = units[units["period"].isin([baseline, followup]) & units["group"].isin([district, COMPARISON])]
-    rows = rows[rows["weight"] > 0]
+    rows = units[units["period"].isin([baseline, followup]) & units["group"].isin([district, COMPARISON])
+                 & (units["weight"] > 0)]  # one selection: taking a register frame's text columns costs
     with_comparison = bool((rows["group"] == COMPARISON).any())
     cells = rows.groupby(["group", "period"]).size()
     needed = [(district, baseline), (district, followup)]

@@ -79,11 +79,22 @@ def survey_youngest(ages: pd.Series) -> int:
     return int(min(18, known.min())) if len(known) else 18
 
 
+def _rows_of(register: pd.DataFrame, persons: pd.Series, years: pd.Series, columns: list[str]) -> pd.DataFrame:
+    """The register's ``columns`` in the rows of ``persons`` in ``years`` (all a merge on person and
+    year with a small table can match): a small fraction of a large register, so the merge does not
+    hash every person-year.
+    """
+    rows = register.loc[register["year"].isin(years.dropna().unique()).to_numpy(), columns]
+    return rows[pd.Index(persons.dropna().unique()).get_indexer(rows["person_id"]) >= 0]
+
+
 def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.Series, params: Params):
     """The survey sample with register background, the calibrated design of every wave, the
     weighting notes of every wave and the survey's youngest age.
     """
-    background = dataset.register[["person_id", "year", *BACKGROUND]].rename(columns={"year": "wave"})
+    survey = dataset.survey
+    background = _rows_of(dataset.register, survey["person_id"], survey["wave"], ["person_id", "year", *BACKGROUND])
+    background = background.rename(columns={"year": "wave"})
     sample = _with_group(dataset.survey, group_of_area).merge(
         background, on=["person_id", "wave"], how="left", validate="one_to_one"
     )
@@ -109,8 +120,9 @@ def prepare(dataset: Dataset, params: Params) -> PreparedData:
     """Attach groups and weights to the tables of ``dataset`` (done once per analysis)."""
     groups = group_of_area(dataset.areas)
     register = _with_group(dataset.register, groups)
-    residence = register[["person_id", "year", "group", "area_id"]]
-    institutions = dataset.institutions.merge(residence, on=["person_id", "year"], how="inner")
+    children = dataset.institutions
+    residence = _rows_of(register, children["person_id"], children["year"], ["person_id", "year", "group", "area_id"])
+    institutions = children.merge(residence, on=["person_id", "year"], how="inner")
     visitors = _with_group(dataset.visitors, groups)
     visitors = visitors.assign(year=visitors["date"].dt.year)
     survey, designs, notes, youngest = _survey_designs(dataset, register, groups, params)

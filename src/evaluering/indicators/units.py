@@ -38,7 +38,7 @@ from ..errors import RequestError
 from ..groups import COMPARISON
 from .prepare import PreparedData
 
-__all__ = ["unit_frame", "survey_outcome"]
+__all__ = ["cluster_codes", "is_one_of", "unit_frame", "survey_outcome"]
 
 
 def _text(values):
@@ -67,7 +67,7 @@ def _frame(group, period, y, weight, cluster, persons, area) -> pd.DataFrame:
     )
 
 
-def _is_one_of(column: pd.Series, values: list) -> np.ndarray:
+def is_one_of(column: pd.Series, values: list) -> np.ndarray:
     """1.0 where ``column`` takes one of ``values`` (compared as Python objects), else 0.0.
 
     Strings compared with strings need no conversion to objects, which is slow for pandas strings.
@@ -97,19 +97,39 @@ def _period_map(available: Iterable[int], periods: Iterable[int] | None, latest:
     return mapping
 
 
-def _register_units(data: PreparedData, comp: RegisterShare | RegisterMean, periods) -> pd.DataFrame:
+def _person_codes(data: PreparedData) -> np.ndarray:
+    """Each register row's person as an integer code (in order of first appearance), found once
+    (32-bit while the register has fewer than 2**31 rows: half the memory of 64-bit codes).
+    """
+    if ("person_codes",) not in data._unit_frames:
+        codes = pd.factorize(data.register["person_id"])[0]
+        data._unit_frames[("person_codes",)] = codes.astype(np.int32) if len(codes) < 2**31 else codes
+    return data._unit_frames[("person_codes",)]
+
+
+def _mapped(years: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
+    """``mapping[year]`` for each year (every year is one of the mapping's keys)."""
+    keys = np.array(sorted(mapping), dtype=np.int64)
+    return np.array([mapping[k] for k in keys], dtype=np.int64)[np.searchsorted(keys, years)]
+
+
+def _register_units(data: PreparedData, comp: RegisterShare | RegisterMean, periods) -> tuple[pd.DataFrame, np.ndarray]:
+    """The frame and its rows' person codes (see :func:`cluster_codes`)."""
     reg = data.register
-    usable = _in_age(reg, comp.age) & reg[comp.column].notna()
+    usable = (_in_age(reg, comp.age) & reg[comp.column].notna()).to_numpy()
     latest = getattr(comp, "latest_non_missing", False)
-    mapping = _period_map(reg.loc[usable, "year"].unique(), periods, latest)
+    year = reg["year"].to_numpy()
+    mapping = _period_map(np.unique(year[usable]), periods, latest)
+    keep = usable & np.isin(year, list(mapping))
     # only the columns the frame needs: every column taken costs time on a million rows
-    columns = ["group", "year", "person_id", "area_id", comp.column]
-    rows = reg[columns][usable & reg["year"].isin(list(mapping))]
+    columns = ["group", "person_id", "area_id", comp.column]
+    rows = reg[columns][keep]
     if isinstance(comp, RegisterShare):
-        y = _is_one_of(rows[comp.column], comp.values)
+        y = is_one_of(rows[comp.column], comp.values)
     else:
         y = rows[comp.column].astype(float).to_numpy()
-    return _frame(rows["group"], rows["year"].map(mapping), y, 1.0, rows["person_id"], 1, rows["area_id"])
+    frame = _frame(rows["group"], _mapped(year[keep], mapping), y, 1.0, rows["person_id"], 1, rows["area_id"])
+    return frame, _person_codes(data)[keep]
 
 
 def _survey_units(data: PreparedData, comp: SurveyShare, periods) -> pd.DataFrame:
@@ -165,13 +185,14 @@ def _visitor_units(data: PreparedData, comp: VisitorMean, periods) -> pd.DataFra
     return _frame(vis["group"], vis["year"], vis["count"], 1.0, cluster, 0, vis["area_id"])
 
 
-def _moved_in(register: pd.DataFrame) -> np.ndarray:
+def _moved_in(register: pd.DataFrame, person: np.ndarray | None = None) -> np.ndarray:
     """Whether each register row's person lived in another group the year before, or had no row then.
 
     Looked up in a person x year table of group codes, which is much faster than merging the
-    register with itself on (person_id, year), the register's key.
+    register with itself on (person_id, year), the register's key. ``person``: the rows' person
+    codes, when already found.
     """
-    person = pd.factorize(register["person_id"])[0]
+    person = pd.factorize(register["person_id"])[0] if person is None else person
     group = pd.factorize(register["group"], use_na_sentinel=False)[0]
     year = (register["year"] - register["year"].min()).to_numpy()
     # group_before[p, t]: person p's group code in year t - 1 (-1: no register row then)
@@ -183,12 +204,17 @@ def _moved_in(register: pd.DataFrame) -> np.ndarray:
 def _inmover_units(data: PreparedData, comp: InmoverShare, periods) -> pd.DataFrame:
     """Persons who live in a group's areas this year but did not last year (or were not here)."""
     reg = data.register
-    keep = (reg["year"] > reg["year"].min()) & _in_age(reg, comp.age) & reg[comp.column].notna() & _moved_in(reg)
+    if ("moved_in",) not in data._unit_frames:  # the same for every in-mover indicator and period
+        data._unit_frames[("moved_in",)] = _moved_in(reg, _person_codes(data))
+    moved_in = data._unit_frames[("moved_in",)]
+    keep = ((reg["year"] > reg["year"].min()) & _in_age(reg, comp.age) & reg[comp.column].notna()).to_numpy()
+    keep = keep & moved_in
     if periods is not None:
-        keep &= reg["year"].isin(list(periods))
+        keep = keep & reg["year"].isin(list(periods)).to_numpy()
     rows = reg[["person_id", "year", "group", "area_id", comp.column]][keep]
-    y = _is_one_of(rows[comp.column], comp.values)
-    return _frame(rows["group"], rows["year"], y, 1.0, rows["person_id"], 1, rows["area_id"])
+    y = is_one_of(rows[comp.column], comp.values)
+    frame = _frame(rows["group"], rows["year"], y, 1.0, rows["person_id"], 1, rows["area_id"])
+    return frame, _person_codes(data)[keep]
 
 
 _BUILDERS = {
@@ -210,11 +236,28 @@ def unit_frame(data: PreparedData, indicator: Indicator, periods: Iterable[int] 
     copy-on-write, changing it never changes the kept frame.
     """
     periods = None if periods is None else sorted({int(p) for p in periods})
-    key = (repr(indicator.computation), None if periods is None else tuple(periods))
+    key = _frame_key(indicator, periods)
     if key not in data._unit_frames:
         builder = _BUILDERS[type(indicator.computation)]
-        data._unit_frames[key] = builder(data, indicator.computation, periods)
+        built = builder(data, indicator.computation, periods)
+        if isinstance(built, tuple):  # a register frame and its rows' person codes
+            built, data._unit_frames[("cluster_codes", *key)] = built
+        data._unit_frames[key] = built
     return data._unit_frames[key].copy(deep=False)
+
+
+def _frame_key(indicator: Indicator, periods: Iterable[int] | None) -> tuple:
+    periods = None if periods is None else sorted({int(p) for p in periods})
+    return (repr(indicator.computation), None if periods is None else tuple(periods))
+
+
+def cluster_codes(data: PreparedData, indicator: Indicator, periods: Iterable[int] | None = None) -> np.ndarray | None:
+    """Integer codes of the ``cluster`` column of ``unit_frame(data, indicator, periods)``, row for row
+    (one code per person, so equal codes mean equal clusters), or None when the frame is not built
+    from the register. Grouping by them gives what grouping by the text ids gives, without hashing text.
+    """
+    unit_frame(data, indicator, periods)
+    return data._unit_frames.get(("cluster_codes", *_frame_key(indicator, periods)))
 
 
 def survey_outcome(sample: pd.DataFrame, indicator: Indicator, district_code: str | None = None) -> np.ndarray:

@@ -82,7 +82,7 @@ class AreaStatistics:
     def small_sample_factor(self, used: np.ndarray) -> float:
         """Statsmodels' cluster-robust factor ``G/(G-1) (N-1)/(N-4)`` over the rows of the ``used`` areas."""
         keep = used[self.cell_area]
-        G = len(np.unique(self.cell_cluster[keep]))
+        G = np.count_nonzero(np.bincount(self.cell_cluster[keep]))  # distinct clusters (codes 0..G-1)
         N = int(self.cell_rows[keep].sum())
         return G / (G - 1) * (N - 1) / (N - N_PARAMETERS) if G > 1 and N > N_PARAMETERS else float("nan")
 
@@ -241,7 +241,7 @@ def district_history_variance(units: pd.DataFrame, treated_areas: Sequence[str],
     treated = [str(a) for a in treated_areas]
     area = units["area"].astype(str)
     in_district, in_comparison = area.isin(treated).to_numpy(), area.isin([str(a) for a in comparison_areas]).to_numpy()
-    rest = units[in_comparison & (units["weight"] > 0)]
+    rest = units.loc[in_comparison & (units["weight"] > 0).to_numpy(), ["period", "y", "weight"]]  # what is used
     level = (rest["y"] * rest["weight"]).groupby(rest["period"]).sum() / rest["weight"].groupby(rest["period"]).sum()
     district = units[in_district]
     deviations, ses = [], []
