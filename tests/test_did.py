@@ -101,3 +101,31 @@ def test_missing_column_is_named():
     units = _simulate(np.random.default_rng(6), effect=0.0).drop(columns="cluster")
     with pytest.raises(DidError, match=r"unit frame: missing column\(s\) 'cluster'"):
         _did(units)
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_the_cell_computation_equals_the_clustered_wls_fit(seed):
+    """Saturated WLS with statsmodels' cluster-robust SE (its G/(G-1) (N-1)/(N-K) factor), for
+    weighted and unweighted frames, persons in both periods, and the before-after design."""
+    rng = np.random.default_rng(seed)
+    n = int(rng.integers(40, 600))
+    units = pd.DataFrame({"group": rng.choice(["d", "comparison", "other"], n), "period": rng.choice([2021, 2024], n),
+                          "y": rng.normal(size=n) * rng.uniform(0.1, 5) + rng.integers(0, 2, n),
+                          "weight": rng.uniform(0.2, 3, n) if seed % 2 else 1.0,
+                          "cluster": rng.integers(0, max(3, n // 3), n).astype(str)})
+    if seed == 5:  # no comparison group: the district's before-after change
+        units = units[units["group"] != "comparison"]
+    rows = units[units["group"].isin(["d", "comparison"])]
+    with_comparison = bool((rows["group"] == "comparison").any())
+    post = (rows["period"] == 2024).astype(float)
+    X = pd.DataFrame({"const": 1.0, "post": post}, index=rows.index)
+    if with_comparison:
+        X["treated"] = (rows["group"] == "d").astype(float)
+        X["treated_post"] = X["treated"] * post
+    fit = sm.WLS(rows["y"], X, weights=rows["weight"]).fit(
+        cov_type="cluster", cov_kwds={"groups": pd.factorize(rows["cluster"])[0]})
+    term = "treated_post" if with_comparison else "post"
+    res = _did(units)
+    assert res.design == ("did" if with_comparison else "pre_post")
+    assert res.estimate == pytest.approx(fit.params[term], rel=1e-12, abs=1e-12)
+    assert res.se == pytest.approx(fit.bse[term], rel=1e-12)
