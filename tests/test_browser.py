@@ -174,3 +174,36 @@ def test_requests_off_the_machine_are_blocked_and_recorded(browser, visit, tmp_p
     assert set(visit.network) == {"https://example.invalid/x.png", "http://127.0.0.1:9/a.css"}
     with pytest.raises(AssertionError, match="asked for the network"):
         visit.assert_clean()
+
+
+# --- accessibility ---------------------------------------------------------------------------------
+
+AXE = Path(__file__).with_name("accessibility") / "node_modules" / "axe-core" / "axe.min.js"
+WCAG_21_AA = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+NBCONVERT_PLACEHOLDER = "No description has been provided for this image"
+
+
+@pytest.fixture(scope="session")
+def axe_script() -> Path:
+    """axe-core from npm (``tests/accessibility``, installed by .ci/run); skips without it, fails on CI."""
+    if not AXE.is_file():
+        reason = f"axe-core is missing at {AXE} (npm ci --prefix tests/accessibility)"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}: CI must run the accessibility check")
+        pytest.skip(reason)
+    return AXE
+
+
+@pytest.mark.parametrize("name", [*WAVE_REPORTS, "index.html"])
+def test_every_report_passes_the_wcag_21_aa_rules(reports, visit, axe_script, name):
+    """axe-core's WCAG 2.1 A and AA rules find no violation, and every figure says in Danish what it shows."""
+    page = visit.open(reports / ("2024" if name in WAVE_REPORTS else "") / name)
+    page.add_script_tag(path=str(axe_script))
+    result = page.evaluate("tags => axe.run(document, {runOnly: {type: 'tag', values: tags}})", WCAG_21_AA)
+    violations = [f"{v['id']} ({v['impact']}): {v['help']} - {v['nodes'][0]['html'][:120]}"
+                  for v in result["violations"]]
+    assert not violations, "\n".join(violations)
+    assert result["passes"], "axe-core checked nothing"
+    alts = page.eval_on_selector_all("img", "els => els.map(e => e.getAttribute('alt') || '')")
+    assert all(len(alt.split()) >= 8 and NBCONVERT_PLACEHOLDER not in alt for alt in alts), alts
+    visit.assert_clean()

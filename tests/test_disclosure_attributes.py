@@ -130,14 +130,19 @@ def test_listed_areas_that_give_away_the_rest_of_their_district_are_hidden():
     assert report._recoverable_districts(districts, _criteria([("a1", 30, 40, 0.5)])) == set()
 
 
+ALT = {"alt": "Linjefigur: udviklingen fra 2015 til 2024."}
+
+
 @pytest.mark.parametrize("metadata, problem", [
-    ({}, "figure without a record"),
-    ({"image/png": {"evaluering": {"persons": 3}}}, "fewer than 5 persons"),
-    ({"image/png": {"evaluering": {"persons": "many"}}}, "unreadable record"),
-    ({"image/png": {"evaluering": {"persons": 5}}}, None),
-    ({"image/png": {"evaluering": {"persons": "-"}}}, None),
+    ({"image/png": ALT}, "figure without a record"),
+    ({"image/png": {"evaluering": {"persons": 3}, **ALT}}, "fewer than 5 persons"),
+    ({"image/png": {"evaluering": {"persons": "many"}, **ALT}}, "unreadable record"),
+    ({"image/png": {"evaluering": {"persons": 5}, **ALT}}, None),
+    ({"image/png": {"evaluering": {"persons": "-"}, **ALT}}, None),
+    ({"image/png": {"evaluering": {"persons": 5}}}, "without a text that says what it shows"),
+    ({"image/png": {"evaluering": {"persons": 5}, "alt": "  "}}, "without a text that says what it shows"),
 ])
-def test_the_scan_checks_the_record_behind_every_figure(metadata, problem):
+def test_the_scan_checks_the_record_and_the_text_of_every_figure(metadata, problem):
     from evaluering.report.scan import figure_problems
 
     output = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo="}, "metadata": metadata}
@@ -145,20 +150,34 @@ def test_the_scan_checks_the_record_behind_every_figure(metadata, problem):
     assert (found == []) if problem is None else (len(found) == 1 and problem in found[0])
 
 
+def test_the_scan_reads_the_alt_text_as_published_text():
+    import nbformat
+
+    from evaluering.report.scan import scan_notebook
+
+    output = {"output_type": "display_data", "data": {"image/png": "iVBORw0KGgo="},
+              "metadata": {"image/png": {"evaluering": {"persons": 50}, "alt": "Mest fremgang: person P000123."}}}
+    nb = nbformat.from_dict({"cells": [{"cell_type": "code", "source": "", "outputs": [output], "metadata": {}}]})
+    assert scan_notebook(nb, min_cell=5, identifiers={"P000999"}) == []
+    findings = scan_notebook(nb, min_cell=5, identifiers={"P000123"})
+    assert len(findings) == 1 and "identifier" in findings[0].problem
+
+
 def test_a_figure_shown_in_ipython_carries_its_record():
     import matplotlib.pyplot as plt
     from IPython.core.interactiveshell import InteractiveShell
     from IPython.core.pylabtools import select_figure_formats
 
-    from evaluering.report.figure_record import install, record_persons
+    from evaluering.report.figure_record import describe, install, record_persons
 
     shell = InteractiveShell.instance()
     try:
         select_figure_formats(shell, {"png"})  # what %matplotlib inline does
         install()
         fig, _ = plt.subplots()
-        _, metadata = shell.display_formatter.format(record_persons(fig, 12))
+        _, metadata = shell.display_formatter.format(describe(record_persons(fig, 12), "Tom  figur\n til test."))
         plt.close(fig)
     finally:
         InteractiveShell.clear_instance()  # no IPython shell for the tests that follow
     assert metadata["image/png"]["evaluering"]["persons"] == 12
+    assert metadata["image/png"]["alt"] == "Tom figur til test."

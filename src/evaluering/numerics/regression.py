@@ -12,13 +12,14 @@ import warnings
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm
 
 __all__ = ["LogitFit", "ols_influence", "weighted_logit", "wls_coefficients"]
 
 
 def wls_coefficients(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted least squares coefficients (R: ``lm(y ~ -1 + X, weights = w)``), by QR."""
+    import statsmodels.api as sm  # here, not at import: a report drawn from stored results needs no statsmodels
+
     return np.asarray(sm.WLS(y, X, weights=w).fit(method="qr").params, dtype=float)
 
 
@@ -55,6 +56,8 @@ def weighted_logit(X: np.ndarray, d: np.ndarray, w: np.ndarray, *, tol: float = 
     Under (quasi-)separation the iterations stall and the probabilities approach 0 or 1: the fit
     is returned as it is with ``converged=False``.
     """
+    import statsmodels.api as sm
+
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation and non-integer weights: judged by the caller
         fit = sm.GLM(d, X, family=sm.families.Binomial(), var_weights=w).fit(tol=tol, maxiter=max_iter)

@@ -36,7 +36,8 @@ from . import format as fmt
 from .area_figures import decomposition_figure, threshold_figure
 from .computed import computed, without_data
 from .disclosure import NOT_PERSONS
-from .figure_record import record_persons
+from .figure_record import describe, record_persons
+from .figure_texts import decomposition_text, threshold_text
 from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
@@ -218,12 +219,13 @@ class AreaReport:
             f"antallet af beboere.{left_out}</p>"
         )
         fig = threshold_figure(res, means, points_label="Områder (justeret for beboernes kendetegn)")
+        describe(fig, threshold_text(res, len(means)))
         # the line is fitted on every 30-64-year-old; the points are the kept areas (each checked above)
         return text, record_persons(fig, min([n_persons, *means["rule_persons"]]))
 
     def decomposition(self) -> tuple[HTML, plt.Figure]:
         """Each district's employment gap to the rest: composition and area effect."""
-        rows, persons, results, shown = [], [], [], []
+        rows, persons, results, shown, shown_names = [], [], [], [], []
         min_cell = self.params.disclosure.min_cell
         names = {d.key: d.name for d in self.params.districts}
         for key, n, fits in self._decomposition_fits():
@@ -240,8 +242,11 @@ class AreaReport:
                                      f"{fmt.change(res.area, 'share')} (± {fmt.number(196 * res.se_area, 1)})"])
             if n >= min_cell:
                 shown.append(plain_text(district_name))  # a legend entry: no mathtext
-        fig = decomposition_figure([r for r in results if r.method == results[0].method],
+                shown_names.append(district_name)
+        drawn_results = [r for r in results if r.method == results[0].method]
+        fig = decomposition_figure(drawn_results,
                                    title="Forskel i beskæftigelse til resten af kommunen (Oaxaca-Blinder)")
+        describe(fig, decomposition_text(drawn_results, shown_names))
         ax = fig.axes[0]  # one bar per district: name them, and show percentage points
         ax.legend(ax.get_legend_handles_labels()[0], shown, frameon=False)
         ax.yaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(100 * v, 0)))

@@ -21,10 +21,12 @@ from ..indicators.attributes import disclosure_persons
 from ..indicators.levels import indicator_levels
 from ..indicators.prepare import COMPARISON, PreparedData
 from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
+from ..weighting.diagnostics import SMD_THRESHOLD
 from . import format as fmt
 from .computed import computed, without_data
 from .disclosure import NOT_PERSONS, suppress_estimates, suppress_event_study, suppress_levels, unsafe_periods
-from .figure_record import record_persons
+from .figure_record import describe, record_persons
+from .figure_texts import estimates_text, event_study_text, love_plot_text, trend_text
 from .figures import estimates_figure, event_study_grid, love_plot, trend_figure
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
@@ -152,7 +154,8 @@ class DistrictReport:
         """Every share indicator's change against the comparison group, with its interval."""
         table = suppress_estimates(self.evaluation.table, self.params.disclosure.min_cell)
         drawn = table[(table["unit"] == "share") & table["estimate"].notna()]
-        return record_persons(estimates_figure(self.evaluation, table), _fewest(drawn["min_persons"]))
+        fig = describe(estimates_figure(self.evaluation, table), estimates_text(table))
+        return record_persons(fig, _fewest(drawn["min_persons"]))
 
     def theme_trends(self) -> list[tuple[HTML, plt.Figure | None]]:
         """A heading and a trend figure (all register years, survey waves) per theme."""
@@ -175,6 +178,7 @@ class DistrictReport:
                 levels = pd.concat(frames)
                 fig = trend_figure(levels, theme.indicators, self.evaluation.district, self._labels,
                                    marks=tuple(self.params.survey.waves))
+                describe(fig, trend_text(levels, theme.indicators, self.evaluation.district, self._labels))
                 drawn = levels[~levels["suppressed"] & levels["value"].notna()]
                 person_based = drawn["indicator"].map({i.key: i.source != "visitors" for i in theme.indicators})
                 persons = _fewest(disclosure_persons(drawn[person_based.astype(bool)]))
@@ -238,7 +242,8 @@ class DistrictReport:
         shown = ~hidden.reindex(table.index).to_numpy()
         drawn = counts.reindex(table.index)[shown]
         table = table[shown].rename(index=fmt.covariate_label)
-        return record_persons(love_plot(table), _fewest(drawn.min(axis=1)))
+        fig = describe(love_plot(table), love_plot_text(table, SMD_THRESHOLD))
+        return record_persons(fig, _fewest(drawn.min(axis=1)))
 
     def event_studies(self) -> tuple[HTML, plt.Figure]:
         """Yearly difference to the comparison group around the start, register indicators."""
@@ -251,7 +256,8 @@ class DistrictReport:
             "sværere at tolke som en virkning.</p>"
         )
         safe, persons = self._safe_event_studies()
-        return text, record_persons(event_study_grid(safe, self.params.indicators), persons)
+        fig = describe(event_study_grid(safe, self.params.indicators), event_study_text(safe, self.params.indicators))
+        return text, record_persons(fig, persons)
 
     def _safe_event_studies(self) -> tuple[dict, float]:
         """The event studies with every point on too few persons (with or without the attribute) left

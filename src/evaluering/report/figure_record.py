@@ -4,10 +4,11 @@ A table cell says how many persons are behind its number (``data-n``, see ``disc
 figure is a picture, so the scan cannot read its numbers. Instead every figure a report makes
 records the fewest persons behind anything it draws (:func:`record_persons`: a count, or
 :data:`~.disclosure.NOT_PERSONS` for a figure not built from persons), and in a notebook the
-figure's PNG output carries that record in its metadata (``{"evaluering": {"persons": n}}``),
+figure's PNG output carries that record in its metadata (``{"evaluering": {"persons": n}}``), and
+the Danish text that says what the figure shows (:func:`describe`) as its ``alt`` text, both
 added by a wrapper around IPython's PNG formatter (:func:`install`). The scan
-(:func:`evaluering.report.scan.scan_notebook`) refuses a figure output without a record, or with
-a count below ``min_cell``.
+(:func:`evaluering.report.scan.scan_notebook`) refuses a figure output without a record or a
+description, or with a count below ``min_cell``.
 """
 
 from __future__ import annotations
@@ -18,10 +19,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:  # the scan reads METADATA_KEY without loading matplotlib
     from matplotlib.figure import Figure
 
-__all__ = ["record_persons", "recorded_persons", "install", "METADATA_KEY"]
+__all__ = ["describe", "record_persons", "recorded_description", "recorded_persons", "install", "METADATA_KEY"]
 
 METADATA_KEY = "evaluering"
+ALT_KEY = "alt"  # the image's alternative text, read by the report template (``templates/rapport``)
 _ATTRIBUTE = "_evaluering_persons"
+_DESCRIPTION = "_evaluering_alt"
 
 
 def record_persons(fig: Figure, persons) -> Figure:
@@ -35,6 +38,17 @@ def record_persons(fig: Figure, persons) -> Figure:
 def recorded_persons(fig: Figure):
     """The record of :func:`record_persons`, or None if the figure has none."""
     return getattr(fig, _ATTRIBUTE, None)
+
+
+def describe(fig: Figure, text: str) -> Figure:
+    """Note on ``fig`` the Danish text that says what it shows (the image's alt text in the report)."""
+    setattr(fig, _DESCRIPTION, " ".join(str(text).split()))
+    return fig
+
+
+def recorded_description(fig: Figure) -> str | None:
+    """The text of :func:`describe`, or None if the figure has none."""
+    return getattr(fig, _DESCRIPTION, None)
 
 
 def install() -> None:
@@ -65,7 +79,10 @@ def install() -> None:
         data = make_png(fig)
         if isinstance(data, tuple):  # a formatter may already return (data, metadata)
             data = data[0]
-        return data, {METADATA_KEY: {"persons": recorded_persons(fig)}}
+        metadata = {METADATA_KEY: {"persons": recorded_persons(fig)}}
+        if recorded_description(fig):
+            metadata[ALT_KEY] = recorded_description(fig)
+        return data, metadata
 
     png_with_record._records_persons = True
     formatter.for_type(Figure, png_with_record)

@@ -28,7 +28,8 @@ from ..monitoring import monitor_areas, statutory_criteria
 from . import format as fmt
 from .computed import computed, without_data
 from .disclosure import NOT_PERSONS
-from .figure_record import record_persons
+from .figure_record import describe, record_persons
+from .figure_texts import monitoring_grid_text
 from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
@@ -327,6 +328,7 @@ class MonitoringReport:
         ax.set_xlabel("")
         ax.set_ylabel("")
         fig.tight_layout()
+        describe(fig, monitoring_grid_text(grid, int(trends["start_year"].min()), int(trends["end_year"].max())))
         drawn = areas.loc[enough, ["disclosure_start", "disclosure_end"]].min(axis=1)
         return record_persons(fig, float(drawn.min()) if len(drawn) else NOT_PERSONS)
 

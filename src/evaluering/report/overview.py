@@ -22,7 +22,8 @@ from ..config import Params, load_params
 from ..evaluation import DistrictEvaluation, evaluate_district
 from . import format as fmt
 from .disclosure import NOT_PERSONS, suppress_estimates
-from .figure_record import record_persons
+from .figure_record import describe, record_persons
+from .figure_texts import overview_text
 from .figures import plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
@@ -149,6 +150,7 @@ class OverviewReport:
                                   for k in keys], fontsize=9)
         fig.supxlabel("Ændring i bydelen minus ændring i sammenligningsgruppen (procentpoint, 95 % KI)", fontsize=9)
         fig.tight_layout()
+        describe(fig, overview_text([ev.district_name for ev in self.evaluations], tables, keys))
         drawn = [table.loc[k, "min_persons"] for table in tables for k in keys if pd.notna(table.loc[k, "estimate"])]
         drawn = pd.Series(drawn, dtype=float).dropna()
         return record_persons(fig, float(drawn.min()) if len(drawn) else NOT_PERSONS)

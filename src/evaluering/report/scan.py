@@ -38,7 +38,7 @@ import pandas as pd
 from ..data.contract import input_contract
 from ..data.io import find_table_file, partition_files, read_raw
 from ..data.privacy import looks_like_cpr
-from .figure_record import METADATA_KEY
+from .figure_record import ALT_KEY, METADATA_KEY
 
 if TYPE_CHECKING:  # the reports import this module for ID_COLUMNS: no nbformat (and jsonschema) for them
     import nbformat
@@ -273,6 +273,9 @@ def _scan_output(output: dict, where: str, min_cell: int, identifiers: Collectio
         text = "\n".join([output.get("ename", ""), output.get("evalue", ""), *output.get("traceback", [])])
         return _scan_text(text, where, identifiers)
     findings = [Finding(where, p) for p in figure_problems(output, min_cell)]
+    alt = output.get("metadata", {}).get("image/png", {}).get(ALT_KEY)
+    if alt:  # the alt text is published too
+        findings += _scan_text(str(alt), where, identifiers)
     for mime, value in output.get("data", {}).items():
         if mime == "text/html":
             findings += scan_html(_joined(value), min_cell=min_cell, identifiers=identifiers, source=where)
@@ -284,10 +287,17 @@ def _scan_output(output: dict, where: str, min_cell: int, identifiers: Collectio
 
 
 def figure_problems(output: dict, min_cell: int) -> list[str]:
-    """A figure output (PNG) must carry the fewest persons behind what it draws (``figure_record``)."""
+    """A figure output (PNG) must carry the fewest persons behind what it draws and a text that says
+    what it shows (its alt text), both from ``figure_record``."""
     if "image/png" not in output.get("data", {}):
         return []
-    record = output.get("metadata", {}).get("image/png", {}).get(METADATA_KEY)
+    metadata = output.get("metadata", {}).get("image/png", {})
+    problems = [] if str(metadata.get(ALT_KEY) or "").strip() else ["figure without a text that says what it shows"]
+    return problems + _persons_problems(metadata.get(METADATA_KEY), min_cell)
+
+
+def _persons_problems(record, min_cell: int) -> list[str]:
+    """A figure's record of the persons behind it: present, readable and at least ``min_cell``."""
     if not isinstance(record, dict) or "persons" not in record or record["persons"] is None:
         return ["figure without a record of the persons behind it"]
     persons = record["persons"]

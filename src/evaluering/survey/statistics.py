@@ -13,7 +13,6 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import statsmodels.api as sm
 
 from .variance import SurveyError
 
@@ -125,6 +124,8 @@ def regression(names: Sequence, y: np.ndarray, X: np.ndarray, family: str) -> St
         raise SurveyError(f"family must be 'gaussian' or 'binomial', not {family!r}")
     y = np.asarray(y, dtype=float)
     X = np.asarray(X, dtype=float)
+    import statsmodels.api as sm  # here, not at import: a report drawn from stored results needs no statsmodels
+
     glm_family = sm.families.Gaussian() if family == "gaussian" else sm.families.Binomial()
 
     def fit(w):
