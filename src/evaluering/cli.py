@@ -1,9 +1,10 @@
 """Command line: ``evaluering run``, ``evaluering validate DIR``, ``evaluering data synthetic``.
 
 Exit codes: 0 done; 1 ``validate`` found errors, or some reports failed (their previous versions
-were kept); 2 bad input or an impossible request (one line ``evaluering: <file, column or key>:
-<problem>`` on stderr; also for wrong command-line arguments); 3 a bug (a full traceback and a
-line asking to report it); 130 stopped by Ctrl-C or SIGTERM (previous reports kept).
+were kept), or the wave's Excel workbook was refused (the previous one was kept); 2 bad input or
+an impossible request (one line ``evaluering: <file, column or key>: <problem>`` on stderr; also
+for wrong command-line arguments); 3 a bug (a full traceback and a line asking to report it); 130
+stopped by Ctrl-C or SIGTERM (previous reports kept).
 """
 
 from __future__ import annotations
@@ -243,17 +244,36 @@ def _cmd_run(args: argparse.Namespace) -> int:
             print("evaluering: interrupted; the reports not rebuilt were kept as they were", file=sys.stderr)
             return EXIT_INTERRUPTED
         update_status(results)
+        workbook, workbook_error = _write_workbook(out_dir / str(wave), params, params_file, data_dir,
+                                                   context.data_digest)
         index = write_index(out_dir, params)
     for result in results:
         print(result.describe())
     print(f"Index: {index}")
+    if workbook is not None:
+        print(f"Tables in Excel: {workbook}")
     failed = [r for r in results if not r.ok]
     if failed:
         print(f"{len(failed)} of {len(results)} runs failed; their previous reports were kept:", file=sys.stderr)
         for result in failed:
             print(f"  {result.describe()}", file=sys.stderr)
-        return EXIT_FAILED
-    return EXIT_OK
+    if workbook_error:
+        print(f"evaluering: {workbook_error}", file=sys.stderr)
+    return EXIT_FAILED if failed or workbook_error else EXIT_OK
+
+
+def _write_workbook(wave_dir: Path, params: Params, params_file: Path, data_dir: Path,
+                    data_digest: str) -> tuple[Path | None, str | None]:
+    """Write the wave's Excel workbook from the reports in its folder: its path, or why it was not
+    written (the previous one is kept).
+    """
+    from .runner.workbook import WorkbookError, write_wave_workbook
+
+    try:
+        return write_wave_workbook(wave_dir, params, params_file=params_file, data_dir=data_dir,
+                                   data_digest=data_digest), None
+    except WorkbookError as exc:
+        return None, str(exc)
 
 
 # --- parser and entry point --------------------------------------------------------------------

@@ -288,7 +288,8 @@ def _scan_output(output: dict, where: str, min_cell: int, identifiers: Collectio
 
 def figure_problems(output: dict, min_cell: int) -> list[str]:
     """A figure output (PNG) must carry the fewest persons behind what it draws and a text that says
-    what it shows (its alt text), both from ``figure_record``."""
+    what it shows (its alt text), both from ``figure_record``.
+    """
     if "image/png" not in output.get("data", {}):
         return []
     metadata = output.get("metadata", {}).get("image/png", {})

@@ -6,6 +6,7 @@
 - :mod:`.execute`: runs them in parallel with timeouts, scans and installs the reports;
 - :mod:`.fingerprint`: skips runs whose inputs did not change;
 - :mod:`.index`: the status of each wave and the index page;
+- :mod:`.workbook`: each wave's tables in one Excel workbook, read from its rendered reports;
 - :mod:`.scratch`: each run's temporary folder, and removing those of killed runs.
 """
 

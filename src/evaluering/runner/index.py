@@ -1,7 +1,8 @@
 """The run status of each wave and the index page that links every report of every wave.
 
 ``reports/<wave>/status.json`` records, per report, when it was last built and whether the last
-attempt failed. The index shows both, so a report kept after a failed run never looks current.
+attempt failed. The index shows both, so a report kept after a failed run never looks current,
+and links each wave's Excel workbook with every table of its reports (``workbook``).
 Before the runs start, each planned report is marked as being rebuilt (with the id of the
 process doing it) and the index is written: if the run is killed, the index already says that
 the report is from an earlier run, and the next read of the status turns the mark of a process
@@ -21,10 +22,12 @@ from .execute import INTERRUPTED, RunResult
 from .files import write_atomic
 from .plan import AREA_REPORT, MONITORING_REPORT, OVERVIEW_REPORT, RunSpec
 from .scratch import process_alive, process_identity
+from .workbook import workbook_path
 
 __all__ = ["update_status", "read_status", "write_index", "mark_started"]
 
 STATUS_FILE = "status.json"
+WORKBOOK_LINK = "Alle tabeller i Excel (.xlsx)"
 
 
 def _now() -> str:
@@ -113,6 +116,11 @@ def _wave_section(wave_dir: Path, names: dict[str, str]) -> str:
                      + ("rapporten er fra en tidligere kørsel" if exists else "rapporten kunne ikke laves")
                      + "</strong>")
         items.append(f"<li>{link} <span class='note'>({note})</span></li>")
+    workbook = workbook_path(wave_dir)
+    if items and workbook.exists():
+        made = datetime.fromtimestamp(workbook.stat().st_mtime).isoformat(timespec="seconds")
+        items.append(f'<li><a href="{wave_dir.name}/{escape(workbook.name)}">{WORKBOOK_LINK}</a> '
+                     f"<span class='note'>(lavet {_danish_time(made)})</span></li>")
     return f"<h2>Bølge {wave_dir.name}</h2><ul>{''.join(items)}</ul>" if items else ""
 
 
