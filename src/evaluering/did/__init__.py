@@ -15,16 +15,28 @@
 The event-study figure is drawn in :mod:`evaluering.report.event_study_figure`.
 """
 
-from .design_did import design_did
-from .errors import DidError
-from .event_study import event_study
-from .honest import breakdown_value, honest_did, original_interval
-from .panel import baseline_cohort, panel_did
-from .rc import repeated_cross_section_did
-from .staggered import att_gt
-from .synthetic import SyntheticDidResult, synthetic_did
-from .two_wave import DidEstimate, two_wave_did
+import importlib
 
-__all__ = ["DidError", "DidEstimate", "SyntheticDidResult", "att_gt", "baseline_cohort", "breakdown_value",
-           "design_did", "event_study", "honest_did", "original_interval", "panel_did", "repeated_cross_section_did",
-           "synthetic_did", "two_wave_did"]
+# Where each public name lives. The submodules are imported when a name is first used (PEP 562), so
+# a report drawn from stored results imports only the result classes it unpickles, not every
+# estimator with its statsmodels and scipy.stats.
+_HOME = {
+    "DidError": "errors", "DidEstimate": "two_wave", "SyntheticDidResult": "synthetic", "att_gt": "staggered",
+    "baseline_cohort": "panel", "breakdown_value": "honest", "design_did": "design_did",
+    "event_study": "event_study", "honest_did": "honest", "original_interval": "honest", "panel_did": "panel",
+    "repeated_cross_section_did": "rc", "synthetic_did": "synthetic", "two_wave_did": "two_wave",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])

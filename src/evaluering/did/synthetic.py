@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy.stats import norm
+from scipy.special import ndtri  # the normal quantile, without importing scipy.stats
 
 from ..columns import as_float, require_columns
 from ..results import ResultDisplay
@@ -319,4 +319,4 @@ def _leading(weights: pd.Series, mass: float = 0.9, most: int = 20) -> pd.Series
 
 
 def _z(confidence: float) -> float:
-    return float(norm.ppf(0.5 + confidence / 2))
+    return float(ndtri(0.5 + confidence / 2))

@@ -27,7 +27,6 @@ from dataclasses import dataclass, fields
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
 from ..columns import require_columns
 from ..groups import COMPARISON
@@ -140,6 +139,8 @@ def two_wave_did(
     if scale == "log":
         X = _design_matrix(rows, district, followup, with_comparison)
         weights = None if (rows["weight"] == 1).all() else rows["weight"]  # counts are rarely weighted
+        import statsmodels.api as sm  # here: a report drawn from stored results needs no statsmodels
+
         model = sm.GLM(rows["y"], X, family=sm.families.Poisson(), var_weights=weights)
         fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
         term = "treated_post" if with_comparison else "post"

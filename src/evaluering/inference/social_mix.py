@@ -67,7 +67,7 @@ from __future__ import annotations
 
 import numpy as np
 import pandas as pd
-from scipy import sparse, stats
+from scipy import sparse
 
 from ..config import Indicator, InstitutionIsolation
 from ..did.two_wave import two_wave_did
@@ -220,6 +220,8 @@ def excess_variance(obs: dict, draws: dict) -> tuple[np.ndarray, int]:
 
 def _design_effect(d: np.ndarray, se: np.ndarray, keep: float = 0.9) -> float:
     """Phi in d_j ~ N(0, phi s_j^2), at least 1: trimmed mean of (d/s)^2 over its null expectation."""
+    from scipy import stats  # here: a report drawn from stored results does not import scipy.stats
+
     u = np.sort((d / se) ** 2)
     kept = max(1, int(np.floor(keep * u.size)))
     share = kept / u.size

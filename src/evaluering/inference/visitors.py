@@ -68,7 +68,6 @@ import math
 
 import numpy as np
 import pandas as pd
-import statsmodels.api as sm
 
 from ..columns import require_columns
 from ..config import Indicator, VisitorMean
@@ -116,6 +115,8 @@ class CounterYearDid:
         X[np.arange(len(y)), counter_code] = 1.0
         rows = np.flatnonzero(year != baseline)
         X[rows, len(counters) + np.searchsorted(later, year[rows])] = 1.0
+        import statsmodels.api as sm  # here: a report drawn from stored results needs no statsmodels
+
         fit = sm.OLS(y, X).fit()
         term = len(counters) + int(np.searchsorted(later, followup))
         self.n_counters = len(counters)
