@@ -13,7 +13,9 @@ import pytest
 
 from evaluering.config import InmoverShare, RegisterMean, RegisterShare
 from evaluering.data.contract import input_contract
-from evaluering.data.validate import _check_key
+from evaluering.data.lookup import isin_values
+from evaluering.data.privacy import looks_like_cpr
+from evaluering.data.validate import _check_key, _check_table
 from evaluering.did.panel import baseline_cohort
 from evaluering.did.place_event_study import place_event_study
 from evaluering.evaluation.register_analyses import PEOPLE_KINDS, district_cohort, people_estimate
@@ -81,3 +83,51 @@ def test_key_check_on_codes_lists_exactly_the_repeated_complete_keys(params):
     [problem] = _check_key(spec, frame, "register.parquet")
     assert problem.rows == tuple(np.flatnonzero(expected.to_numpy()) + 1) == (1, 2)
     assert _check_key(spec, frame.drop(index=[1]), "register.parquet") == []  # NA keys are never duplicates
+
+
+def _register_units_from_text(prepared, ind, periods):
+    """The register unit frame the plain way: the rows' text columns taken from the register."""
+    from evaluering.indicators.units import _frame, _period_map, is_one_of
+
+    comp, reg = ind.computation, prepared.register
+    usable = (reg["age"].between(*comp.age) & reg[comp.column].notna()).to_numpy()
+    year = reg["year"].to_numpy()
+    mapping = _period_map(np.unique(year[usable]), periods, getattr(comp, "latest_non_missing", False))
+    keep = usable & np.isin(year, list(mapping))
+    rows = reg[["group", "person_id", "area_id", comp.column]][keep]
+    y = (is_one_of(rows[comp.column], comp.values) if isinstance(comp, RegisterShare)
+         else rows[comp.column].astype(float).to_numpy())
+    keys = np.array(sorted(mapping))
+    period = np.array([mapping[k] for k in keys])[np.searchsorted(keys, year[keep])]
+    return _frame(rows["group"], period, y, 1.0, rows["person_id"], 1, rows["area_id"])
+
+
+@pytest.mark.parametrize("periods", [None, (2021, 2024)])
+def test_register_unit_frames_from_codes_equal_those_taken_as_text(prepared, params, periods):
+    checked = 0
+    for ind in params.indicators:
+        if isinstance(ind.computation, PEOPLE_KINDS):
+            expected = _register_units_from_text(prepared, ind, periods)
+            pd.testing.assert_frame_equal(unit_frame(prepared, ind, periods), expected, check_exact=True)
+            checked += 1
+    assert checked >= 5
+
+
+@pytest.mark.parametrize("dtype", ["string", "str", object])
+def test_isin_values_is_pandas_isin(dtype):
+    values = pd.Series(["a", None, "b", "c", "a", ""], dtype=dtype)
+    for reference in (pd.Index(["a", "c"]), pd.Series(["a", None, "a"]), pd.Index([], dtype=object),
+                      pd.Index([1, 2]), pd.Series(["", "b"], dtype="string")):
+        expected = values.isin(pd.Series(reference).dropna()).to_numpy(dtype=bool) & values.notna().to_numpy()
+        np.testing.assert_array_equal(isin_values(values, reference), expected)
+
+
+def test_cpr_check_of_the_factorised_person_ids_finds_the_rows_of_the_plain_check(params):
+    spec = input_contract(params)["register"]
+    ids = ["P1", " 0101901234", "P2", "0101901234 ", "P1", "P3", None]
+    raw = pd.DataFrame({"person_id": pd.array(ids, dtype="string"),
+                        "year": pd.array([2020, 2020, 2020, 2021, 2021, 2021, 2021], dtype="Int64")})
+    _, problems = _check_table(spec, raw, "register.parquet")
+    [cpr] = [p for p in problems if "CPR" in p.message]
+    plain = looks_like_cpr(raw["person_id"]).to_numpy()
+    assert cpr.rows == tuple(np.flatnonzero(plain) + 1) == (2, 4) and cpr.column == "person_id"

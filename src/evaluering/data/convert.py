@@ -166,6 +166,10 @@ def _stored_to_str(stored: pd.Series, kind: str) -> pd.Series:
 def _stored_to_int(stored: pd.Series, kind: str) -> pd.Series:
     if kind == "datetime":
         return pd.Series(pd.NA, index=stored.index, dtype="Int64")
+    if isinstance(stored.dtype, np.dtype) and stored.dtype.kind == "i":  # stored as integers: no detour via floats
+        values = stored.to_numpy()
+        if ((values > -(2**53)) & (values < 2**53)).all():  # what floats hold exactly (_whole_numbers)
+            return pd.Series(pd.array(values, dtype="Int64"), index=stored.index)
     return _whole_numbers(_numbers(stored)).set_axis(stored.index)
 
 

@@ -2,12 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-__all__ = ["Dataset"]
+__all__ = ["Dataset", "RowCodes"]
+
+
+@dataclass(frozen=True, eq=False)
+class RowCodes:
+    """A column of ``frame`` as integer codes (in order of first appearance) and its distinct values.
+
+    Validation hashes a register's person ids once for the key check; the analysis reuses the codes
+    instead of hashing millions of ids again. They belong to this very ``frame`` (``is``), so a
+    Dataset given another register (``dataclasses.replace``) does not use them.
+    """
+
+    frame: pd.DataFrame
+    column: str
+    codes: np.ndarray
+    uniques: pd.api.extensions.ExtensionArray
+
+    def of(self, frame: pd.DataFrame, column: str) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray] | None:
+        """(codes, uniques) when they are those of ``frame[column]``, else None."""
+        return (self.codes, self.uniques) if frame is self.frame and column == self.column else None
 
 
 @dataclass(frozen=True)
@@ -25,6 +45,8 @@ class Dataset:
     institutions: pd.DataFrame
     visitors: pd.DataFrame
     source_dir: Path | None = None
+    # the register's person ids as codes, from validation (None when the Dataset was built otherwise)
+    person_codes: RowCodes | None = field(default=None, repr=False, compare=False)
 
     def table(self, name: str) -> pd.DataFrame:
         """The table called ``name`` (one of ``contract.TABLE_NAMES``)."""

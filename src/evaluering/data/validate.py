@@ -21,8 +21,9 @@ from ..errors import EvalueringError
 from ..results import ResultDisplay
 from .contract import TABLE_NAMES, ColumnSpec, TableSpec, input_contract
 from .convert import clean_text, convert, final_dtype
-from .dataset import Dataset
+from .dataset import Dataset, RowCodes
 from .io import InputFileError, find_table_file, read_raw, stray_entries
+from .lookup import isin_values
 from .privacy import looks_like_cpr
 
 __all__ = ["Problem", "ValidationReport", "DataValidationError", "validate_directory", "load_dataset"]
@@ -82,6 +83,7 @@ class ValidationReport(ResultDisplay):
     directory: Path
     problems: list[Problem] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False)
+    person_codes: RowCodes | None = field(default=None, compare=False, repr=False)  # the register's ids, coded
 
     @property
     def errors(self) -> list[Problem]:
@@ -169,6 +171,9 @@ def validate_directory(directory: str | Path, params: Params) -> ValidationRepor
         if frame is not None:
             files[spec.name] = file
             report.tables[spec.name] = frame
+            if spec.name == "register":
+                report.person_codes = distinct.row_codes(frame, "register", "person_id")
+        distinct.forget_codes(spec.name)  # the distinct values stay for the reference checks
     distinct.tables = report.tables
     report.problems += _check_references(contract, report.tables, files, distinct)
     report.problems += _check_districts(params, report.tables, files)
@@ -181,7 +186,7 @@ def load_dataset(directory: str | Path, params: Params) -> Dataset:
     report = validate_directory(directory, params)
     if not report.ok:
         raise DataValidationError(report)
-    return Dataset(**report.tables, source_dir=Path(directory))
+    return Dataset(**report.tables, source_dir=Path(directory), person_codes=report.person_codes)
 
 
 # --- one table ---------------------------------------------------------------------------------
@@ -197,10 +202,32 @@ class DistinctValues:
 
     def __init__(self) -> None:
         self.tables: dict[str, pd.DataFrame] = {}
-        self._found: dict[tuple[str, str], pd.Index] = {}
+        self._found: dict[tuple, object] = {}
 
     def remember(self, table: str, column: str, uniques) -> None:
         self._found[(table, column)] = pd.Index(uniques)
+
+    def factorize(self, table: str, column: str, values: pd.Series) -> tuple[np.ndarray, pd.Index]:
+        """``pd.factorize(values)`` of ``table.column``, done once (the CPR and the key check share it)."""
+        key = ("codes", table, column)
+        if key not in self._found:
+            codes, uniques = pd.factorize(values)
+            self._found[key] = (codes, uniques)
+            self.remember(table, column, uniques)
+        return self._found[key]
+
+    def row_codes(self, frame: pd.DataFrame, table: str, column: str) -> RowCodes | None:
+        """The codes of ``frame[column]`` found by the checks, when complete (no missing values)."""
+        found = self._found.get(("codes", table, column))
+        if found is None or (found[0] < 0).any():
+            return None
+        codes = found[0].astype(np.int32) if len(found[0]) < 2**31 else found[0]
+        return RowCodes(frame, column, codes, found[1].array)
+
+    def forget_codes(self, table: str) -> None:
+        """Free the row codes of ``table``'s factorised columns (a register's are large)."""
+        for key in [k for k in self._found if k[0] == "codes" and k[1] == table]:
+            del self._found[key]
 
     def index(self, table: str, column: str) -> pd.Index:
         """The distinct values of ``table.column`` as an Index (for ``get_indexer`` look-ups)."""
@@ -233,15 +260,29 @@ def _check_table(spec: TableSpec, raw: pd.DataFrame, file: str,
     decimal = raw.attrs.get("decimal", ".")
     problems = _check_column_names(spec, raw, file)
     raw = raw.loc[:, ~raw.columns.duplicated()]
-    problems += _check_cpr(raw, file)
     typed: dict[str, pd.Series] = {}
+    column_problems = []
     for col in spec.columns:
         if col.name in raw.columns:
             typed[col.name], col_problems = _check_column(raw[col.name], col, file, decimal)
-            problems += col_problems
+            column_problems += col_problems
+    distinct = DistinctValues() if distinct is None else distinct
+    problems += _check_cpr(raw, file, _key_text(spec, raw, typed, distinct))
+    problems += column_problems
     frame = pd.DataFrame(typed, index=raw.index)
     problems += _check_key(spec, frame, file, distinct)
     return frame, problems
+
+
+def _key_text(spec: TableSpec, raw: pd.DataFrame, typed: dict[str, pd.Series],
+              distinct: DistinctValues) -> dict[str, tuple[np.ndarray, pd.Index]]:
+    """The factorised key columns delivered as text (a register's person ids), by name.
+
+    Their typed values are the delivered text stripped, with empty cells missing, so the CPR check
+    can look at their distinct values and the key check use their codes: the ids are hashed once.
+    """
+    return {name: distinct.factorize(spec.name, name, typed[name]) for name in spec.key
+            if name in typed and spec.column(name).dtype == "str" and isinstance(raw[name].dtype, pd.StringDtype)}
 
 
 def _check_column_names(spec: TableSpec, raw: pd.DataFrame, file: str) -> list[Problem]:
@@ -268,11 +309,22 @@ def _close_match(name: str, candidates: list[str]) -> str | None:
     return lowered[match[0]] if match else None
 
 
-def _check_cpr(raw: pd.DataFrame, file: str) -> list[Problem]:
-    """Any column, contract or not, holding values that look like CPR numbers refuses the file."""
+def _check_cpr(raw: pd.DataFrame, file: str,
+               factorized: dict[str, tuple[np.ndarray, pd.Index]] | None = None) -> list[Problem]:
+    """Any column, contract or not, holding values that look like CPR numbers refuses the file.
+
+    ``factorized``: columns already factorised as text (see :func:`_key_text`); their distinct
+    values are checked and the rows found from the codes.
+    """
     problems = []
+    factorized = factorized or {}
     for name in raw.columns:
-        mask = looks_like_cpr(raw[name]).to_numpy()
+        if name in factorized:
+            codes, uniques = factorized[name]
+            flagged = looks_like_cpr(pd.Series(uniques)).to_numpy()
+            mask = flagged[codes] & (codes >= 0) if flagged.any() else np.zeros(len(codes), dtype=bool)
+        else:
+            mask = looks_like_cpr(raw[name]).to_numpy()
         if mask.any():
             problems.append(_problem(
                 file, name, mask,
@@ -323,9 +375,10 @@ def _check_key(spec: TableSpec, frame: pd.DataFrame, file: str,
     complete = np.ones(len(frame), dtype=bool)
     radix = 1
     for column in spec.key:
-        codes, uniques = pd.factorize(frame[column])
         if distinct is not None:
-            distinct.remember(spec.name, column, uniques)
+            codes, uniques = distinct.factorize(spec.name, column, frame[column])
+        else:
+            codes, uniques = pd.factorize(frame[column])
         radix *= len(uniques) + 1
         if radix >= 2**62:  # the codes would overflow: compare the columns themselves
             keys = frame[list(spec.key)]
@@ -369,9 +422,7 @@ def _isin(values: pd.Series, reference: pd.Series | pd.Index) -> np.ndarray:
 
     ``reference`` may already be the Index of the distinct values (see :class:`DistinctValues`).
     """
-    if not isinstance(reference, pd.Index):
-        reference = pd.Index(reference.dropna().unique())
-    return reference.get_indexer(values) >= 0
+    return isin_values(values, reference)
 
 
 def _values_phrase(values: pd.Series, spec: ColumnSpec) -> str:
@@ -539,7 +590,7 @@ def _check_survey_in_register(survey: pd.DataFrame, register: pd.DataFrame, file
     """
     waves = survey["wave"].dropna().unique()
     in_waves = register.loc[register["year"].isin(waves), ["person_id", "year"]]
-    sampled = pd.Index(survey["person_id"].dropna().unique()).get_indexer(in_waves["person_id"]) >= 0
+    sampled = isin_values(in_waves["person_id"], survey["person_id"])
     known = in_waves[sampled].drop_duplicates().astype({"year": "Int64"}).assign(found=True)
     pairs = survey[["person_id", "wave"]].astype({"wave": "Int64"}).rename(columns={"wave": "year"})
     found = pairs.merge(known, on=["person_id", "year"], how="left")["found"].notna().to_numpy()

@@ -49,9 +49,11 @@ def register_inference(data: PreparedData, indicator: Indicator, district: str, 
     if key not in data._unit_frames:
         units = unit_frame(data, indicator, [baseline, followup])
         data._unit_frames[key] = area_statistics(units, sorted(data.dataset.areas["area_id"].astype(str)),
-                                                 baseline, followup)
+                                                 baseline, followup,
+                                                 cluster_codes=cluster_codes(data, indicator, [baseline, followup]))
     treated, rest = _areas(data, district)
-    history = district_history_variance(unit_frame(data, indicator), treated, rest, baseline, followup)
+    history = district_history_variance(unit_frame(data, indicator), treated, rest, baseline, followup,
+                                        cluster_codes=cluster_codes(data, indicator))
     return studentised_placebo(data._unit_frames[key], treated, rest, baseline, followup, n_draws=PLACEBO_DRAWS,
                                seed=PLACEBO_SEED, district_tau2=history)
 

@@ -16,6 +16,7 @@ import pandas as pd
 
 from ..config import Params
 from ..data.dataset import Dataset
+from ..data.lookup import isin_values
 from ..groups import COMPARISON  # re-exported: the comparison group's key
 from ..survey.design import SurveyDesign
 from ..survey.nonresponse import age_band
@@ -62,7 +63,10 @@ def group_of_area(areas: pd.DataFrame) -> pd.Series:
 
 
 def _with_group(frame: pd.DataFrame, group_of_area: pd.Series) -> pd.DataFrame:
-    return frame.assign(group=frame["area_id"].map(group_of_area).astype(str))
+    """``frame`` with each row's group, looked up once per distinct area (a register has millions of rows)."""
+    codes, areas = pd.factorize(frame["area_id"].array, use_na_sentinel=False)
+    groups = pd.Series(areas).map(group_of_area).astype(str).array
+    return frame.assign(group=pd.Series(groups.take(codes), index=frame.index))
 
 
 def _adults(register: pd.DataFrame, year: int, youngest: int = 18) -> pd.DataFrame:
@@ -85,7 +89,7 @@ def _rows_of(register: pd.DataFrame, persons: pd.Series, years: pd.Series, colum
     hash every person-year.
     """
     rows = register.loc[register["year"].isin(years.dropna().unique()).to_numpy(), columns]
-    return rows[pd.Index(persons.dropna().unique()).get_indexer(rows["person_id"]) >= 0]
+    return rows[isin_values(rows["person_id"], persons)]
 
 
 def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.Series, params: Params):
@@ -126,5 +130,9 @@ def prepare(dataset: Dataset, params: Params) -> PreparedData:
     visitors = _with_group(dataset.visitors, groups)
     visitors = visitors.assign(year=visitors["date"].dt.year)
     survey, designs, notes, youngest = _survey_designs(dataset, register, groups, params)
-    return PreparedData(params, register, survey, designs, institutions, visitors, dataset,
+    data = PreparedData(params, register, survey, designs, institutions, visitors, dataset,
                         weighting_notes=notes, youngest=youngest)
+    person_codes = None if dataset.person_codes is None else dataset.person_codes.of(dataset.register, "person_id")
+    if person_codes is not None:  # the register's rows, in order: validation's codes of its ids serve the units
+        data._unit_frames[("text_codes", "person_id")] = person_codes
+    return data

@@ -74,6 +74,11 @@ def is_one_of(column: pd.Series, values: list) -> np.ndarray:
     """
     if isinstance(column.dtype, pd.StringDtype) and all(isinstance(v, str) for v in values):
         return column.isin(values).to_numpy(dtype=float)
+    if pd.api.types.is_bool_dtype(column.dtype) and all(isinstance(v, (bool, np.bool_)) for v in values):
+        # True/False compared with True/False: as objects, without making every row a Python object
+        missing = column.isna().to_numpy()
+        found = np.isin(column.to_numpy(dtype=bool, na_value=False), np.array(values, dtype=bool))
+        return (found & ~missing).astype(float)
     return column.astype(object).isin(values).to_numpy(dtype=float)
 
 
@@ -97,20 +102,63 @@ def _period_map(available: Iterable[int], periods: Iterable[int] | None, latest:
     return mapping
 
 
-def _person_codes(data: PreparedData) -> np.ndarray:
-    """Each register row's person as an integer code (in order of first appearance), found once
-    (32-bit while the register has fewer than 2**31 rows: half the memory of 64-bit codes).
+def _text_codes(data: PreparedData, column: str) -> tuple[np.ndarray, pd.api.extensions.ExtensionArray]:
+    """A register text column as integer codes (in order of first appearance) and its distinct
+    values (missing is one of them), found once.
+
+    Rows are then taken as codes and their text built from the distinct values, which is much
+    faster than taking text rows from a large register. 32-bit codes while the register has fewer
+    than 2**31 rows (half the memory of 64-bit). The person ids' codes may come from validation
+    (see ``prepare``).
     """
-    if ("person_codes",) not in data._unit_frames:
-        codes = pd.factorize(data.register["person_id"])[0]
-        data._unit_frames[("person_codes",)] = codes.astype(np.int32) if len(codes) < 2**31 else codes
-    return data._unit_frames[("person_codes",)]
+    key = ("text_codes", column)
+    if key not in data._unit_frames:
+        codes, uniques = pd.factorize(data.register[column].array, use_na_sentinel=False)
+        data._unit_frames[key] = (codes.astype(np.int32) if len(codes) < 2**31 else codes, uniques)
+    return data._unit_frames[key]
+
+
+def _text_rows(data: PreparedData, column: str, rows: np.ndarray):
+    """The values of a register text column in the rows at positions ``rows`` (see :func:`_text_codes`)."""
+    codes, uniques = _text_codes(data, column)
+    return uniques.take(codes[rows])
+
+
+def _person_codes(data: PreparedData) -> np.ndarray:
+    """Each register row's person as an integer code (in order of first appearance), found once."""
+    return _text_codes(data, "person_id")[0]
+
+
+def _outcome_rows(column: pd.Series, rows: np.ndarray, comp) -> np.ndarray:
+    """The outcome ``y`` of the register rows at positions ``rows``: 0/1 for a share, else the value.
+
+    A text column is compared over the whole column and then taken (taking text rows is slow).
+    """
+    if isinstance(comp, (RegisterShare, InmoverShare)):
+        if isinstance(column.dtype, pd.StringDtype):
+            return is_one_of(column, comp.values)[rows]
+        return is_one_of(column.take(rows), comp.values)
+    return column.take(rows).astype(float).to_numpy()
 
 
 def _mapped(years: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
-    """``mapping[year]`` for each year (every year is one of the mapping's keys)."""
+    """``mapping[year]`` for each year (every year is one of the mapping's keys), from a table
+    indexed by year (years span a few decades at most; a look-up beats a search on millions of rows).
+    """
     keys = np.array(sorted(mapping), dtype=np.int64)
-    return np.array([mapping[k] for k in keys], dtype=np.int64)[np.searchsorted(keys, years)]
+    if len(years) == 0:
+        return np.zeros(0, dtype=np.int64)
+    table = np.zeros(keys[-1] - keys[0] + 1, dtype=np.int64)
+    table[keys - keys[0]] = [mapping[k] for k in keys]
+    return table[np.asarray(years, dtype=np.int64) - keys[0]]
+
+
+def _distinct_years(years: np.ndarray) -> np.ndarray:
+    """The sorted distinct years (``np.unique`` without sorting millions of rows)."""
+    if len(years) == 0:
+        return np.zeros(0, dtype=np.int64)
+    first = int(years.min())
+    return np.flatnonzero(np.bincount(np.asarray(years, dtype=np.int64) - first)) + first
 
 
 def _register_units(data: PreparedData, comp: RegisterShare | RegisterMean, periods) -> tuple[pd.DataFrame, np.ndarray]:
@@ -119,17 +167,12 @@ def _register_units(data: PreparedData, comp: RegisterShare | RegisterMean, peri
     usable = (_in_age(reg, comp.age) & reg[comp.column].notna()).to_numpy()
     latest = getattr(comp, "latest_non_missing", False)
     year = reg["year"].to_numpy()
-    mapping = _period_map(np.unique(year[usable]), periods, latest)
-    keep = usable & np.isin(year, list(mapping))
-    # only the columns the frame needs: every column taken costs time on a million rows
-    columns = ["group", "person_id", "area_id", comp.column]
-    rows = reg[columns][keep]
-    if isinstance(comp, RegisterShare):
-        y = is_one_of(rows[comp.column], comp.values)
-    else:
-        y = rows[comp.column].astype(float).to_numpy()
-    frame = _frame(rows["group"], _mapped(year[keep], mapping), y, 1.0, rows["person_id"], 1, rows["area_id"])
-    return frame, _person_codes(data)[keep]
+    mapping = _period_map(_distinct_years(year[usable]), periods, latest)
+    rows = np.flatnonzero(usable & np.isin(year, list(mapping)))
+    y = _outcome_rows(reg[comp.column], rows, comp)
+    frame = _frame(_text_rows(data, "group", rows), _mapped(year[rows], mapping), y, 1.0,
+                   _text_rows(data, "person_id", rows), 1, _text_rows(data, "area_id", rows))
+    return frame, _person_codes(data)[rows]
 
 
 def _survey_units(data: PreparedData, comp: SurveyShare, periods) -> pd.DataFrame:
@@ -185,15 +228,16 @@ def _visitor_units(data: PreparedData, comp: VisitorMean, periods) -> pd.DataFra
     return _frame(vis["group"], vis["year"], vis["count"], 1.0, cluster, 0, vis["area_id"])
 
 
-def _moved_in(register: pd.DataFrame, person: np.ndarray | None = None) -> np.ndarray:
+def _moved_in(register: pd.DataFrame, person: np.ndarray | None = None,
+              group: np.ndarray | None = None) -> np.ndarray:
     """Whether each register row's person lived in another group the year before, or had no row then.
 
     Looked up in a person x year table of group codes, which is much faster than merging the
     register with itself on (person_id, year), the register's key. ``person``: the rows' person
-    codes, when already found.
+    codes, ``group`` the rows' group codes (any codes, one per group, missing included), when already found.
     """
     person = pd.factorize(register["person_id"])[0] if person is None else person
-    group = pd.factorize(register["group"], use_na_sentinel=False)[0]
+    group = pd.factorize(register["group"], use_na_sentinel=False)[0] if group is None else group
     year = (register["year"] - register["year"].min()).to_numpy()
     # group_before[p, t]: person p's group code in year t - 1 (-1: no register row then)
     group_before = np.full((person.max() + 1, year.max() + 2), -1)
@@ -205,16 +249,17 @@ def _inmover_units(data: PreparedData, comp: InmoverShare, periods) -> pd.DataFr
     """Persons who live in a group's areas this year but did not last year (or were not here)."""
     reg = data.register
     if ("moved_in",) not in data._unit_frames:  # the same for every in-mover indicator and period
-        data._unit_frames[("moved_in",)] = _moved_in(reg, _person_codes(data))
+        data._unit_frames[("moved_in",)] = _moved_in(reg, _person_codes(data), _text_codes(data, "group")[0])
     moved_in = data._unit_frames[("moved_in",)]
     keep = ((reg["year"] > reg["year"].min()) & _in_age(reg, comp.age) & reg[comp.column].notna()).to_numpy()
     keep = keep & moved_in
     if periods is not None:
         keep = keep & reg["year"].isin(list(periods)).to_numpy()
-    rows = reg[["person_id", "year", "group", "area_id", comp.column]][keep]
-    y = is_one_of(rows[comp.column], comp.values)
-    frame = _frame(rows["group"], rows["year"], y, 1.0, rows["person_id"], 1, rows["area_id"])
-    return frame, _person_codes(data)[keep]
+    rows = np.flatnonzero(keep)
+    y = _outcome_rows(reg[comp.column], rows, comp)
+    frame = _frame(_text_rows(data, "group", rows), reg["year"].to_numpy()[rows], y, 1.0,
+                   _text_rows(data, "person_id", rows), 1, _text_rows(data, "area_id", rows))
+    return frame, _person_codes(data)[rows]
 
 
 _BUILDERS = {

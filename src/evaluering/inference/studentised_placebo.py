@@ -46,6 +46,7 @@ import pandas as pd
 from scipy import sparse
 
 from ..columns import require_columns
+from ..data.lookup import isin_values
 from ..monitoring.overdispersion import between_area_variance
 from ..numerics import interval
 from .errors import InferenceError
@@ -95,22 +96,29 @@ def _sum_by(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return keys, sums
 
 
-def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, followup: int) -> AreaStatistics:
+def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, followup: int,
+                    cluster_codes: np.ndarray | None = None) -> AreaStatistics:
     """Cell and within-cluster pair sums of a unit frame (columns period, y, weight, cluster, area).
 
     A cell is a cluster's rows in one area and period; pairs join every two cells of a cluster
     (a cell with itself included). Plain integer keys and ``bincount`` keep this fast on a
-    municipality's register.
+    municipality's register. ``cluster_codes``: integer codes of the ``cluster`` column, row for
+    row (equal codes for equal clusters), which spare hashing a register's text ids.
     """
     require_columns(units, UNIT_COLUMNS, what="unit frame", error=InferenceError)
     areas = tuple(str(a) for a in areas)
-    rows = units[units["period"].isin([baseline, followup]) & (units["weight"] > 0)]
+    used = (units["period"].isin([baseline, followup]) & (units["weight"] > 0)).to_numpy()
+    # only the columns used: taking a register's text columns row by row is slow
+    rows = units.loc[used, ["period", "y", "weight", "area", *(["cluster"] if cluster_codes is None else [])]]
     area_code = pd.Index(areas).get_indexer(rows["area"].astype(str))
-    rows, area_code = rows[area_code >= 0], area_code[area_code >= 0].astype(np.int64)
+    in_areas = area_code >= 0
+    rows, area_code = rows[in_areas], area_code[in_areas].astype(np.int64)
     A = len(areas)
     w = rows["weight"].to_numpy(dtype=float)
     y = rows["y"].to_numpy(dtype=float)
-    cluster = pd.factorize(rows["cluster"])[0].astype(np.int64)
+    # codes in order of first appearance, as factorising the ids themselves gives
+    clusters = rows["cluster"] if cluster_codes is None else np.asarray(cluster_codes)[used][in_areas]
+    cluster = pd.factorize(clusters)[0].astype(np.int64)
     period = (rows["period"].to_numpy() == followup).astype(np.int64)
     cell_key, cell_sums = _sum_by((cluster * 2 + period) * A + area_code, np.stack([w, w * y, np.ones(len(w))], 1))
     c, t, a = cell_key // (2 * A), (cell_key // A) % 2, cell_key % A  # cells come sorted by cluster
@@ -228,25 +236,27 @@ def _history_windows(years: list[int], baseline: int, lag: int) -> list[tuple[in
 
 
 def district_history_variance(units: pd.DataFrame, treated_areas: Sequence[str], comparison_areas: Sequence[str],
-                              baseline: int, followup: int) -> float:
+                              baseline: int, followup: int, cluster_codes: np.ndarray | None = None) -> float:
     """The district's own area-shock variance, from its areas' history before the baseline.
 
     Deprived areas may be more volatile than the rest (more turnover, more events): the comparison
     areas' shock variance can understate the district's. Every pre-baseline window as long as the
     evaluation's gives each district area a change relative to the comparison group's; their
     variance beyond sampling noise (scaled like the comparison's, see :func:`_shock_scale`) is the
-    district's own ``tau^2``. ``units`` holds every period (``unit_frame(data, indicator)``).
+    district's own ``tau^2``. ``units`` holds every period (``unit_frame(data, indicator)``);
+    ``cluster_codes`` as in :func:`area_statistics`.
     """
     require_columns(units, UNIT_COLUMNS, what="unit frame", error=InferenceError)
     treated = [str(a) for a in treated_areas]
     area = units["area"].astype(str)
-    in_district, in_comparison = area.isin(treated).to_numpy(), area.isin([str(a) for a in comparison_areas]).to_numpy()
+    in_district, in_comparison = isin_values(area, treated), isin_values(area, [str(a) for a in comparison_areas])
     rest = units.loc[in_comparison & (units["weight"] > 0).to_numpy(), ["period", "y", "weight"]]  # what is used
     level = (rest["y"] * rest["weight"]).groupby(rest["period"]).sum() / rest["weight"].groupby(rest["period"]).sum()
-    district = units[in_district]
+    district = units.loc[in_district, ["period", "y", "weight", "area", "cluster"]]
+    district_codes = None if cluster_codes is None else np.asarray(cluster_codes)[in_district]
     deviations, ses = [], []
     for start, end in _history_windows(sorted(level.index), baseline, followup - baseline):
-        st = area_statistics(district, treated, start, end)
+        st = area_statistics(district, treated, start, end, cluster_codes=district_codes)
         present = np.flatnonzero((st.W > 0).all(axis=1))
         reference = float((level[start] + level[end]) / 2)
         d, se = _area_deviations(st, present, float(level[end] - level[start]), _shock_scale(st, reference))

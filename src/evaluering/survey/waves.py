@@ -95,8 +95,9 @@ def _starting_levels(sample: pd.DataFrame, population: pd.DataFrame) -> dict[str
     for stratum in sample["stratum"].unique():
         pop, resp = population[population["stratum"] == stratum], respondents[respondents["stratum"] == stratum]
         level = 0
-        while level < len(RAKING_LEVELS) - 1 and any(
-                set(_label(pop, columns)) - set(_label(resp, columns)) for columns in RAKING_LEVELS[level]):
+        while level < len(RAKING_LEVELS) - 1 and any(  # distinct labels first: a register has millions of rows
+                set(_label(pop, columns).unique()) - set(_label(resp, columns).unique())
+                for columns in RAKING_LEVELS[level]):
             level += 1
         levels[stratum] = level
     return levels
