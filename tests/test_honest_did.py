@@ -22,8 +22,11 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 import pytest
+from scipy.optimize import linprog
 
+from evaluering.did import honest_arp, honest_polytope
 from evaluering.did.honest import HonestDidError, breakdown_value, honest_did, original_interval
+from evaluering.did.honest_rm import _post_rows, rm_constraints
 from evaluering.did.honest_rng import r_rnorm
 
 DATA = Path(__file__).parent / "data"
@@ -202,3 +205,99 @@ def test_interval_cut_by_the_grid_warns_like_r():
     with pytest.warns(RuntimeWarning, match="reaches the end of the grid"):
         table = honest_did(betahat, sigma, 5, 2, m=[10.0])
     assert table["ub"].iloc[0] == pytest.approx(20 * math.sqrt(sigma[5, 5]))
+
+
+# --- the vertex route for the ARP linear programs (two or more nuisance parameters) ---
+
+def _solver_only(monkeypatch):
+    """Force the LP solver (HiGHS), the reference the vertex enumeration must reproduce."""
+    monkeypatch.setattr(honest_polytope, "MAX_SUBSETS", 0)
+    monkeypatch.setattr(honest_polytope, "_CACHE", {})
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_dual_vertices_give_the_solvers_optimum(k):
+    rng = np.random.default_rng(k)
+    checked = 0
+    for _ in range(20):
+        n = 8
+        w = np.column_stack([rng.uniform(0.5, 2.0, n), rng.normal(size=(n, k))])
+        vertices = honest_polytope.dual_vertices(w)
+        rhs = np.eye(k + 1)[0]
+        if len(vertices) == 0:  # an empty polytope: the solver must find it infeasible too
+            assert linprog(np.zeros(n), A_eq=w.T, b_eq=rhs, bounds=[(0, None)] * n, method="highs").status == 2
+            continue
+        checked += 1
+        np.testing.assert_allclose(vertices @ w, np.tile(np.eye(k + 1)[0], (len(vertices), 1)), atol=1e-10)
+        assert np.all(vertices >= 0)
+        for _ in range(5):
+            f = rng.normal(size=n)
+            value, lam = honest_polytope.maximise_over_vertices(f, vertices)
+            lp = linprog(-f, A_eq=w.T, b_eq=rhs, bounds=[(0, None)] * n, method="highs")
+            assert value == pytest.approx(-lp.fun, abs=1e-9)
+            np.testing.assert_allclose(lam, lp.x, atol=1e-7)  # a unique optimum for random data
+    assert checked >= 5
+
+
+def test_dual_vertices_report_an_empty_polytope_and_too_many_bases():
+    # X' lam = 0 with lam >= 0 and X > 0 has only lam = 0, which violates sd' lam = 1: no vertex
+    w = np.column_stack([np.ones(5), np.arange(1.0, 6.0), np.arange(1.0, 6.0) ** 2])
+    assert honest_polytope.dual_vertices(w).shape == (0, 5)
+    assert honest_arp._eta_lp(np.zeros(5), w[:, 1:], w[:, 0]) is None
+    wide = np.column_stack([np.ones(40), np.random.default_rng(0).normal(size=(40, 4))])
+    assert honest_polytope.dual_vertices(wide) is None  # C(40, 5) = 658,008 bases: the solver is used
+
+
+def _three_post_polyhedra(betahat, sigma, mbar):
+    """The Medicaid coefficients read as 4 pre- and 3 post-periods: two nuisance parameters."""
+    l_vec = np.array([0.0, 0.0, 1.0])
+    for s, positive in [(0, True), (-2, False)]:
+        a_matrix = rm_constraints(4, 3, mbar, s, positive)
+        yield honest_arp.arp_moments(betahat, sigma, a_matrix, np.zeros(len(a_matrix)), 4, l_vec,
+                                     _post_rows(a_matrix, 4))
+
+
+def test_vertex_route_reproduces_the_solver_route_with_two_nuisance_parameters(monkeypatch):
+    betahat, sigma = _event_study_inputs()
+    thetas = np.linspace(-20, 20, 1000)[::23] * math.sqrt(sigma[6, 6])
+    fast = []
+    for moments in _three_post_polyhedra(betahat, sigma, 1.0):
+        assert moments.x.shape[1] == 2
+        cv = honest_arp.least_favorable_cv(moments, 0.005)
+        fast.append((cv, [honest_arp.conditional_test(moments.y - moments.x_one * t, moments.x, moments.sigma, 0.05,
+                                                      lf, 0.005) for t in thetas for lf in (cv, None)]))
+    _solver_only(monkeypatch)
+    for moments, (cv, decisions) in zip(_three_post_polyhedra(betahat, sigma, 1.0), fast, strict=True):
+        assert honest_arp.least_favorable_cv(moments, 0.005) == pytest.approx(cv, abs=1e-10)
+        assert decisions == [honest_arp.conditional_test(moments.y - moments.x_one * t, moments.x, moments.sigma,
+                                                         0.05, lf, 0.005) for t in thetas for lf in (cv, None)]
+    assert sum(decisions) not in (0, len(decisions))  # both decisions occur: the comparison has teeth
+
+
+# The solver route's intervals (before the vertex route existed) for the Medicaid coefficients read as
+# 4 pre- and 3 post-periods, Mbar = 0.5, 1, 2.
+SOLVER_RM_THREE_POST = {
+    (0.0, 0.0, 1.0): [(0.029216363702140508, 0.10298250184371519), (0.0014504577724466783, 0.129505158254169),
+                      (-0.05739668613824772, 0.18710905264562336)],
+    (1.0, 0.0, 0.0): [(-0.019679698827214348, 0.017312216261534424), (-0.027669952486384083, 0.022343116713604255),
+                      (-0.04631387769111346, 0.03950736531478369)],
+}
+
+
+@pytest.mark.parametrize("l_vec", list(SOLVER_RM_THREE_POST))
+def test_three_post_periods_reproduce_the_solver_route_quickly(l_vec):
+    betahat, sigma = _event_study_inputs()
+    start = time.perf_counter()
+    table = honest_did(betahat, sigma, 4, 3, m=[0.5, 1.0, 2.0], l_vec=list(l_vec))
+    assert time.perf_counter() - start < 10  # the solver route took 20-60 s per Mbar here
+    np.testing.assert_allclose(table[["lb", "ub"]].to_numpy(), SOLVER_RM_THREE_POST[l_vec], rtol=0, atol=1e-12)
+
+
+def test_breakdown_value_agrees_with_the_grid_intervals_sign_change():
+    betahat, sigma = _event_study_inputs()
+    for l_vec, num_pre, num_post in [([1.0, 0.0], 5, 2), ([0.5, 0.5], 5, 2), ([0.0, 0.0, 1.0], 4, 3)]:
+        value = breakdown_value(betahat, sigma, num_pre, num_post, l_vec=l_vec, tol=0.01)
+        assert 0 < value < math.inf
+        at, above = honest_did(betahat, sigma, num_pre, num_post, m=[value, value + 0.01], l_vec=l_vec).itertuples()
+        assert at.lb > 0 or at.ub < 0
+        assert above.lb <= 0 <= above.ub

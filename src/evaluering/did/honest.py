@@ -25,7 +25,7 @@ import pandas as pd
 from scipy.stats import norm
 
 from .errors import DidError
-from .honest_rm import rm_interval
+from .honest_rm import rm_interval, rm_interval_contains
 from .honest_smoothness import flci
 
 __all__ = ["HonestDidError", "breakdown_value", "honest_did", "original_interval"]
@@ -152,7 +152,11 @@ def breakdown_value(betahat, sigma, num_pre_periods: int, num_post_periods: int,
     (default 0.01 for ``Mbar``, a thousandth of that standard error for ``M``) and returns its lower end:
     an ``m`` verified to exclude 0, at most ``tol`` below the breakdown. It assumes the intervals grow
     with ``m``. Returns NaN if the interval contains 0 already at ``m = 0`` (no robust conclusion to break)
-    and infinity if it still excludes 0 after ``max_doublings`` doublings.
+    or is empty there, and infinity if it still excludes 0 after ``max_doublings`` doublings.
+
+    For ``Mbar`` each step asks whether the reported (grid) interval contains 0 from the two grid points
+    next to 0 (``rm_interval_contains``: two tests per polyhedron instead of a grid search); this gives
+    the same answer as the grid interval whenever its accepted grid points form an interval.
     """
     beta, cov, lv = _validated(betahat, sigma, num_pre_periods, num_post_periods, l_vec, alpha)
     method = _method_for(restriction, method)
@@ -164,11 +168,18 @@ def breakdown_value(betahat, sigma, num_pre_periods: int, num_post_periods: int,
         raise HonestDidError(f"breakdown_value: tol must be positive, got {tol!r}")
 
     def excludes_zero(value: float) -> bool:
+        if restriction == "relative_magnitudes":
+            return not rm_interval_contains(beta, cov, num_pre_periods, num_post_periods, lv, value, 0.0,
+                                            alpha=alpha, hybrid=_RM_METHODS[method])
         lb, ub = _interval(beta, cov, num_pre_periods, num_post_periods, lv, restriction, method, value, alpha)
         return bool(np.isfinite(lb) and np.isfinite(ub) and (lb > 0 or ub < 0))
 
     if not excludes_zero(0.0):
         return math.nan
+    if restriction == "relative_magnitudes":
+        lb, _ = _interval(beta, cov, num_pre_periods, num_post_periods, lv, restriction, method, 0.0, alpha)
+        if not np.isfinite(lb):
+            return math.nan  # the data reject the restriction at Mbar = 0: no interval to break down
     low, high = 0.0, start
     doublings = 0
     while excludes_zero(high):

@@ -15,6 +15,7 @@ import numpy as np
 from scipy.optimize import linprog
 from scipy.stats import truncnorm
 
+from .honest_polytope import dual_vertices, maximise_over_vertices
 from .honest_rng import r_rmvnorm
 
 __all__ = ["ArpMoments", "arp_moments", "conditional_test", "construct_gamma", "least_favorable_cv"]
@@ -65,11 +66,16 @@ def _eta_lp(y: np.ndarray, x: np.ndarray, sd: np.ndarray):
     """``min eta`` s.t. ``sd * eta + x delta >= y``; returns (eta, lambda) or None if the LP fails.
 
     ``lambda`` are the LP's dual weights (``lambda' sd = 1``, ``lambda' x = 0``). With at most one
-    nuisance parameter the LP is solved in closed form (it is the lowest point of a maximum of lines).
+    nuisance parameter the LP is solved in closed form (it is the lowest point of a maximum of lines),
+    with more as the best vertex of the dual polytope (``honest_polytope``), with the solver only
+    when there are too many candidate vertices.
     """
     k = x.shape[1]
     if k <= 1:
         return _eta_closed_form(y, x, sd)
+    vertices = dual_vertices(np.column_stack([sd, x]))
+    if vertices is not None:
+        return maximise_over_vertices(y, vertices)
     objective = np.r_[1.0, np.zeros(k)]
     constraints = -np.column_stack([sd, x])
     result = linprog(objective, A_ub=constraints, b_ub=-y, bounds=[(None, None)] * (k + 1), method="highs")
@@ -105,10 +111,15 @@ def _eta_closed_form(y: np.ndarray, x: np.ndarray, sd: np.ndarray):
 
 
 def _eta_draws(draws: np.ndarray, x: np.ndarray, sd: np.ndarray) -> np.ndarray:
-    """``eta`` for many moment vectors (rows of ``draws``); vectorised for at most one nuisance parameter."""
+    """``eta`` for many moment vectors (rows of ``draws``), vectorised (by the dual vertices for ``k > 1``)."""
     k = x.shape[1]
     if k == 0:
         return np.max(draws / sd, axis=1)
+    vertices = dual_vertices(np.column_stack([sd, x])) if k > 1 else None
+    if vertices is not None:
+        if len(vertices) == 0:
+            return np.full(draws.shape[0], np.nan)  # the LP is unbounded below: R drops every draw
+        return np.max(draws @ vertices.T, axis=1)
     if k > 1:
         out = np.full(draws.shape[0], np.nan)
         for i, row in enumerate(draws):
@@ -145,6 +156,9 @@ def _max_program(s_t, gamma, sigma, w_t, c):
     if w_t.shape[1] <= 2:
         # the feasible set {x >= 0: sd'x = 1, X'x = 0} is the dual polytope of the eta LP: same vertices
         return _eta_closed_form(f, w_t[:, 1:], w_t[:, 0])
+    vertices = dual_vertices(w_t)
+    if vertices is not None:
+        return maximise_over_vertices(f, vertices)
     rhs = np.zeros(w_t.shape[1])
     rhs[0] = 1.0
     result = linprog(-f, A_eq=w_t.T, b_eq=rhs, bounds=[(0, None)] * len(f), method="highs")

@@ -24,7 +24,7 @@ import numpy as np
 
 from .honest_arp import arp_moments, conditional_test, least_favorable_cv
 
-__all__ = ["rm_constraints", "rm_interval"]
+__all__ = ["rm_constraints", "rm_interval", "rm_interval_contains"]
 
 
 def rm_constraints(num_pre: int, num_post: int, mbar: float, s: int, max_positive: bool) -> np.ndarray:
@@ -52,26 +52,13 @@ def rm_interval(betahat: np.ndarray, sigma: np.ndarray, num_pre: int, num_post: 
                 mbar: float, alpha: float = 0.05, hybrid: str = "LF", grid_points: int = 1000,
                 grid_lb: float | None = None, grid_ub: float | None = None, stride: int = 16) -> tuple[float, float]:
     """``(lb, ub)`` of the relative-magnitudes interval for ``l' tau_post`` (``hybrid`` "LF" = C-LF, "ARP")."""
-    kappa = alpha / 10
-    sd_theta = float(np.sqrt(l_vec @ sigma[num_pre:, num_pre:] @ l_vec))
-    grid = np.linspace(-20 * sd_theta if grid_lb is None else grid_lb,
-                       20 * sd_theta if grid_ub is None else grid_ub, grid_points)
-    tests = []
-    for s in range(-(num_pre - 1), 1):
-        for max_positive in (True, False):
-            a_matrix = rm_constraints(num_pre, num_post, mbar, s, max_positive)
-            moments = arp_moments(betahat, sigma, a_matrix, np.zeros(len(a_matrix)), num_pre, l_vec,
-                                  _post_rows(a_matrix, num_pre))
-            lf_cv = least_favorable_cv(moments, kappa) if hybrid == "LF" else None
-            tests.append((moments, lf_cv))
-
+    grid = _grid(sigma, num_pre, l_vec, grid_points, grid_lb, grid_ub)
+    accepts = _acceptance(betahat, sigma, num_pre, num_post, l_vec, mbar, alpha, hybrid)
     cache: dict[int, bool] = {}
 
     def accepted(index: int) -> bool:
         if index not in cache:
-            theta = grid[index]
-            cache[index] = any(
-                not conditional_test(m.y - m.x_one * theta, m.x, m.sigma, alpha, lf_cv, kappa) for m, lf_cv in tests)
+            cache[index] = accepts(grid[index])
         return cache[index]
 
     coarse = sorted(set(range(0, grid_points, stride)) | {grid_points - 1})
@@ -86,6 +73,54 @@ def rm_interval(betahat: np.ndarray, sigma: np.ndarray, num_pre: int, num_post: 
                       f"[{grid[0]:.4g}, {grid[-1]:.4g}], so a bound there is the grid's end (R warns the same)",
                       RuntimeWarning, stacklevel=2)
     return float(grid[lower]), float(grid[upper])
+
+
+def rm_interval_contains(betahat: np.ndarray, sigma: np.ndarray, num_pre: int, num_post: int, l_vec: np.ndarray,
+                         mbar: float, theta: float = 0.0, alpha: float = 0.05, hybrid: str = "LF",
+                         grid_points: int = 1000) -> bool:
+    """Whether ``rm_interval``'s reported interval contains ``theta``, from the two grid points around it.
+
+    The reported interval is the hull of the accepted grid points. If those form an interval (what
+    ``rm_interval``'s stride search assumes too), the hull contains ``theta`` exactly when the nearest grid
+    points at or below and at or above ``theta`` are both accepted: two tests per polyhedron instead of a
+    grid search. (Testing ``theta`` itself is the exact membership question, but it answers differently
+    when a bound lies within a grid step of ``theta``, so breakdown values would move by the bisection
+    tolerance at such knife edges.) An empty set does not contain ``theta``.
+    """
+    grid = _grid(sigma, num_pre, l_vec, grid_points, None, None)
+    below, above = grid[grid <= theta], grid[grid >= theta]
+    if not (below.size and above.size):
+        lb, ub = rm_interval(betahat, sigma, num_pre, num_post, l_vec, mbar, alpha=alpha, hybrid=hybrid,
+                             grid_points=grid_points)
+        return bool(lb <= theta <= ub)
+    accepts = _acceptance(betahat, sigma, num_pre, num_post, l_vec, mbar, alpha, hybrid)
+    return accepts(below[-1]) and accepts(above[0])
+
+
+def _grid(sigma, num_pre, l_vec, grid_points, grid_lb, grid_ub) -> np.ndarray:
+    """R's grid: ``grid_points`` points over ``+-20`` standard errors of ``l' betahat_post`` unless given."""
+    sd_theta = float(np.sqrt(l_vec @ sigma[num_pre:, num_pre:] @ l_vec))
+    return np.linspace(-20 * sd_theta if grid_lb is None else grid_lb,
+                       20 * sd_theta if grid_ub is None else grid_ub, grid_points)
+
+
+def _acceptance(betahat, sigma, num_pre, num_post, l_vec, mbar, alpha, hybrid):
+    """``theta -> accepted?``: the test of every polyhedron (``s`` and sign of the largest pre-period change)."""
+    kappa = alpha / 10
+    tests = []
+    for s in range(-(num_pre - 1), 1):
+        for max_positive in (True, False):
+            a_matrix = rm_constraints(num_pre, num_post, mbar, s, max_positive)
+            moments = arp_moments(betahat, sigma, a_matrix, np.zeros(len(a_matrix)), num_pre, l_vec,
+                                  _post_rows(a_matrix, num_pre))
+            lf_cv = least_favorable_cv(moments, kappa) if hybrid == "LF" else None
+            tests.append((moments, lf_cv))
+
+    def accepts(theta: float) -> bool:
+        return any(not conditional_test(m.y - m.x_one * theta, m.x, m.sigma, alpha, lf_cv, kappa)
+                   for m, lf_cv in tests)
+
+    return accepts
 
 
 def _edge(accepted, rejected_index: int, accepted_index: int) -> int:
