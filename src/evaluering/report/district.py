@@ -17,6 +17,7 @@ from IPython.display import HTML
 
 from ..config import Params, load_params
 from ..evaluation import BALANCE_COVARIATES, DistrictEvaluation, evaluate_district
+from ..evaluation.robustness import robustness_or_none, synthetic_check, trend_sensitivity
 from ..indicators.attributes import disclosure_persons
 from ..indicators.levels import indicator_levels
 from ..indicators.prepare import COMPARISON, PreparedData
@@ -30,6 +31,7 @@ from .figure_texts import estimates_text, event_study_text, love_plot_text, tren
 from .figures import estimates_figure, event_study_grid, love_plot, trend_figure
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
+from .robustness_section import robustness_html
 from .store import stored_report
 from .tables import balance_hidden, balance_html, goal_table, sample_table
 from .texts import (
@@ -102,6 +104,7 @@ class DistrictReport:
         for wave in (self.evaluation.baseline, self.evaluation.followup):
             self._balance(wave)
         self._survey_sample()
+        self._robustness()
         return self
 
     def for_store(self) -> DistrictReport:
@@ -258,6 +261,33 @@ class DistrictReport:
         safe, persons = self._safe_event_studies()
         fig = describe(event_study_grid(safe, self.params.indicators), event_study_text(safe, self.params.indicators))
         return text, record_persons(fig, persons)
+
+    @computed
+    def _robustness(self) -> dict:
+        """Per register indicator with an event study: the synthetic-DiD check and the trend sensitivity
+        (each None where it cannot run or its event study is not shown in full), and the area names.
+        """
+        ev, min_cell = self.evaluation, self.params.disclosure.min_cell
+        checks = {}
+        for key, result in ev.event_studies.items():
+            levels = self.indicator_levels(self.params.indicator(key))
+            shown = suppress_event_study(result, unsafe_periods(levels, ev.district, min_cell))
+            whole = shown is not None and len(shown.coefficients) == len(result.coefficients)
+            check = robustness_or_none(synthetic_check, self.data, self.params.indicator(key), ev.district,
+                                       result.event_year, ev.followup)
+            sensitivity = robustness_or_none(trend_sensitivity, result, ev.followup) if whole else None
+            checks[key] = (check, sensitivity)
+        areas = self.data.dataset.areas
+        names = areas.set_index(areas["area_id"].astype(str))["area_name"].astype(str).to_dict()
+        return {"checks": checks, "area_names": names}
+
+    def robustness(self) -> HTML:
+        """Does the result hold: synthetic DiD on the small areas and the breakdown value of the pre-trends."""
+        robust = self._robustness()
+        table = suppress_estimates(self.evaluation.table, self.params.disclosure.min_cell)
+        shown = table.set_index("key")["verdict"] != "suppressed"
+        checks = {k: v for k, v in robust["checks"].items() if shown.get(k, False)}
+        return HTML(robustness_html(checks, table, robust["area_names"], self.params.disclosure.min_cell))
 
     def _safe_event_studies(self) -> tuple[dict, float]:
         """The event studies with every point on too few persons (with or without the attribute) left

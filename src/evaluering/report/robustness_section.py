@@ -1,0 +1,104 @@
+"""The district report's robustness section for the register indicators, in plain Danish.
+
+Two questions a reviewer asks of a district-versus-rest comparison (see
+:mod:`evaluering.evaluation.robustness`): is the comparison fair (synthetic DiD on the small areas,
+next to the plain DiD on the same areas, and which areas carry the weight), and how far could the
+trends before the start be off before the conclusion changes (the breakdown value of Rambachan &
+Roth's relative magnitudes).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from html import escape
+
+import pandas as pd
+
+from ..evaluation.robustness import SyntheticCheck, TrendSensitivity
+from . import format as fmt
+from .tables import html_table
+
+__all__ = ["robustness_html", "breakdown_sentence"]
+
+HEADER = ["Indikator", "Forskel i udvikling, småområder (DiD)", "Syntetisk DiD", "Størst vægt i sammenligningen",
+          "Konklusionen holder op til M̄"]
+
+
+def _with_interval(estimate: float, low: float, high: float) -> str:
+    return (f"{fmt.change(estimate, 'share')} ({fmt.change(low, 'share', with_unit=False)} til "
+            f"{fmt.change(high, 'share', with_unit=False)})")
+
+
+def _leading_areas(check: SyntheticCheck, names: Mapping[str, str], count: int = 3) -> str:
+    weights = check.sdid.unit_weights.sort_values(ascending=False).head(count)
+    return ", ".join(f"{escape(str(names.get(str(area), area)))} ({fmt.share(w, 0)})" for area, w in weights.items())
+
+
+def _breakdown_cell(sensitivity: TrendSensitivity | None) -> str:
+    if sensitivity is None:
+        return "ikke beregnet"
+    if math.isnan(sensitivity.breakdown):
+        return "ikke statistisk sikker"
+    if math.isinf(sensitivity.breakdown):
+        return "over alle prøvede værdier"
+    return fmt.number(sensitivity.breakdown, 1)
+
+
+def breakdown_sentence(name: str, sensitivity: TrendSensitivity) -> str:
+    """The breakdown value of one indicator in words."""
+    year = sensitivity.year
+    if math.isnan(sensitivity.breakdown):
+        return (f"{name}: ændringen til {year} er ikke statistisk sikker, heller ikke hvis bydelen og resten af "
+                "kommunen ville have udviklet sig helt ens uden strategien; der er ingen konklusion at teste.")
+    if math.isinf(sensitivity.breakdown):
+        return f"{name}: ændringen til {year} er statistisk sikker for alle prøvede afvigelser."
+    return (f"{name}: ændringen til {year} er statistisk sikker, medmindre afvigelsen fra ens udvikling efter "
+            f"start er mere end {fmt.number(sensitivity.breakdown, 1)} gange den største afvigelse mellem to år "
+            "før start.")
+
+
+def robustness_html(checks: Mapping[str, tuple[SyntheticCheck | None, TrendSensitivity | None]],
+                    table: pd.DataFrame, area_names: Mapping[str, str], min_cell: int) -> str:
+    """The table and the sentences of the robustness section (``table``: the report's indicator table
+    after suppression; an indicator whose change is not shown gets no row).
+    """
+    rows, persons, sentences = [], [], []
+    by_key = table.set_index("key")
+    for key, (check, sensitivity) in checks.items():
+        row = by_key.loc[key]
+        name = f"{row['number']}. {row['indicator']}"
+        n = row["min_persons"]
+        if check is not None:
+            did, sdid = check.did, check.sdid
+            cells = [_with_interval(did.estimate, did.ci_low, did.ci_high),
+                     _with_interval(sdid.estimate, sdid.ci_low, sdid.ci_high), _leading_areas(check, area_names)]
+        else:
+            cells = ["ikke beregnet"] * 3
+        rows.append([escape(name), *cells, _breakdown_cell(sensitivity)])
+        persons.append([None, n, n, None, n])
+        if sensitivity is not None:
+            sentences.append(f"<li>{escape(breakdown_sentence(name, sensitivity))}</li>")
+    if not rows:
+        return ""
+    first = next((c for c, _ in checks.values() if c is not None), None)
+    areas = (f" Bydelen har {first.n_district_areas} småområder, sammenligningen {first.n_comparison_areas} "
+             f"småområder uden for bydelene, år {first.first_year}-{first.last_year}." if first else "")
+    return (
+        "<h3>Holder resultatet?</h3>"
+        "<p>To kontroller af registerindikatorerne. <em>Er sammenligningen fair?</em> Syntetisk "
+        "difference-in-differences (Arkhangelsky m.fl. 2021) vægter småområderne uden for bydelene og årene før "
+        "start, så sammenligningen ligner bydelen før strategien. Ligger den tæt på den almindelige forskel i "
+        "udvikling på de samme småområder, afhænger resultatet ikke af, hvilke områder bydelen sammenlignes med."
+        f"{areas} <em>Hvor meget kan udviklingen før start have afveget?</em> Ændringen fra år-for-år-figuren "
+        "kan være påvirket af, at bydelen og resten af kommunen ikke ville have udviklet sig ens. Kolonnen til "
+        "højre viser, hvor stor den afvigelse efter start må være, målt i forhold til den største afvigelse "
+        "mellem to år før start (M̄), før ændringen ikke længere er statistisk sikker (Rambachan og Roth 2023). "
+        "En test for ens udvikling før start, der ikke afviser, beviser ikke ens udvikling; M̄ siger, hvor "
+        "meget der skal til.</p>"
+        + html_table(HEADER, rows, persons, text_columns=(0, 3), min_cell=min_cell)
+        + (f"<ul>{''.join(sentences)}</ul>" if sentences else "")
+        + "<p class='note'>Intervallerne er 95 %-konfidensintervaller; for den syntetiske DiD med jackknife over "
+          "bydelens småområder (placebo, hvis bydelen har ét småområde). Småområdernes gennemsnit vægtes ikke "
+          "med antallet af beboere.</p>"
+    )
