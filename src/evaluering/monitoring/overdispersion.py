@@ -26,7 +26,7 @@ that departs, however far, moves it no more than a null area at the trimming poi
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize, stats
+from scipy import optimize
 
 __all__ = ["between_area_variance"]
 
@@ -39,6 +39,8 @@ def between_area_variance(difference, se) -> float:
     Units with a missing or non-positive standard error are left out. Fewer than 3 usable units
     give 0: there is nothing to estimate a between-area variance from.
     """
+    from scipy import stats  # here: a report drawn from stored results does not import scipy.stats
+
     d, s = np.asarray(difference, float), np.asarray(se, float)
     usable = np.isfinite(d) & np.isfinite(s) & (s > 0)
     d2, s2 = d[usable] ** 2, s[usable] ** 2

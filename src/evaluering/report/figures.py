@@ -6,7 +6,6 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 
 from ..config import Indicator
 from ..evaluation import DistrictEvaluation
@@ -14,7 +13,7 @@ from ..weighting.diagnostics import SMD_THRESHOLD
 from . import format as fmt
 from .tables import shown_interval
 
-__all__ = ["trend_figure", "estimates_figure", "love_plot", "event_study_grid", "plain_text"]
+__all__ = ["despine", "trend_figure", "estimates_figure", "love_plot", "event_study_grid", "plain_text"]
 
 DISTRICT_COLOUR, COMPARISON_COLOUR = "#b34700", "#4d6b8a"
 BEFORE_COLOUR, AFTER_COLOUR = "#8c8c8c", "#b34700"
@@ -27,6 +26,11 @@ def plain_text(text: object) -> str:
     data holding ``$`` would be garbled or break the figure; every ``$`` is escaped.
     """
     return str(text).replace("$", r"\$")
+
+
+def despine(ax) -> None:
+    """No top and right axis lines (seaborn's ``despine``, without importing seaborn and scipy.stats)."""
+    ax.spines[["top", "right"]].set_visible(False)
 
 
 def _tight_layout_above_legend(fig: plt.Figure, rows: int, legend_height: float = 0.06) -> None:
@@ -83,7 +87,7 @@ def trend_figure(
         ax.xaxis.set_major_locator(matplotlib.ticker.MaxNLocator(integer=True))
         _danish_axis(ax, ind.unit)
         ax.grid(axis="y", color="#eeeeee")
-        sns.despine(ax=ax)
+        despine(ax)
     for ax in list(axes.flat)[n:]:
         ax.set_visible(False)
     handles, names = axes.flat[0].get_legend_handles_labels()
@@ -113,7 +117,7 @@ def estimates_figure(evaluation: DistrictEvaluation, table: pd.DataFrame | None 
     ax.set_xlabel("Ændring i bydelen minus ændring i sammenligningsgruppen (procentpoint, 95 % KI)")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 0)))
     ax.grid(axis="x", color="#eeeeee")
-    sns.despine(ax=ax)
+    despine(ax)
     fig.tight_layout()
     return fig
 

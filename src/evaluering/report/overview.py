@@ -15,7 +15,6 @@ import matplotlib
 import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
-import seaborn as sns
 from IPython.display import HTML
 
 from ..config import Params, load_params
@@ -24,7 +23,7 @@ from . import format as fmt
 from .disclosure import NOT_PERSONS, suppress_estimates
 from .figure_record import describe, record_persons
 from .figure_texts import overview_text
-from .figures import plain_text
+from .figures import despine, plain_text
 from .inputs import load_prepared
 from .provenance import provenance_line, provenance_table
 from .store import stored_report
@@ -145,7 +144,7 @@ class OverviewReport:
             ax.set_title(plain_text(ev.district_name), fontsize=10)
             ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 0)))
             ax.grid(axis="x", color="#eeeeee")
-            sns.despine(ax=ax)
+            despine(ax)
         axes[0][0].set_yticks(y, [plain_text(f"{tables[0].loc[k, 'number']}. {tables[0].loc[k, 'indicator']}")
                                   for k in keys], fontsize=9)
         fig.supxlabel("Ændring i bydelen minus ændring i sammenligningsgruppen (procentpoint, 95 % KI)", fontsize=9)
