@@ -264,17 +264,22 @@ class DistrictReport:
 
     @computed
     def _robustness(self) -> dict:
-        """Per register indicator with an event study: the synthetic-DiD check and the trend sensitivity
-        (each None where it cannot run or its event study is not shown in full), and the area names.
+        """Per register indicator with an event study and a shown change: the synthetic-DiD check and the
+        trend sensitivity (each None where it cannot run or its event study is not shown in full), and the
+        area names.
         """
         ev, min_cell = self.evaluation, self.params.disclosure.min_cell
+        verdicts = suppress_estimates(ev.table, min_cell).set_index("key")["verdict"]
         checks = {}
         for key, result in ev.event_studies.items():
-            levels = self.indicator_levels(self.params.indicator(key))
-            shown = suppress_event_study(result, unsafe_periods(levels, ev.district, min_cell))
+            if verdicts.get(key, "suppressed") == "suppressed":
+                continue  # the change is not shown: nothing to check
+            indicator = self.params.indicator(key)
+            hidden = unsafe_periods(self.indicator_levels(indicator), ev.district, min_cell)
+            shown = suppress_event_study(result, hidden)
             whole = shown is not None and len(shown.coefficients) == len(result.coefficients)
-            check = robustness_or_none(synthetic_check, self.data, self.params.indicator(key), ev.district,
-                                       result.event_year, ev.followup)
+            check = robustness_or_none(synthetic_check, self.data, indicator, ev.district, result.event_year,
+                                       ev.followup)
             sensitivity = robustness_or_none(trend_sensitivity, result, ev.followup) if whole else None
             checks[key] = (check, sensitivity)
         areas = self.data.dataset.areas
@@ -285,9 +290,7 @@ class DistrictReport:
         """Does the result hold: synthetic DiD on the small areas and the breakdown value of the pre-trends."""
         robust = self._robustness()
         table = suppress_estimates(self.evaluation.table, self.params.disclosure.min_cell)
-        shown = table.set_index("key")["verdict"] != "suppressed"
-        checks = {k: v for k, v in robust["checks"].items() if shown.get(k, False)}
-        return HTML(robustness_html(checks, table, robust["area_names"], self.params.disclosure.min_cell))
+        return HTML(robustness_html(robust["checks"], table, robust["area_names"], self.params.disclosure.min_cell))
 
     def _safe_event_studies(self) -> tuple[dict, float]:
         """The event studies with every point on too few persons (with or without the attribute) left

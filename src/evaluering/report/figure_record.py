@@ -80,8 +80,9 @@ def install() -> None:
         if isinstance(data, tuple):  # a formatter may already return (data, metadata)
             data = data[0]
         metadata = {METADATA_KEY: {"persons": recorded_persons(fig)}}
-        if recorded_description(fig):
-            metadata[ALT_KEY] = recorded_description(fig)
+        description = recorded_description(fig)
+        if description:
+            metadata[ALT_KEY] = description
         return data, metadata
 
     png_with_record._records_persons = True
