@@ -42,11 +42,29 @@ def _shown(output) -> list:
     if output is None:
         return [None]
     if isinstance(output, plt.Figure):
+        _assert_inside_canvas(output)
         buffer = io.BytesIO()
         output.savefig(buffer, format="png", metadata={"Software": None})
         plt.close(output)
         return [buffer.getvalue()]
     return [output.data]
+
+
+def _assert_inside_canvas(fig) -> None:
+    """Nothing a report figure draws lies outside its canvas: a report's PNG is the whole canvas
+    (``figure_record``), not cropped to the tight box, so anything outside would be cut off.
+    """
+    tight = fig.get_tightbbox()
+    width, height = fig.get_size_inches()
+    tolerance = 0.02  # inches: a line's half width on the edge
+    assert tight.x0 >= -tolerance and tight.y0 >= -tolerance, (tight, fig.axes[0].get_title())
+    assert tight.x1 <= width + tolerance and tight.y1 <= height + tolerance, (tight, fig.axes[0].get_title())
+
+
+def test_the_figure_without_panels_fits_its_canvas():
+    from evaluering.report.figures import event_study_grid
+
+    _assert_inside_canvas(event_study_grid({}, []))
 
 
 def _round_trip(report):
@@ -71,6 +89,7 @@ def test_a_district_report_from_the_store_shows_what_the_computed_one_shows(prep
     pd.testing.assert_frame_equal(stored.evaluation.table, report.evaluation.table)
     overview = OverviewReport(params, (stored.evaluation,), params_file, synthetic_dir)
     assert "Mørkhøj" in overview.summary().data
+    _shown(overview.figure())  # one district: the narrowest overview figure still holds its labels
 
 
 def test_the_monitoring_and_area_reports_from_the_store_show_what_the_computed_ones_show(

@@ -28,10 +28,12 @@ def event_study_figure(
 ) -> plt.Figure:
     """Estimates with their confidence bands by event time (x ``scale``: shares in percentage
     points), a dashed zero line and a vertical line at the start (between the last untreated
-    period and event time 0). The reference period is drawn as an open marker at 0.
+    period and event time 0). The reference period is drawn as an open marker at 0. Drawn into
+    ``ax``, the caller lays the figure out.
     """
     table = result.coefficients
-    if ax is None:
+    own_figure = ax is None
+    if own_figure:
         fig, ax = plt.subplots(figsize=(7, 3.8))
     else:
         fig = ax.figure
@@ -53,5 +55,6 @@ def event_study_figure(
     if title:
         ax.set_title(title, loc="left", fontsize=11)
     ax.legend(frameon=False, fontsize=8, loc="best")
-    fig.tight_layout()
+    if own_figure:  # a panel of a bigger figure: its owner lays the whole figure out once
+        fig.tight_layout()
     return fig

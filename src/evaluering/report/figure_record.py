@@ -13,6 +13,7 @@ description, or with a count below ``min_cell``.
 
 from __future__ import annotations
 
+import functools
 import math
 from typing import TYPE_CHECKING
 
@@ -51,12 +52,38 @@ def recorded_description(fig: Figure) -> str | None:
     return getattr(fig, _DESCRIPTION, None)
 
 
+def _laid_out_by_report(fig: Figure, make_png) -> bool:
+    """True for a report's own figure, whose PNG is the whole canvas rather than the tight box.
+
+    Every figure a report draws (one with a :func:`describe` text) was laid out by the function
+    that drew it (tight or constrained layout), so nothing lies outside its canvas
+    (tests/test_results_store.py checks each report figure). Cropping it to the tight box, the inline
+    backend's default, would lay it out and draw it a second time: about a second per report.
+    Other figures in the kernel keep the backend's settings.
+    """
+    return recorded_description(fig) is not None and isinstance(make_png, functools.partial)
+
+
+def _drop_placeholder_layout(fig: Figure) -> None:
+    """Forget that ``fig`` was laid out by ``tight_layout``: its layout is fixed now.
+
+    ``Figure.tight_layout`` leaves a placeholder layout engine behind, and matplotlib draws a
+    figure with any layout engine once more before printing it. A constrained layout, which is
+    computed at drawing, is kept.
+    """
+    from matplotlib.layout_engine import PlaceHolderLayoutEngine
+
+    if isinstance(fig.get_layout_engine(), PlaceHolderLayoutEngine):
+        fig.set_layout_engine(None)  # no engine (or the rc's automatic layout, as for a new figure)
+
+
 def install() -> None:
     """In an IPython kernel, make the PNG of every figure carry its record in the output metadata.
 
     Wraps the PNG formatter the inline backend registered (``%matplotlib inline`` runs first in
-    the report notebooks), so the picture itself is made exactly as before. Does nothing outside
-    IPython or when figures have no PNG formatter.
+    the report notebooks), so the picture is the backend's; a report's own figure is printed as
+    its whole canvas (:func:`_laid_out_by_report`). Does nothing outside IPython or when figures
+    have no PNG formatter.
     """
     try:
         from IPython import get_ipython
@@ -76,7 +103,11 @@ def install() -> None:
         return
 
     def png_with_record(fig: Figure):
-        data = make_png(fig)
+        if _laid_out_by_report(fig, make_png):
+            _drop_placeholder_layout(fig)
+            data = make_png(fig, bbox_inches=None)
+        else:
+            data = make_png(fig)
         if isinstance(data, tuple):  # a formatter may already return (data, metadata)
             data = data[0]
         metadata = {METADATA_KEY: {"persons": recorded_persons(fig)}}

@@ -114,7 +114,7 @@ def estimates_figure(evaluation: DistrictEvaluation, table: pd.DataFrame | None 
         ax.plot(100 * row["estimate"], yi, "o", color=colour, ms=6)
     ax.axvline(0, color="#333333", lw=0.8)
     ax.set_yticks(y, [plain_text(f"{r.number}. {r.indicator}") for r in rows.itertuples()], fontsize=9)
-    ax.set_xlabel("Ændring i bydelen minus ændring i sammenligningsgruppen (procentpoint, 95 % KI)")
+    ax.set_xlabel("Ændring i bydelen minus ændring i sammenligningsgruppen\n(procentpoint, 95 % KI)")
     ax.xaxis.set_major_formatter(matplotlib.ticker.FuncFormatter(lambda v, _: fmt.number(v, 0)))
     ax.grid(axis="x", color="#eeeeee")
     despine(ax)

@@ -147,7 +147,7 @@ class OverviewReport:
             despine(ax)
         axes[0][0].set_yticks(y, [plain_text(f"{tables[0].loc[k, 'number']}. {tables[0].loc[k, 'indicator']}")
                                   for k in keys], fontsize=9)
-        fig.supxlabel("Ændring i bydelen minus ændring i sammenligningsgruppen (procentpoint, 95 % KI)", fontsize=9)
+        fig.supxlabel("Ændring i bydelen minus ændring i sammenligningsgruppen\n(procentpoint, 95 % KI)", fontsize=9)
         fig.tight_layout()
         describe(fig, overview_text([ev.district_name for ev in self.evaluations], tables, keys))
         drawn = [table.loc[k, "min_persons"] for table in tables for k in keys if pd.notna(table.loc[k, "estimate"])]

@@ -10,25 +10,32 @@
 - :mod:`.scratch`: each run's temporary folder, and removing those of killed runs.
 """
 
-from . import quick_imports  # noqa: F401  (first: before anything imports jsonschema)
-from .execute import RunContext, RunInterrupted, RunResult, execute_run, needs_run, run_all
-from .files import write_atomic
-from .index import mark_started, update_status, write_index
-from .plan import (
-                   AREA_REPORT,
-                   MONITORING_REPORT,
-                   OVERVIEW_REPORT,
-                   RunSpec,
-                   plan_area_run,
-                   plan_district_runs,
-                   plan_monitoring_run,
-                   plan_overview_run,
-                   plan_wave,
-)
-from .scratch import sweep_stale_folders
-from .worker import render_html
+import importlib
 
-__all__ = ["RunSpec", "RunResult", "RunContext", "RunInterrupted", "plan_district_runs", "plan_overview_run",
-           "plan_area_run", "plan_monitoring_run", "plan_wave", "execute_run", "needs_run", "run_all", "mark_started",
-           "update_status", "write_index", "sweep_stale_folders",
-           "write_atomic", "render_html", "AREA_REPORT", "OVERVIEW_REPORT", "MONITORING_REPORT"]
+from . import quick_imports  # noqa: F401  (first: before anything imports jsonschema)
+
+# Where each public name lives. The submodules are imported when a name is first used (PEP 562):
+# every report's worker process (``python -m evaluering.runner.worker``) imports this package
+# first, and needs neither pandas nor the disclosure scan that the parent's modules import.
+_HOME = {
+    "RunSpec": "plan", "RunResult": "execute", "RunContext": "execute", "RunInterrupted": "execute",
+    "plan_district_runs": "plan", "plan_overview_run": "plan", "plan_area_run": "plan",
+    "plan_monitoring_run": "plan", "plan_wave": "plan", "execute_run": "execute", "needs_run": "execute",
+    "run_all": "execute", "mark_started": "index", "update_status": "index", "write_index": "index",
+    "sweep_stale_folders": "scratch", "write_atomic": "files", "render_html": "worker",
+    "AREA_REPORT": "plan", "OVERVIEW_REPORT": "plan", "MONITORING_REPORT": "plan",
+}
+
+__all__ = sorted(_HOME)
+
+
+def __getattr__(name: str):
+    if name not in _HOME:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_HOME])

@@ -20,7 +20,7 @@ import subprocess
 import sys
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import Future, ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -73,10 +73,13 @@ class RunResult:
 class RunContext:
     """What every run of one invocation shares: the disclosure rule, the identifiers to look for,
     the data fingerprint, limits and whether to rebuild unchanged reports.
+
+    ``identifiers`` may be a future (:meth:`for_data` reads them while the first notebooks run);
+    :meth:`identifier_set` waits for it.
     """
 
     min_cell: int
-    identifiers: frozenset[str]
+    identifiers: frozenset[str] | Future
     data_digest: str
     timeout: int = 1800
     force: bool = False
@@ -84,9 +87,20 @@ class RunContext:
 
     @classmethod
     def for_data(cls, params: Params, data_dir: Path, **options) -> RunContext:
-        """The context for a data folder: its disclosure minimum, identifiers and fingerprint."""
-        return cls(params.disclosure.min_cell, frozenset(data_identifiers(Path(data_dir), params)),
-                   data_hash(Path(data_dir)), **options)
+        """The context for a data folder: its disclosure minimum, identifiers and fingerprint.
+
+        The identifiers are first needed when the first report is scanned, so they are read in a
+        thread of their own meanwhile (about a second at Gladsaxe's size, on the critical path
+        of a run that only re-renders).
+        """
+        reader = ThreadPoolExecutor(max_workers=1)
+        identifiers = reader.submit(lambda: frozenset(data_identifiers(Path(data_dir), params)))
+        reader.shutdown(wait=False)  # the read goes on; no other task is accepted
+        return cls(params.disclosure.min_cell, identifiers, data_hash(Path(data_dir)), **options)
+
+    def identifier_set(self) -> frozenset[str]:
+        """The identifiers to look for, once they have been read."""
+        return self.identifiers.result() if isinstance(self.identifiers, Future) else self.identifiers
 
 
 class RunInterrupted(EvalueringError):
@@ -190,9 +204,10 @@ def _run_worker(spec: RunSpec, folder: Path, context: RunContext) -> RunResult |
 def _disclosure_problems(folder: Path, context: RunContext, spec: RunSpec) -> list[str]:
     """Scan the rendered report and the executed notebook; every finding is a reason to refuse."""
     html = (folder / "report.html").read_text(encoding="utf-8")
-    findings = scan_html(html, min_cell=context.min_cell, identifiers=context.identifiers, source=spec.report.name)
+    identifiers = context.identifier_set()
+    findings = scan_html(html, min_cell=context.min_cell, identifiers=identifiers, source=spec.report.name)
     notebook = nbformat.read(folder / "executed.ipynb", as_version=4)
-    findings += scan_notebook(notebook, min_cell=context.min_cell, identifiers=context.identifiers,
+    findings += scan_notebook(notebook, min_cell=context.min_cell, identifiers=identifiers,
                               source=spec.notebook.name)
     return [f"{f.source}: {f.problem}" for f in findings]
 
