@@ -82,8 +82,34 @@ def baseline_cohort(
         if base.empty:
             raise DidError(f"no baseline observations in {baseline_year}{ages}")
         base["treated"] = base["baseline_group"] != comparison
-    cohort = register.merge(base, on=person, how="inner", validate="many_to_one")
-    return cohort.sort_values([person, time], ignore_index=True)
+    return _join_sorted(register, base, person, time)
+
+
+def _join_sorted(register: pd.DataFrame, base: pd.DataFrame, person: str, time: str) -> pd.DataFrame:
+    """The register rows of the persons in ``base`` (one row each) with their ``base`` columns,
+    sorted by person and time. Persons as non-negative integer codes (``district_cohort``) are
+    looked up in a table and sorted on one integer key: a city's register in a fraction of the
+    time of a merge and a two-column sort; the rows and values are the same.
+    """
+    codes, times = register[person], register[time]
+    if not (pd.api.types.is_integer_dtype(codes.dtype) and pd.api.types.is_integer_dtype(times.dtype)
+            and isinstance(codes.dtype, np.dtype) and isinstance(times.dtype, np.dtype)
+            and len(base) and codes.min() >= 0 and base[person].min() >= 0
+            and not set(register.columns) & set(base.columns) - {person}):  # else the merge's suffixes
+        cohort = register.merge(base, on=person, how="inner", validate="many_to_one")
+        return cohort.sort_values([person, time], ignore_index=True)
+    codes, times = codes.to_numpy(), times.to_numpy()
+    size = int(max(codes.max(), base[person].max())) + 1
+    position = np.full(size, -1, dtype=np.int64)  # person code -> its row in base (-1: not in base)
+    position[base[person].to_numpy()] = np.arange(len(base))
+    found = position[codes]
+    rows = np.flatnonzero(found >= 0)
+    first = int(times.min())
+    key = codes[rows].astype(np.int64) * (int(times.max()) - first + 1) + (times[rows] - first)
+    rows = rows[np.argsort(key, kind="stable")]
+    extra = base.drop(columns=person).iloc[found[rows]].reset_index(drop=True)
+    cohort = register.iloc[rows].reset_index(drop=True)
+    return pd.concat([cohort, extra], axis=1)
 
 
 def cohort_retention(cohort: pd.DataFrame, *, time: str = "year", group: str = "group") -> pd.DataFrame:
@@ -96,6 +122,18 @@ def cohort_retention(cohort: pd.DataFrame, *, time: str = "year", group: str = "
 
 
 # --- the estimator --------------------------------------------------------------------------------
+
+
+def _repeated(unit_codes: np.ndarray, time: pd.Series) -> bool:
+    """Whether a (unit, time) pair occurs twice: counted on integer keys for integer times (a city's
+    register panel in a fraction of the time of hashing the pairs), else pandas' ``duplicated``.
+    """
+    if len(unit_codes) and isinstance(time.dtype, np.dtype) and time.dtype.kind in "iu":
+        t = time.to_numpy().astype(np.int64)
+        span = int(t.max()) - int(t.min()) + 1
+        if span * (int(unit_codes.max()) + 1) <= 4 * len(t) + 2**20:
+            return bool(np.bincount(unit_codes * span + (t - t.min())).max() > 1)
+    return bool(pd.DataFrame({"unit": unit_codes, "time": time.to_numpy()}).duplicated().any())
 
 
 def load_panel(panel: pd.DataFrame, outcome: str, unit: str, time: str, treated: str, *,
@@ -112,12 +150,12 @@ def load_panel(panel: pd.DataFrame, outcome: str, unit: str, time: str, treated:
         raise DidError(f"'{time}' must hold integer periods (years)")
     if panel[[unit, time]].isna().any().any():
         raise DidError(f"missing values in '{unit}' or '{time}'")
-    if panel[[unit, time]].duplicated().any():
+    unit_codes = pd.factorize(panel[unit])[0]
+    if _repeated(unit_codes, panel[time]):
         raise DidError(f"several rows for the same {unit} and {time}")
     tr = panel[treated]
     if tr.isna().any() or not tr.isin([0, 1]).all():
         raise DidError(f"'{treated}' must be 0/1 or boolean without missing values")
-    unit_codes = pd.factorize(panel[unit])[0]
     tr = tr.to_numpy(dtype=float)
     n_per_unit = np.bincount(unit_codes)
     treated_per_unit = np.bincount(unit_codes, weights=tr)

@@ -26,13 +26,29 @@ __all__ = ["place_event_study"]
 
 
 def _cell_influence(treated: np.ndarray, period: np.ndarray, y: np.ndarray, w: np.ndarray) -> tuple[dict, np.ndarray]:
-    """Weighted mean of each (treated, period) cell and each row's influence on its own cell mean."""
-    means, influence = {}, np.empty(len(y))
-    for cell, rows in pd.Series(y).groupby([treated, period]).indices.items():
-        mean = np.average(y[rows], weights=w[rows])
-        influence[rows] = w[rows] * (y[rows] - mean) / w[rows].sum()
-        means[cell] = mean
+    """Weighted mean of each (treated, period) cell and each row's influence on its own cell mean.
+
+    Cells are numbered ``treated * span + (period - first year)`` and summed with ``bincount``: no
+    grouping of millions of rows.
+    """
+    first = int(period.min())
+    span = int(period.max()) - first + 1
+    cell = np.where(treated, span - first, -first) + period  # period: integer years
+    total = np.bincount(cell, weights=w, minlength=2 * span)
+    present = np.bincount(cell, minlength=2 * span) > 0
+    mean = np.divide(np.bincount(cell, weights=w * y, minlength=2 * span), total, out=np.zeros(2 * span),
+                     where=present)
+    influence = w * (y - mean[cell]) / total[cell]
+    means = {(bool(c // span), int(c % span) + first): float(mean[c]) for c in np.flatnonzero(present)}
     return means, influence
+
+
+def _distinct(periods: np.ndarray) -> list[int]:
+    """The distinct periods (years) as ints, counted rather than sorted (millions of rows, few years)."""
+    if len(periods) == 0:
+        return []
+    first = int(periods.min())
+    return [int(p) + first for p in np.flatnonzero(np.bincount(periods - first))]
 
 
 def _cluster_sums(clusters: np.ndarray, period: np.ndarray, signed: np.ndarray, event_years: list[int],
@@ -40,13 +56,16 @@ def _cluster_sums(clusters: np.ndarray, period: np.ndarray, signed: np.ndarray, 
     """Each cluster's summed influence on each coefficient (clusters x event years).
 
     A coefficient's influence values are the signed values of its year's rows and minus those of
-    the reference year's rows; other rows add zero and are skipped.
+    the reference year's rows: each cluster's sum over its year's rows minus its sum over the
+    reference year's rows (found once).
     """
-    sums = np.zeros((clusters.max() + 1, len(event_years)))
+    n_clusters = int(clusters.max()) + 1
+    at_reference = period == reference
+    reference_sums = np.bincount(clusters[at_reference], weights=signed[at_reference], minlength=n_clusters)
+    sums = np.empty((n_clusters, len(event_years)))
     for j, year in enumerate(event_years):
-        rows = (period == year) | (period == reference)
-        z = np.where(period[rows] == year, signed[rows], -signed[rows])
-        sums[:, j] = np.bincount(clusters[rows], weights=z, minlength=len(sums))
+        rows = period == year
+        sums[:, j] = np.bincount(clusters[rows], weights=signed[rows], minlength=n_clusters) - reference_sums
     return sums
 
 
@@ -69,8 +88,8 @@ def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, re
     kept = ((in_district | (units["group"] == COMPARISON).to_numpy(dtype=bool, na_value=False))
             & (units["weight"] > 0).to_numpy())
     period_all = units["period"].to_numpy()
-    years = sorted({int(p) for p in np.unique(period_all[kept & in_district])}
-                   & {int(p) for p in np.unique(period_all[kept & ~in_district])})  # with data in both groups
+    years = sorted(set(_distinct(period_all[kept & in_district]))
+                   & set(_distinct(period_all[kept & ~in_district])))  # with data in both groups
     if reference not in years:
         raise DidError(f"no data for both groups in the reference year {reference}")
     rows = kept & np.isin(period_all, years)

@@ -30,7 +30,7 @@ from ..indicators.availability import (
 )
 from ..indicators.levels import weighted_levels
 from ..indicators.prepare import COMPARISON, PreparedData
-from ..indicators.units import survey_outcome, unit_frame
+from ..indicators.units import REGISTER_COMPUTATIONS, register_units, release_units, survey_outcome, unit_frame
 from ..inference import benjamini_hochberg, holm
 from ..inference.reported import ReportedInference
 from ..inference.social_mix import social_mix_inference
@@ -44,8 +44,8 @@ from .register_analyses import (
     PEOPLE_KINDS,
     REGISTER_KINDS,
     district_cohort,
+    indicator_event_study,
     people_estimate,
-    place_event_studies,
     register_inference,
 )
 
@@ -99,7 +99,9 @@ def _level(levels: pd.DataFrame, group: str, period: int, column: str = "value")
 
 def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseline: int, followup: int,
                        balanced: dict[int, SurveyDesign]) -> tuple[DidEstimate, pd.DataFrame, pd.DataFrame | None]:
-    """DiD, levels and (for non-survey indicators) the unit frame of one indicator."""
+    """DiD, levels and (for non-survey indicators) the unit frame of one indicator (a register
+    indicator's compact frame, ``register_units``).
+    """
     if isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
         outside = isinstance(ind.computation, SurveyOutsideView)
         designs = estimation_designs(data, ind, {w: balanced[w] for w in (baseline, followup)})
@@ -110,7 +112,9 @@ def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseli
         est, levels = design_did(designs, outcomes, indicator=ind.key, district=district, baseline=baseline,
                                  followup=followup, group=None if outside else BALANCE_GROUP, comparison=COMPARISON)
         return est, levels, None
-    units = unit_frame(data, ind, [baseline, followup])
+    # a register indicator's frame compact (categorical groups, integer clusters): the same numbers, fast
+    register = isinstance(ind.computation, REGISTER_COMPUTATIONS)
+    units = (register_units if register else unit_frame)(data, ind, [baseline, followup])
     units = units[units["group"].isin([district, COMPARISON])]
     if isinstance(ind.computation, VisitorMean):  # the counters the change rests on (as visitor_inference)
         units = counters_in_both(units, baseline, followup)
@@ -161,58 +165,18 @@ def evaluate_district(
         balanced[wave], balance_notes[wave] = balance_comparison_noted(
             data.designs[wave], "stratum", district_obj.key, COMPARISON, BALANCE_COVARIATES)
     cohort = district_cohort(data, district_obj.key, baseline, followup) if details else None
-    rows, level_frames, estimates = [], [], []
+    rows, level_frames, estimates, event_studies = [], [], [], {}
     for ind in tqdm(params.indicators, desc=district_obj.name, disable=not progress, leave=False):
-        reason = not_computed_reason(data, ind, district_obj.key, baseline, followup)
-        if reason is not None:  # no data for it in the district (e.g. no children in daycare): say why
-            rows.append(not_computed_row(data, ind, district_obj.key, reason))
-            continue
-        est, levels, units = estimate_indicator(data, ind, district_obj.key, baseline, followup, balanced)
-        shown = _reported_inference(data, ind, est, units, district_obj.key, baseline, followup)
-        if units is None and ind.source == "survey":  # survey levels: add persons with/without the answer
-            levels = with_attribute_counts(levels, unit_frame(data, ind, [baseline, followup]))
-        levels = levels.assign(indicator=ind.key)
-        goal, theme = params.theme_of(ind.key)
-        target = params.ambition(district_obj.key, ind.key)
-        followup_level = _level(levels, district_obj.key, followup)
-        rows.append(
-            {
-                "number": ind.number,
-                "key": ind.key,
-                "indicator": ind.name,
-                "effect_goal": goal.name,
-                "theme": theme.name,
-                "direction": ind.direction,
-                "unit": ind.unit,
-                "district_baseline": _level(levels, district_obj.key, baseline),
-                "district_followup": followup_level,
-                "comparison_baseline": _level(levels, COMPARISON, baseline),
-                "comparison_followup": _level(levels, COMPARISON, followup),
-                # the fewest persons behind a level, or with or without its attribute (disclosure control)
-                "min_persons": disclosure_persons(levels).min() if ind.source != "visitors" else None,
-                # what the report shows: estimate, interval and p-value of one procedure
-                "estimate": shown.estimate,
-                "se": shown.se,
-                "ci_low": shown.ci_low,
-                "ci_high": shown.ci_high,
-                "p_value": shown.p_value,
-                "inference": shown.method,
-                "inference_note": shown.note,
-                # the model's own (person- or design-based) standard error, for comparison
-                "se_model": est.se,
-                "p_model": est.p_value,
-                "design": est.design,
-                "scale": est.scale,
-                "verdict": verdict(shown.estimate, shown.p_value, ind),
-                **(_people(cohort, ind, baseline) if details else {}),
-                "ambition": target,
-                "ambition_met": ambition_met(followup_level, target, ind.sign),
-                "not_computed": None,
-                "weighting_note": weighting_note(data, ind, district_obj.key, [baseline, followup], balance_notes),
-            }
-        )
-        level_frames.append(levels)
-        estimates.append(est)
+        try:
+            row, levels, est = _indicator_row(data, ind, district_obj, baseline, followup, balanced, balance_notes,
+                                 cohort, details, event_studies)
+        finally:  # a register indicator's frames are large: free them before the next indicator's
+            if isinstance(ind.computation, REGISTER_COMPUTATIONS):
+                release_units(data, ind)
+        rows.append(row)
+        if levels is not None:
+            level_frames.append(levels)
+            estimates.append(est)
     table = pd.DataFrame(rows)
     # adjust for testing every indicator of the district at once
     # (an indicator without a test, e.g. a question everyone answered alike, is left out)
@@ -229,5 +193,63 @@ def evaluate_district(
         levels=pd.concat(level_frames, ignore_index=True),
         estimates=tuple(estimates),
         balanced=balanced,
-        event_studies=place_event_studies(data, district_obj.key, baseline, followup) if details else {},
+        event_studies=event_studies,
     )
+
+
+def _indicator_row(data: PreparedData, ind: Indicator, district_obj, baseline: int, followup: int,
+                   balanced: dict, balance_notes: dict, cohort: pd.DataFrame | None, details: bool,
+                   event_studies: dict) -> tuple[dict, pd.DataFrame | None, DidEstimate | None]:
+    """One indicator's row of the evaluation table, its levels and estimate (None when it cannot be
+    computed); with ``details`` its place event study is added to ``event_studies`` (register
+    shares and means, computed or not).
+    """
+    params = data.params
+    if details and isinstance(ind.computation, PEOPLE_KINDS):
+        event_studies[ind.key] = indicator_event_study(data, ind, district_obj.key, baseline, followup)
+    reason = not_computed_reason(data, ind, district_obj.key, baseline, followup)
+    if reason is not None:  # no data for it in the district (e.g. no children in daycare): say why
+        return not_computed_row(data, ind, district_obj.key, reason), None, None
+    est, levels, units = estimate_indicator(data, ind, district_obj.key, baseline, followup, balanced)
+    shown = _reported_inference(data, ind, est, units, district_obj.key, baseline, followup)
+    if units is None and ind.source == "survey":  # survey levels: add persons with/without the answer
+        levels = with_attribute_counts(levels, unit_frame(data, ind, [baseline, followup]))
+    levels = levels.assign(indicator=ind.key)
+    goal, theme = params.theme_of(ind.key)
+    target = params.ambition(district_obj.key, ind.key)
+    followup_level = _level(levels, district_obj.key, followup)
+    row = {
+        "number": ind.number,
+        "key": ind.key,
+        "indicator": ind.name,
+        "effect_goal": goal.name,
+        "theme": theme.name,
+        "direction": ind.direction,
+        "unit": ind.unit,
+        "district_baseline": _level(levels, district_obj.key, baseline),
+        "district_followup": followup_level,
+        "comparison_baseline": _level(levels, COMPARISON, baseline),
+        "comparison_followup": _level(levels, COMPARISON, followup),
+        # the fewest persons behind a level, or with or without its attribute (disclosure control)
+        "min_persons": disclosure_persons(levels).min() if ind.source != "visitors" else None,
+        # what the report shows: estimate, interval and p-value of one procedure
+        "estimate": shown.estimate,
+        "se": shown.se,
+        "ci_low": shown.ci_low,
+        "ci_high": shown.ci_high,
+        "p_value": shown.p_value,
+        "inference": shown.method,
+        "inference_note": shown.note,
+        # the model's own (person- or design-based) standard error, for comparison
+        "se_model": est.se,
+        "p_model": est.p_value,
+        "design": est.design,
+        "scale": est.scale,
+        "verdict": verdict(shown.estimate, shown.p_value, ind),
+        **(_people(cohort, ind, baseline) if details else {}),
+        "ambition": target,
+        "ambition_met": ambition_met(followup_level, target, ind.sign),
+        "not_computed": None,
+        "weighting_note": weighting_note(data, ind, district_obj.key, [baseline, followup], balance_notes),
+    }
+    return row, levels, est

@@ -19,12 +19,12 @@ from ..did.event_study import EventStudyResult
 from ..did.panel import PanelDidResult, baseline_cohort, panel_did
 from ..did.place_event_study import place_event_study
 from ..indicators.prepare import PreparedData
-from ..indicators.units import cluster_codes, is_one_of, unit_frame
+from ..indicators.units import is_one_of, register_units
 from ..inference.reported import ReportedInference
 from ..inference.studentised_placebo import area_statistics, district_history_variance, studentised_placebo
 
 __all__ = ["REGISTER_KINDS", "register_inference", "PEOPLE_KINDS", "district_cohort", "people_estimate",
-           "place_event_studies", "PLACEBO_SEED", "PLACEBO_DRAWS"]
+           "indicator_event_study", "place_event_studies", "PLACEBO_SEED", "PLACEBO_DRAWS"]
 
 REGISTER_KINDS = (RegisterShare, RegisterMean, InmoverShare)
 PEOPLE_KINDS = (RegisterShare, RegisterMean)
@@ -44,16 +44,17 @@ def register_inference(data: PreparedData, indicator: Indicator, district: str, 
     """The district's register DiD with sampling and area-shock variance, studentised placebo test.
 
     The area statistics are computed once per indicator and periods and serve every district.
+    Computed from the indicator's compact unit frames (``register_units``).
     """
     key = ("area_statistics", repr(indicator.computation), baseline, followup)
     if key not in data._unit_frames:
-        units = unit_frame(data, indicator, [baseline, followup])
+        units = register_units(data, indicator, [baseline, followup])
         data._unit_frames[key] = area_statistics(units, sorted(data.dataset.areas["area_id"].astype(str)),
-                                                 baseline, followup,
-                                                 cluster_codes=cluster_codes(data, indicator, [baseline, followup]))
+                                                 baseline, followup, cluster_codes=units["cluster"].to_numpy())
     treated, rest = _areas(data, district)
-    history = district_history_variance(unit_frame(data, indicator), treated, rest, baseline, followup,
-                                        cluster_codes=cluster_codes(data, indicator))
+    units = register_units(data, indicator)
+    history = district_history_variance(units, treated, rest, baseline, followup,
+                                        cluster_codes=units["cluster"].to_numpy())
     return studentised_placebo(data._unit_frames[key], treated, rest, baseline, followup, n_draws=PLACEBO_DRAWS,
                                seed=PLACEBO_SEED, district_tau2=history)
 
@@ -89,15 +90,21 @@ def people_estimate(cohort: pd.DataFrame, indicator: Indicator, baseline: int) -
     return panel_did(rows.assign(y=y), "y", "person_id", "year", "treated", baseline + 1)
 
 
+def indicator_event_study(data: PreparedData, indicator: Indicator, district: str, baseline: int,
+                          followup: int) -> EventStudyResult:
+    """Yearly place event study of one register share or mean (start the year after baseline),
+    from its compact unit frame; years after the follow-up are left out.
+    """
+    units = register_units(data, indicator)
+    later = (units["period"] > followup).to_numpy()
+    if later.any():
+        units = units[~later]
+    return place_event_study(units, district, baseline + 1, outcome=indicator.key,
+                             cluster_codes=units["cluster"].to_numpy())
+
+
 def place_event_studies(data: PreparedData, district: str, baseline: int, followup: int
                         ) -> dict[str, EventStudyResult]:
     """Yearly place event study of every register indicator, start the year after baseline."""
-    results = {}
-    for ind in data.params.indicators:
-        if isinstance(ind.computation, PEOPLE_KINDS):
-            units, codes = unit_frame(data, ind), cluster_codes(data, ind)
-            later = (units["period"] > followup).to_numpy()
-            if later.any():  # years after the follow-up are left out (taking rows costs on a register)
-                units, codes = units[~later], None if codes is None else codes[~later]
-            results[ind.key] = place_event_study(units, district, baseline + 1, outcome=ind.key, cluster_codes=codes)
-    return results
+    return {ind.key: indicator_event_study(data, ind, district, baseline, followup)
+            for ind in data.params.indicators if isinstance(ind.computation, PEOPLE_KINDS)}

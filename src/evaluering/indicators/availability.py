@@ -9,12 +9,13 @@ data-availability gaps get a reason here; anything else that fails is a bug and 
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..config import Indicator, InstitutionIsolation, SurveyOutsideView, VisitorMean
 from ..groups import COMPARISON
 from .prepare import PreparedData
-from .units import survey_outcome, unit_frame
+from .units import REGISTER_COMPUTATIONS, register_units, survey_outcome, unit_frame
 
 __all__ = ["NOT_COMPUTED", "not_computed_reason", "counters_in_both", "outside_view_outcome"]
 
@@ -77,11 +78,14 @@ def _survey_reason(data: PreparedData, ind: Indicator, district: str, waves: lis
 
 def _units_reason(data: PreparedData, ind: Indicator, district: str, waves: list[int]) -> str | None:
     comp = ind.computation
-    units = unit_frame(data, ind, waves)
+    # a register indicator's compact frame: the same groups and periods without its text
+    units = (register_units if isinstance(comp, REGISTER_COMPUTATIONS) else unit_frame)(data, ind, waves)
     if isinstance(comp, VisitorMean):
         units = counters_in_both(units, waves[0], waves[-1])
+    period = units["period"].to_numpy()
     for group in (district, COMPARISON):
-        present = set(units.loc[units["group"] == group, "period"].astype(int))
+        in_group = (units["group"] == group).to_numpy(dtype=bool, na_value=False)
+        present = set(np.unique(period[in_group]).astype(int).tolist())
         years = [w for w in waves if w not in present]
         if not years:
             continue

@@ -24,6 +24,7 @@ def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
     The mean is a ratio estimator ``sum(w*y)/sum(w)``; its variance uses the linearised values
     ``z = w*(y - mean)/sum(w)`` summed within clusters, with the usual G/(G-1) factor
     (the with-replacement approximation used by R's ``survey`` for a one-stage design).
+    ``units`` may be compact (``units.register_units``: categorical groups, integer clusters).
     """
     u = units.assign(wy=units["weight"] * units["y"], **attribute_columns(units))
     cells = u.groupby(["group", "period"], sort=True)  # grouped once, for agg, transform and ngroup below
@@ -43,7 +44,10 @@ def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
     totals["n_clusters"] = g
     # persons with and without the attribute (disclosure control), from the same grouping
     columns = ["value", "se", "n_units", "n_persons", "n_clusters", "n_with", "n_without", "not_binary"]
-    return shares_only(totals[columns]).reset_index()
+    levels = shares_only(totals[columns]).reset_index()
+    if isinstance(levels["group"].dtype, pd.CategoricalDtype):  # a compact register frame: groups as text again
+        levels["group"] = levels["group"].astype(levels["group"].cat.categories.dtype)
+    return levels
 
 
 def indicator_levels(

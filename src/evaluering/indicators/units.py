@@ -15,6 +15,12 @@ area       the small area the row belongs to (residence, or the counter's area)
 The indicator's value for a group and period is then the weighted mean of ``y`` and the
 difference-in-differences is a weighted regression on the same frame, so levels and estimates
 can never disagree.
+
+A register indicator's frame has a row per person-year: millions of rows for a city. The
+evaluation works on its compact form (:func:`register_units`: the same rows and values with
+``group`` and ``area`` as categoricals and ``cluster`` as integer person codes, about 40 bytes a
+row instead of three text values), kept while an indicator is evaluated and then released
+(:func:`release_units`).
 """
 
 from __future__ import annotations
@@ -38,7 +44,8 @@ from ..errors import RequestError
 from ..groups import COMPARISON
 from .prepare import PreparedData
 
-__all__ = ["cluster_codes", "is_one_of", "unit_frame", "survey_outcome"]
+__all__ = ["REGISTER_COMPUTATIONS", "cluster_codes", "is_one_of", "register_units", "release_units", "unit_frame",
+           "survey_outcome"]
 
 
 def _text(values):
@@ -106,9 +113,9 @@ def _text_codes(data: PreparedData, column: str) -> tuple[np.ndarray, pd.api.ext
     """A register text column as integer codes (in order of first appearance) and its distinct
     values (missing is one of them), found once.
 
-    Rows are then taken as codes and their text built from the distinct values, which is much
-    faster than taking text rows from a large register. 32-bit codes while the register has fewer
-    than 2**31 rows (half the memory of 64-bit). The person ids' codes may come from validation
+    Rows are then taken as codes (and their text, where needed, built from the distinct values),
+    which is much faster than taking text rows from a large register. 32-bit codes while the register has
+    fewer than 2**31 rows (half the memory of 64-bit). The person ids' codes may come from validation
     (see ``prepare``).
     """
     key = ("text_codes", column)
@@ -116,12 +123,6 @@ def _text_codes(data: PreparedData, column: str) -> tuple[np.ndarray, pd.api.ext
         codes, uniques = pd.factorize(data.register[column].array, use_na_sentinel=False)
         data._unit_frames[key] = (codes.astype(np.int32) if len(codes) < 2**31 else codes, uniques)
     return data._unit_frames[key]
-
-
-def _text_rows(data: PreparedData, column: str, rows: np.ndarray):
-    """The values of a register text column in the rows at positions ``rows`` (see :func:`_text_codes`)."""
-    codes, uniques = _text_codes(data, column)
-    return uniques.take(codes[rows])
 
 
 def _person_codes(data: PreparedData) -> np.ndarray:
@@ -148,6 +149,8 @@ def _mapped(years: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
     keys = np.array(sorted(mapping), dtype=np.int64)
     if len(years) == 0:
         return np.zeros(0, dtype=np.int64)
+    if all(mapping[k] == k for k in mapping):  # every year its own period (no look-up needed)
+        return np.asarray(years, dtype=np.int64).copy()
     table = np.zeros(keys[-1] - keys[0] + 1, dtype=np.int64)
     table[keys - keys[0]] = [mapping[k] for k in keys]
     return table[np.asarray(years, dtype=np.int64) - keys[0]]
@@ -161,18 +164,102 @@ def _distinct_years(years: np.ndarray) -> np.ndarray:
     return np.flatnonzero(np.bincount(np.asarray(years, dtype=np.int64) - first)) + first
 
 
-def _register_units(data: PreparedData, comp: RegisterShare | RegisterMean, periods) -> tuple[pd.DataFrame, np.ndarray]:
-    """The frame and its rows' person codes (see :func:`cluster_codes`)."""
+def _register_rows(data: PreparedData, comp: RegisterShare | RegisterMean, periods) -> tuple[np.ndarray, np.ndarray]:
+    """The register rows (positions) of a register share or mean and their reported periods."""
     reg = data.register
     usable = (_in_age(reg, comp.age) & reg[comp.column].notna()).to_numpy()
     latest = getattr(comp, "latest_non_missing", False)
     year = reg["year"].to_numpy()
-    mapping = _period_map(_distinct_years(year[usable]), periods, latest)
-    rows = np.flatnonzero(usable & np.isin(year, list(mapping)))
-    y = _outcome_rows(reg[comp.column], rows, comp)
-    frame = _frame(_text_rows(data, "group", rows), _mapped(year[rows], mapping), y, 1.0,
-                   _text_rows(data, "person_id", rows), 1, _text_rows(data, "area_id", rows))
-    return frame, _person_codes(data)[rows]
+    available = _distinct_years(year[usable])
+    mapping = _period_map(available, periods, latest)
+    if len(mapping) < len(available):  # else every usable row is in one of the periods
+        usable = usable & np.isin(year, list(mapping), kind="table" if year.dtype.kind in "iu" else None)
+    rows = np.flatnonzero(usable)
+    return rows, _mapped(year[rows], mapping)
+
+
+def _inmover_rows(data: PreparedData, comp: InmoverShare, periods) -> tuple[np.ndarray, np.ndarray]:
+    """The register rows of persons who live in a group's areas this year but did not last year
+    (or were not here), and their periods (the year).
+    """
+    reg = data.register
+    if ("moved_in",) not in data._unit_frames:  # the same for every in-mover indicator and period
+        data._unit_frames[("moved_in",)] = _moved_in(reg, _person_codes(data), _text_codes(data, "group")[0])
+    moved_in = data._unit_frames[("moved_in",)]
+    keep = ((reg["year"] > reg["year"].min()) & _in_age(reg, comp.age) & reg[comp.column].notna()).to_numpy()
+    keep = keep & moved_in
+    if periods is not None:
+        keep = keep & reg["year"].isin(list(periods)).to_numpy()
+    rows = np.flatnonzero(keep)
+    return rows, reg["year"].to_numpy()[rows]
+
+
+def _smallest_int(n: int) -> type:
+    """The smallest signed integer type holding codes 0..n-1 and -1."""
+    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n < np.iinfo(t).max)
+
+
+def _categories(data: PreparedData, column: str) -> tuple[np.ndarray, pd.CategoricalDtype, np.ndarray]:
+    """A register text column's distinct values as a categorical dtype (sorted, missing left out),
+    found once: ``remap`` turns :func:`_text_codes`' codes into category codes (-1 for missing) and
+    ``back`` turns category codes (and -1) into them again.
+    """
+    key = ("categories", column)
+    if key not in data._unit_frames:
+        uniques = _text_codes(data, column)[1]
+        missing = np.asarray(pd.isna(uniques), dtype=bool)
+        present = np.flatnonzero(~missing)
+        order = present[np.argsort(np.asarray(uniques.take(present), dtype=object), kind="stable")]
+        remap = np.full(len(uniques), -1, dtype=_smallest_int(len(uniques)))
+        remap[order] = np.arange(len(order))
+        back = np.append(order, np.flatnonzero(missing)[:1]).astype(np.int64)  # -1 -> the missing value's code
+        data._unit_frames[key] = (remap, pd.CategoricalDtype(pd.Index(uniques.take(order))), back)
+    return data._unit_frames[key]
+
+
+def _categorical_rows(data: PreparedData, column: str, rows: np.ndarray) -> pd.Categorical:
+    """A register text column's values in the rows at positions ``rows``, as a categorical (integer codes)."""
+    key = ("category_codes", column)
+    if key not in data._unit_frames:  # every register row's category code, found once (1 or 2 bytes a row)
+        remap, _, _ = _categories(data, column)
+        data._unit_frames[key] = remap[_text_codes(data, column)[0]]
+    return pd.Categorical.from_codes(data._unit_frames[key][rows], dtype=_categories(data, column)[1], validate=False)
+
+
+def _compact_frame(data: PreparedData, rows: np.ndarray, period: np.ndarray, y: np.ndarray) -> pd.DataFrame:
+    """The compact register unit frame of the register rows ``rows`` (see :func:`register_units`)."""
+    n = len(rows)
+    return pd.DataFrame(
+        {
+            "group": _categorical_rows(data, "group", rows),
+            "period": np.asarray(period, dtype=np.int64),
+            "y": np.asarray(y, dtype=float),
+            "weight": np.ones(n),
+            "cluster": _person_codes(data)[rows],
+            "persons": np.ones(n, dtype=np.int64),
+            "area": _categorical_rows(data, "area_id", rows),
+        },
+        copy=False,
+    )
+
+
+def _text_of(data: PreparedData, column: str, values: pd.Series):
+    """The text values of a categorical column of a compact frame, as taken from the register's text."""
+    _, _, back = _categories(data, column)
+    return _text_codes(data, column)[1].take(back[values.cat.codes.to_numpy()])
+
+
+def _text_frame(data: PreparedData, compact: pd.DataFrame) -> pd.DataFrame:
+    """The unit frame (text group, cluster and area) of a compact register unit frame."""
+    persons = _text_codes(data, "person_id")[1].take(compact["cluster"].to_numpy())
+    return _frame(_text_of(data, "group", compact["group"]), compact["period"].to_numpy(),
+                  compact["y"].to_numpy(), 1.0, persons, 1, _text_of(data, "area_id", compact["area"]))
+
+
+def _register_units(data: PreparedData, comp: RegisterShare | RegisterMean | InmoverShare, periods) -> pd.DataFrame:
+    """The compact unit frame of a register share or mean, or an in-mover share."""
+    rows, period = (_inmover_rows if isinstance(comp, InmoverShare) else _register_rows)(data, comp, periods)
+    return _compact_frame(data, rows, period, _outcome_rows(data.register[comp.column], rows, comp))
 
 
 def _survey_units(data: PreparedData, comp: SurveyShare, periods) -> pd.DataFrame:
@@ -245,31 +332,13 @@ def _moved_in(register: pd.DataFrame, person: np.ndarray | None = None,
     return group_before[person, year] != group
 
 
-def _inmover_units(data: PreparedData, comp: InmoverShare, periods) -> pd.DataFrame:
-    """Persons who live in a group's areas this year but did not last year (or were not here)."""
-    reg = data.register
-    if ("moved_in",) not in data._unit_frames:  # the same for every in-mover indicator and period
-        data._unit_frames[("moved_in",)] = _moved_in(reg, _person_codes(data), _text_codes(data, "group")[0])
-    moved_in = data._unit_frames[("moved_in",)]
-    keep = ((reg["year"] > reg["year"].min()) & _in_age(reg, comp.age) & reg[comp.column].notna()).to_numpy()
-    keep = keep & moved_in
-    if periods is not None:
-        keep = keep & reg["year"].isin(list(periods)).to_numpy()
-    rows = np.flatnonzero(keep)
-    y = _outcome_rows(reg[comp.column], rows, comp)
-    frame = _frame(_text_rows(data, "group", rows), reg["year"].to_numpy()[rows], y, 1.0,
-                   _text_rows(data, "person_id", rows), 1, _text_rows(data, "area_id", rows))
-    return frame, _person_codes(data)[rows]
-
+REGISTER_COMPUTATIONS = (RegisterShare, RegisterMean, InmoverShare)  # unit frames built from the register
 
 _BUILDERS = {
-    RegisterShare: _register_units,
-    RegisterMean: _register_units,
     SurveyShare: _survey_units,
     SurveyOutsideView: _outside_view_units,
     InstitutionIsolation: _isolation_units,
     VisitorMean: _visitor_units,
-    InmoverShare: _inmover_units,
 }
 
 
@@ -278,17 +347,59 @@ def unit_frame(data: PreparedData, indicator: Indicator, periods: Iterable[int] 
 
     A district evaluation and its report ask for the same frames several times, so each is built
     once per computation and periods and kept on ``data``. The caller gets a shallow copy: with
-    copy-on-write, changing it never changes the kept frame.
+    copy-on-write, changing it never changes the kept frame. A register indicator's frame is
+    built for each call from its compact frame (:func:`register_units`), which is kept only when
+    it was kept before (a city's register frames would otherwise fill the memory).
     """
-    periods = None if periods is None else sorted({int(p) for p in periods})
+    if isinstance(indicator.computation, REGISTER_COMPUTATIONS):
+        kept = set(data._unit_frames)
+        frame = _text_frame(data, register_units(data, indicator, periods))
+        _forget_new_compact_frames(data, kept)
+        return frame
     key = _frame_key(indicator, periods)
     if key not in data._unit_frames:
-        builder = _BUILDERS[type(indicator.computation)]
-        built = builder(data, indicator.computation, periods)
-        if isinstance(built, tuple):  # a register frame and its rows' person codes
-            built, data._unit_frames[("cluster_codes", *key)] = built
-        data._unit_frames[key] = built
+        data._unit_frames[key] = _BUILDERS[type(indicator.computation)](data, indicator.computation, key[1])
     return data._unit_frames[key].copy(deep=False)
+
+
+def register_units(data: PreparedData, indicator: Indicator, periods: Iterable[int] | None = None) -> pd.DataFrame:
+    """The unit frame of a register indicator, compact: the rows and values of :func:`unit_frame`,
+    with ``group`` and ``area`` as categoricals (sorted categories) and ``cluster`` as integer person
+    codes (equal codes for equal person ids, numbered in order of first appearance in the register).
+
+    A few bytes a row instead of three text values: grouping and selecting are fast and a
+    city-size register's frames fit in memory. Built once per computation and periods and kept on
+    ``data`` until :func:`release_units`; the caller gets a shallow copy.
+    """
+    if not isinstance(indicator.computation, REGISTER_COMPUTATIONS):
+        raise RequestError(f"indicator '{indicator.key}' is not computed from the register")
+    key = ("compact", *_frame_key(indicator, periods))
+    if key not in data._unit_frames:
+        comp = indicator.computation
+        if key[2] is not None and not getattr(comp, "latest_non_missing", False):
+            # each year is its own period: the rows of these periods are those of every period, in order
+            every = register_units(data, indicator)
+            period = every["period"].to_numpy()
+            keep = np.zeros(len(period), dtype=bool)
+            for p in key[2]:
+                keep |= period == p
+            data._unit_frames[key] = every[keep].reset_index(drop=True)
+        else:
+            data._unit_frames[key] = _register_units(data, comp, key[2])
+    return data._unit_frames[key].copy(deep=False)
+
+
+def _forget_new_compact_frames(data: PreparedData, kept: set) -> None:
+    """Drop the compact frames kept on ``data`` that are not among the keys ``kept``."""
+    for key in [k for k in data._unit_frames if k not in kept and k[0] == "compact"]:
+        del data._unit_frames[key]
+
+
+def release_units(data: PreparedData, indicator: Indicator) -> None:
+    """Forget the kept compact frames of ``indicator`` (every period selection), to free memory."""
+    computation = repr(indicator.computation)
+    for key in [k for k in data._unit_frames if k[:2] == ("compact", computation)]:
+        del data._unit_frames[key]
 
 
 def _frame_key(indicator: Indicator, periods: Iterable[int] | None) -> tuple:
@@ -301,8 +412,12 @@ def cluster_codes(data: PreparedData, indicator: Indicator, periods: Iterable[in
     (one code per person, so equal codes mean equal clusters), or None when the frame is not built
     from the register. Grouping by them gives what grouping by the text ids gives, without hashing text.
     """
-    unit_frame(data, indicator, periods)
-    return data._unit_frames.get(("cluster_codes", *_frame_key(indicator, periods)))
+    if not isinstance(indicator.computation, REGISTER_COMPUTATIONS):
+        return None
+    kept = set(data._unit_frames)
+    codes = register_units(data, indicator, periods)["cluster"].to_numpy()
+    _forget_new_compact_frames(data, kept)
+    return codes
 
 
 def survey_outcome(sample: pd.DataFrame, indicator: Indicator, district_code: str | None = None) -> np.ndarray:

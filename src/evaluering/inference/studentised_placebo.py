@@ -88,12 +88,54 @@ class AreaStatistics:
         return G / (G - 1) * (N - 1) / (N - N_PARAMETERS) if G > 1 and N > N_PARAMETERS else float("nan")
 
 
-def _sum_by(key: np.ndarray, values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct keys and the column sums of ``values`` (rows, k) per key."""
+def _sum_by(key: np.ndarray, values: np.ndarray, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys (sorted) and the column sums of ``values`` (rows, k) per key.
+
+    Keys known to lie in ``0..size-1``, with ``size`` not much larger than the number of rows, are
+    counted directly (``bincount``) instead of sorted: the same sums, in the same order.
+    """
+    if size is not None and size <= max(4 * len(key), 2**22):
+        present = np.flatnonzero(np.bincount(key, minlength=size))
+        sums = np.stack([np.bincount(key, weights=values[:, j], minlength=size)[present]
+                         for j in range(values.shape[1])], axis=1)
+        return present, sums.reshape(len(present), values.shape[1])
     keys, inverse = np.unique(key, return_inverse=True)
     sums = np.stack([np.bincount(inverse, weights=values[:, j], minlength=len(keys))
                      for j in range(values.shape[1])], axis=1)
     return keys, sums
+
+
+def _cell_sums(cell: np.ndarray, area: np.ndarray, n_areas: int, values: np.ndarray
+               ) -> tuple[np.ndarray, np.ndarray]:
+    """``_sum_by(cell * n_areas + area, values)`` for ``cell`` = cluster x period codes.
+
+    A register has one row per person and year, so each cell is usually one row: the rows are
+    then only put in the keys' order (a counting sort over the cell codes), not sorted and summed.
+    """
+    counts = np.bincount(cell)
+    if counts.max(initial=0) > 1:
+        return _sum_by(cell * n_areas + area, values)
+    slot = np.full(len(counts), -1, dtype=np.int64)
+    slot[cell] = np.arange(len(cell))
+    order = slot[slot >= 0]
+    return cell[order] * n_areas + area[order], values[order]
+
+
+def _area_positions(area: pd.Series, areas: Sequence[str]) -> np.ndarray:
+    """Each row's position in ``areas`` (-1 when its area is not one of them). A categorical column
+    (a compact register frame, ``indicators.units.register_units``) is looked up once per category.
+    """
+    if isinstance(area.dtype, pd.CategoricalDtype):
+        lookup = np.append(pd.Index(areas).get_indexer(area.cat.categories.astype(str)), -1)
+        return lookup[area.cat.codes.to_numpy()]  # a missing area (code -1) is in none
+    return pd.Index(areas).get_indexer(area.astype(str))
+
+
+def _in_areas(area: pd.Series, areas: Sequence[str]) -> np.ndarray:
+    """Whether each row's area is one of ``areas`` (missing never is)."""
+    if isinstance(area.dtype, pd.CategoricalDtype):
+        return _area_positions(area, areas) >= 0
+    return isin_values(area.astype(str), areas)
 
 
 def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, followup: int,
@@ -110,7 +152,7 @@ def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, fo
     used = (units["period"].isin([baseline, followup]) & (units["weight"] > 0)).to_numpy()
     # only the columns used: taking a register's text columns row by row is slow
     rows = units.loc[used, ["period", "y", "weight", "area", *(["cluster"] if cluster_codes is None else [])]]
-    area_code = pd.Index(areas).get_indexer(rows["area"].astype(str))
+    area_code = _area_positions(rows["area"], areas)
     in_areas = area_code >= 0
     rows, area_code = rows[in_areas], area_code[in_areas].astype(np.int64)
     A = len(areas)
@@ -120,13 +162,11 @@ def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, fo
     clusters = rows["cluster"] if cluster_codes is None else np.asarray(cluster_codes)[used][in_areas]
     cluster = pd.factorize(clusters)[0].astype(np.int64)
     period = (rows["period"].to_numpy() == followup).astype(np.int64)
-    cell_key, cell_sums = _sum_by((cluster * 2 + period) * A + area_code, np.stack([w, w * y, np.ones(len(w))], 1))
+    cell_key, cell_sums = _cell_sums(cluster * 2 + period, area_code, A, np.stack([w, w * y, np.ones(len(w))], 1))
     c, t, a = cell_key // (2 * A), (cell_key // A) % 2, cell_key % A  # cells come sorted by cluster
     u, v, n_rows = cell_sums.T
-    W = np.zeros((A, 2))
-    S = np.zeros((A, 2))
-    np.add.at(W, (a, t), u)
-    np.add.at(S, (a, t), v)
+    W = np.bincount(a * 2 + t, weights=u, minlength=2 * A).reshape(A, 2)
+    S = np.bincount(a * 2 + t, weights=v, minlength=2 * A).reshape(A, 2)
     # every ordered pair of cells within a cluster: cluster starts and sizes give the index pairs
     starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
     sizes = np.diff(np.r_[starts, len(c)])
@@ -135,7 +175,7 @@ def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, fo
     first = np.repeat(np.repeat(starts, sizes), np.repeat(sizes, sizes))
     k = first + offsets % np.repeat(np.repeat(sizes, sizes), np.repeat(sizes, sizes))  # j's partner cell
     pair_key, pair_sums = _sum_by(((t[j] * A + a[j]) * 2 + t[k]) * A + a[k],
-                                  np.stack([u[j] * u[k], u[j] * v[k], v[j] * u[k], v[j] * v[k]], 1))
+                                  np.stack([u[j] * u[k], u[j] * v[k], v[j] * u[k], v[j] * v[k]], 1), size=4 * A * A)
     pair_cells = np.stack([pair_key // (2 * A * A), (pair_key // (2 * A)) % A, (pair_key // A) % 2,
                            pair_key % A], axis=1)
     return AreaStatistics(
@@ -169,7 +209,8 @@ def did_variance(labels: np.ndarray, st: AreaStatistics) -> tuple[np.ndarray, np
     ``labels`` (B, A): 1 district, 0 comparison, -1 left out. The variance is the sum over
     clusters of the squared influence of each cluster on the DiD, times the small-sample factor
     ``G / (G - 1) * (N - 1) / (N - 4)`` of statsmodels' cluster-robust covariance. The pair sums
-    of every group-period combination are gathered with one sparse product per group.
+    of every group-period combination are gathered with one sparse product per group (one for
+    both when every labelling uses the same areas, as placebo draws do).
     """
     labels = np.atleast_2d(labels)
     B, A = labels.shape
@@ -181,11 +222,21 @@ def did_variance(labels: np.ndarray, st: AreaStatistics) -> tuple[np.ndarray, np
     m = np.where(W > 0, m, 0.0)
     member = [(labels == g).astype(float) for g in (0, 1)]
     pairs = _pair_matrix(st).T.tocsr()  # (16 A, A): sparse @ dense is the fast direction
+    used = labels >= 0
+    # placebo draws all use the same areas: a comparison group's sums are then the used areas' sums
+    # (found once) minus the pseudo-district's, which halves the work
+    shared = used[0].astype(float) if B > 1 and (used == used[0]).all() else None
+    # sums[g][k, a_l, b]: pair sums over the areas a_j of group g in labelling b, k = (t_j, t_l, statistic)
+    sums = [None, (pairs @ member[1].T).reshape(16, A, B)]
+    sums[0] = ((pairs @ shared)[:, None] - sums[1].reshape(16 * A, B)).reshape(16, A, B) if shared is not None \
+        else (pairs @ member[0].T).reshape(16, A, B)
     variance = np.zeros(B)
     for g_j in (0, 1):
-        Y = (pairs @ member[g_j].T).T.reshape(B, 2, 2, 4, A)  # sums over a_j in group g_j
-        for g_l in (0, 1):
-            agg = (Y * member[g_l][:, None, None, None, :]).sum(axis=-1)  # (B, t_j, t_l, stat)
+        in_district = np.einsum("kab,ba->bk", sums[g_j], member[1])  # summed over a_l in the district
+        in_comparison = ((shared @ sums[g_j]).T - in_district if shared is not None
+                         else np.einsum("kab,ba->bk", sums[g_j], member[0]))
+        for g_l, agg in ((0, in_comparison), (1, in_district)):
+            agg = agg.reshape(B, 2, 2, 4)
             uu, uv, vu, vv = (agg[..., s] for s in range(4))
             kj, kl = k[:, g_j, :, None], k[:, g_l, None, :]
             mj, ml = m[:, g_j, :, None], m[:, g_l, None, :]
@@ -209,16 +260,38 @@ def _shock_scale(st: AreaStatistics, reference: float) -> np.ndarray:
     return np.ones(len(st.areas))
 
 
+def _own_change_variance(st: AreaStatistics, areas: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each area's means (rows ``areas``, columns baseline and follow-up) and the sampling variance of
+    its change, as :func:`did_variance` gives them for the area alone as its own "district" (no
+    comparison group): only the pairs of the area's own cells enter, so they are read directly
+    instead of through one labelling per area. The small-sample factor is that of all ``areas``.
+    """
+    areas = np.asarray(areas, dtype=np.int64)
+    t_j, a_j, t_l, a_l = st.pair_cells.T
+    own = np.full((len(st.areas), 2, 2, 4), 0.0)  # per area: its pair sums (t_j, t_l, statistic)
+    same = a_j == a_l
+    own[a_j[same], t_j[same], t_l[same]] = st.pair_sums[same]
+    W, S = st.W[areas], st.S[areas]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        m = S / W
+        k = np.where(W > 0, np.array([-1.0, 1.0]) / W, 0.0)  # the change's coefficient on each period's mean
+    m_used = np.where(W > 0, m, 0.0)
+    uu, uv, vu, vv = (own[areas][..., s] for s in range(4))
+    kj, kl = k[:, :, None], k[:, None, :]
+    mj, ml = m_used[:, :, None], m_used[:, None, :]
+    variance = (kj * kl * (vv - ml * vu - mj * uv + mj * ml * uu)).sum(axis=(1, 2))
+    used = np.zeros(len(st.areas), dtype=bool)
+    used[areas] = True
+    return m, variance * st.small_sample_factor(used)
+
+
 def _area_deviations(st: AreaStatistics, areas: np.ndarray, reference_change: float, scale: np.ndarray
                      ) -> tuple[np.ndarray, np.ndarray]:
     """Each area's change minus the reference change, and its sampling SE, both divided by its shock scale."""
-    labels = np.full((len(areas), len(st.areas)), -1)
-    labels[np.arange(len(areas)), areas] = 1  # each area alone, as its own "district"
-    _, m = _group_means(labels, st)
-    _, var = did_variance(labels, st)  # no comparison group: only the area's own terms enter
+    m, var = _own_change_variance(st, areas)  # each area alone, as its own "district"
     root = np.sqrt(scale[areas])
     usable = root > 0  # an area without a single case (p = 0) carries no information on tau
-    deviation = (m[:, 1, 1] - m[:, 1, 0] - reference_change)[usable] / root[usable]
+    deviation = (m[:, 1] - m[:, 0] - reference_change)[usable] / root[usable]
     return deviation, np.sqrt(np.maximum(var[usable], 0)) / root[usable]
 
 
@@ -235,6 +308,23 @@ def _history_windows(years: list[int], baseline: int, lag: int) -> list[tuple[in
     return windows if len(windows) >= 2 else list(zip(pre[:-1], pre[1:], strict=True))
 
 
+def _period_levels(units: pd.DataFrame, rows: np.ndarray) -> pd.Series:
+    """The weighted mean of ``y`` per period over the ``rows`` of a unit frame (indexed by period).
+
+    Integer periods (years) are summed with ``bincount``: no grouping of a register's millions of rows.
+    """
+    period = units["period"].to_numpy()[rows]
+    w = units["weight"].to_numpy(dtype=float)[rows]
+    wy = units["y"].to_numpy(dtype=float)[rows] * w
+    if period.dtype.kind not in "iu" or len(period) == 0:
+        return pd.Series(wy).groupby(period).sum() / pd.Series(w).groupby(period).sum()
+    first = int(period.min())
+    offset = period - first
+    present = np.flatnonzero(np.bincount(offset))
+    return pd.Series(np.bincount(offset, weights=wy)[present] / np.bincount(offset, weights=w)[present],
+                     index=present + first)
+
+
 def district_history_variance(units: pd.DataFrame, treated_areas: Sequence[str], comparison_areas: Sequence[str],
                               baseline: int, followup: int, cluster_codes: np.ndarray | None = None) -> float:
     """The district's own area-shock variance, from its areas' history before the baseline.
@@ -248,10 +338,9 @@ def district_history_variance(units: pd.DataFrame, treated_areas: Sequence[str],
     """
     require_columns(units, UNIT_COLUMNS, what="unit frame", error=InferenceError)
     treated = [str(a) for a in treated_areas]
-    area = units["area"].astype(str)
-    in_district, in_comparison = isin_values(area, treated), isin_values(area, [str(a) for a in comparison_areas])
-    rest = units.loc[in_comparison & (units["weight"] > 0).to_numpy(), ["period", "y", "weight"]]  # what is used
-    level = (rest["y"] * rest["weight"]).groupby(rest["period"]).sum() / rest["weight"].groupby(rest["period"]).sum()
+    in_district = _in_areas(units["area"], treated)
+    in_comparison = _in_areas(units["area"], [str(a) for a in comparison_areas])
+    level = _period_levels(units, in_comparison & (units["weight"] > 0).to_numpy())
     district = units.loc[in_district, ["period", "y", "weight", "area", "cluster"]]
     district_codes = None if cluster_codes is None else np.asarray(cluster_codes)[in_district]
     deviations, ses = [], []

@@ -65,13 +65,27 @@ def _independent_columns(gram: np.ndarray, raw_ss: np.ndarray) -> list[int]:
     return keep
 
 
+def _distinct_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``np.unique(values, return_inverse=True)``; integer periods (years, a few decades) are
+    counted instead of sorted.
+    """
+    if values.dtype.kind not in "iu" or len(values) == 0 or int(values.max()) - int(values.min()) > 10 * len(values):
+        return np.unique(values, return_inverse=True)
+    first = int(values.min())
+    offset = values.astype(np.int64) - first
+    present = np.flatnonzero(np.bincount(offset))
+    position = np.zeros(len(present) and present[-1] + 1, dtype=np.int64)
+    position[present] = np.arange(len(present))
+    return (present + first).astype(values.dtype), position[offset]
+
+
 def twfe(data: dict[str, np.ndarray], regressors: np.ndarray, names: Sequence[str],
          covariate_names: Sequence[str] = ()) -> TwfeFit:
     """Two-way fixed effects least squares of ``data['y']`` on ``regressors`` (and the
     covariates in ``data['X']``) with unit and period effects and clustered covariance.
     """
     y, w, unit, cluster = data["y"], data["w"], data["unit"], data["cluster"]
-    periods, period = np.unique(data["time"], return_inverse=True)
+    periods, period = _distinct_inverse(data["time"])
     n_dummies, named = len(periods) - 1, [*names, *covariate_names]
     raw = np.empty((len(y), n_dummies + regressors.shape[1] + data["X"].shape[1]), order="F")
     for j in range(n_dummies):
@@ -102,7 +116,8 @@ def twfe(data: dict[str, np.ndarray], regressors: np.ndarray, names: Sequence[st
                               for j in range(Z.shape[1])])
     n, k = len(y), len(keep)
     n_units = int(unit.max()) + 1
-    nested = len(np.unique(unit * n_clusters + cluster)) == n_units  # every unit in one cluster
+    # every unit in one cluster (always so when clustering by unit: the same codes)
+    nested = np.array_equal(unit, cluster) or len(np.unique(unit * n_clusters + cluster)) == n_units
     k_total = k + (0 if nested else n_units)
     if n_clusters < 2 or n <= k_total:
         raise EstimationError(f"too few clusters ({n_clusters}) or observations ({n}) for clustered standard errors")
@@ -111,7 +126,7 @@ def twfe(data: dict[str, np.ndarray], regressors: np.ndarray, names: Sequence[st
     own = slice(k - len(named), k)  # the named columns follow the kept year dummies
     return TwfeFit(
         names=tuple(named), coef=coef[own], cov=cov[own, own], n_obs=n, n_units=n_units,
-        n_treated_units=int(len(np.unique(unit[data["treated"]]))), n_clusters=n_clusters,
+        n_treated_units=int(np.count_nonzero(np.bincount(unit[data["treated"]]))), n_clusters=n_clusters,
     )
 
 
