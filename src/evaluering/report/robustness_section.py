@@ -15,9 +15,9 @@ from html import escape
 
 import pandas as pd
 
-from ..evaluation.robustness import SyntheticCheck, TrendSensitivity
+from ..evaluation.robustness import PLACEBO_BELOW, SyntheticCheck, TrendSensitivity
 from . import format as fmt
-from .tables import html_table
+from .tables import _with_interval, html_table
 
 __all__ = ["robustness_html", "breakdown_sentence"]
 
@@ -25,9 +25,17 @@ HEADER = ["Indikator", "Forskel i udvikling, småområder (DiD)", "Syntetisk DiD
           "Konklusionen holder op til M̄"]
 
 
-def _with_interval(estimate: float, low: float, high: float) -> str:
-    return (f"{fmt.change(estimate, 'share')} ({fmt.change(low, 'share', with_unit=False)} til "
-            f"{fmt.change(high, 'share', with_unit=False)})")
+def _estimate(fit, unit: str) -> str:
+    """An SDID or area-DiD estimate with its interval on one line ('+1,8 pct.-point (−2,6 til +6,3)')."""
+    return _with_interval(fit.estimate, fit.ci_low, fit.ci_high, unit, "difference", inline=True)
+
+
+def _shown_breakdown(value: float) -> str:
+    """A finite breakdown value rounded down to one decimal (the conclusion was verified to hold there;
+    rounding to nearest could show a value where it no longer holds), or 'under 0,1' below 0.1.
+    """
+    tenths = math.floor(10 * value + 1e-9)
+    return "under 0,1" if tenths < 1 else fmt.number(tenths / 10, 1)
 
 
 def _leading_areas(check: SyntheticCheck, names: Mapping[str, str], count: int = 3) -> str:
@@ -42,7 +50,7 @@ def _breakdown_cell(sensitivity: TrendSensitivity | None) -> str:
         return "ikke statistisk sikker"
     if math.isinf(sensitivity.breakdown):
         return "over alle prøvede værdier"
-    return fmt.number(sensitivity.breakdown, 1)
+    return _shown_breakdown(sensitivity.breakdown)
 
 
 def breakdown_sentence(name: str, sensitivity: TrendSensitivity) -> str:
@@ -53,9 +61,13 @@ def breakdown_sentence(name: str, sensitivity: TrendSensitivity) -> str:
                 "kommunen ville have udviklet sig helt ens uden strategien; der er ingen konklusion at teste.")
     if math.isinf(sensitivity.breakdown):
         return f"{name}: ændringen til {year} er statistisk sikker for alle prøvede afvigelser."
+    shown = _shown_breakdown(sensitivity.breakdown)
+    if shown.startswith("under"):
+        return (f"{name}: ændringen til {year} er kun statistisk sikker, hvis afvigelsen fra ens udvikling efter "
+                f"start er {shown} gange den største afvigelse mellem to år før start: selv en lille afvigelse "
+                "kan ændre konklusionen.")
     return (f"{name}: ændringen til {year} er statistisk sikker, medmindre afvigelsen fra ens udvikling efter "
-            f"start er mere end {fmt.number(sensitivity.breakdown, 1)} gange den største afvigelse mellem to år "
-            "før start.")
+            f"start er mere end {shown} gange den største afvigelse mellem to år før start.")
 
 
 def robustness_html(checks: Mapping[str, tuple[SyntheticCheck | None, TrendSensitivity | None]],
@@ -71,8 +83,7 @@ def robustness_html(checks: Mapping[str, tuple[SyntheticCheck | None, TrendSensi
         n = row["min_persons"]
         if check is not None:
             did, sdid = check.did, check.sdid
-            cells = [_with_interval(did.estimate, did.ci_low, did.ci_high),
-                     _with_interval(sdid.estimate, sdid.ci_low, sdid.ci_high), _leading_areas(check, area_names)]
+            cells = [_estimate(did, row["unit"]), _estimate(sdid, row["unit"]), _leading_areas(check, area_names)]
         else:
             cells = ["ikke beregnet"] * 3
         rows.append([escape(name), *cells, _breakdown_cell(sensitivity)])
@@ -98,7 +109,29 @@ def robustness_html(checks: Mapping[str, tuple[SyntheticCheck | None, TrendSensi
         "meget der skal til.</p>"
         + html_table(HEADER, rows, persons, text_columns=(0, 3), min_cell=min_cell)
         + (f"<ul>{''.join(sentences)}</ul>" if sentences else "")
-        + "<p class='note'>Intervallerne er 95 %-konfidensintervaller; for den syntetiske DiD med jackknife over "
-          "bydelens småområder (placebo, hvis bydelen har ét småområde). Småområdernes gennemsnit vægtes ikke "
-          "med antallet af beboere.</p>"
+        + "<p class='note'>" + " ".join(filter(None, [
+            "Intervallerne er 95 %-konfidensintervaller.", _se_note(checks),
+            "Småområdernes gennemsnit vægtes ikke med antallet af beboere."])) + "</p>"
     )
+
+
+def _se_note(checks: Mapping[str, tuple[SyntheticCheck | None, TrendSensitivity | None]]) -> str:
+    """How the intervals of the two small-area columns are found, and why (see ``se_method_for``)."""
+    done = [check for check, _ in checks.values() if check is not None]
+    methods = {check.sdid.se_method for check in done}
+    texts = []
+    if "placebo" in methods:
+        texts.append(
+            "For de to kolonner med småområder er usikkerheden fundet med placebo-metoden (Arkhangelsky m.fl. 2021, "
+            "afsnit 5): beregningen gentages mange gange med lige så mange tilfældigt valgte småområder uden for "
+            "bydelene i bydelens sted, og spredningen af disse placebo-resultater er usikkerheden. Den bruges, når "
+            f"bydelen har færre end {PLACEBO_BELOW} småområder: den anden metode (jackknife, ét småområde udeladt "
+            "ad gangen) hviler så på for få områder til at være pålidelig. Placebo-metoden forudsætter, at "
+            "bydelens småområder svinger lige så meget fra år til år som de andre.")
+    if "jackknife" in methods:
+        many = min(c.n_district_areas for c in done if c.sdid.se_method == "jackknife") >= PLACEBO_BELOW
+        texts.append(
+            "For de to kolonner med småområder er usikkerheden fundet med jackknife-metoden (Arkhangelsky m.fl. "
+            "2021, afsnit 5; ét småområde udeladt ad gangen)"
+            + (f", da bydelen har mindst {PLACEBO_BELOW} småområder." if many else "."))
+    return " ".join(texts)

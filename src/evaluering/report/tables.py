@@ -55,12 +55,13 @@ def shown_interval(row: pd.Series) -> tuple[float, float]:
     return row["ci_low"], row["ci_high"]
 
 
-def _with_interval(estimate, low, high, unit: str, scale: str) -> str:
+def _with_interval(estimate, low, high, unit: str, scale: str, *, inline: bool = False) -> str:
+    """'+2,1 pct.-point' with its interval below it as a note, or after it on the same line (``inline``)."""
     if pd.isna(estimate):
         return fmt.SUPPRESSED
     text = fmt.change(estimate, unit, scale)
     bounds = f"{fmt.change(low, unit, scale, with_unit=False)} til {fmt.change(high, unit, scale, with_unit=False)}"
-    return f"{text}<br><span class='note'>({bounds})</span>"
+    return f"{text} ({bounds})" if inline else f"{text}<br><span class='note'>({bounds})</span>"
 
 
 def _interval(row: pd.Series) -> str:
