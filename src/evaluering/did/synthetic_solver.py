@@ -121,7 +121,9 @@ def frank_wolfe(problems: list[WeightProblem], min_decrease: float, max_iter: in
     """Frank-Wolfe with exact line search for each problem (synthdid's ``sc.weight.fw``), all at once.
 
     Each problem stops on its own: after ``max_iter`` iterations or when an iteration lowers its
-    objective by less than ``min_decrease**2``. Starts at ``x0`` or at uniform weights.
+    objective by less than ``min_decrease**2``. Starts at ``x0`` or at uniform weights. Once most
+    problems of the batch have stopped, the rest go on alone (each row's arithmetic is its own, so
+    the weights are the same as iterating the whole batch).
     """
     sizes = [p.design.shape[1] - 1 for p in problems]
     count, width = len(problems), max(sizes)
@@ -144,12 +146,20 @@ def frank_wolfe(problems: list[WeightProblem], min_decrease: float, max_iter: in
     previous = np.full(count, np.inf)
     current = np.full(count, np.inf)
     tol = min_decrease * min_decrease
+    solved = x.copy()  # each problem's weights, by its position in ``problems``
+    position = np.arange(count)  # the position of each problem still iterated
     with np.errstate(divide="ignore", invalid="ignore"):
         for it in range(max_iter):
             if it >= 2:
                 active &= previous - current > tol
                 if not active.any():
                     break
+                if 2 * active.sum() <= len(active):  # most have stopped: iterate on the others only
+                    solved[position] = x
+                    keep = np.flatnonzero(active)
+                    hess, atb, btb, rows, x, u, blocked = (a[keep] for a in (hess, atb, btb, rows, x, u, blocked))
+                    previous, current, position = previous[keep], current[keep], position[keep]
+                    index, active = np.arange(len(keep)), np.ones(len(keep), dtype=bool)
             half_grad = u - atb + blocked
             i = half_grad.argmin(axis=1)
             xu = np.vecdot(x, u)
@@ -165,7 +175,8 @@ def frank_wolfe(problems: list[WeightProblem], min_decrease: float, max_iter: in
             value = (np.vecdot(x, u) - 2.0 * np.vecdot(x, atb) + btb) / rows
             previous = np.where(active, current, previous)
             current = np.where(active, value, current)
-    return [x[j, :k].copy() for j, k in enumerate(sizes)]
+    solved[position] = x
+    return [solved[j, :k].copy() for j, k in enumerate(sizes)]
 
 
 def _omega_problem(yc: np.ndarray, t0: int, opts: WeightOptions, x0: np.ndarray | None) -> WeightProblem:
