@@ -54,20 +54,21 @@ def _breakdown_cell(sensitivity: TrendSensitivity | None) -> str:
 
 
 def breakdown_sentence(name: str, sensitivity: TrendSensitivity) -> str:
-    """The breakdown value of one indicator in words."""
-    year = sensitivity.year
+    """The breakdown value of one indicator in words; it is about the event study's change (the
+    year-by-year figure), not the small-area columns next to it.
+    """
+    subject = f"{name}: år-for-år-figurens ændring til {sensitivity.year}"
     if math.isnan(sensitivity.breakdown):
-        return (f"{name}: ændringen til {year} er ikke statistisk sikker, heller ikke hvis bydelen og resten af "
-                "kommunen ville have udviklet sig helt ens uden strategien; der er ingen konklusion at teste.")
+        return (f"{subject} er ikke statistisk sikker, heller ikke hvis bydelen og resten af kommunen ville have "
+                "udviklet sig helt ens uden strategien; der er ingen konklusion at teste.")
     if math.isinf(sensitivity.breakdown):
-        return f"{name}: ændringen til {year} er statistisk sikker for alle prøvede afvigelser."
+        return f"{subject} er statistisk sikker for alle prøvede afvigelser."
     shown = _shown_breakdown(sensitivity.breakdown)
     if shown.startswith("under"):
-        return (f"{name}: ændringen til {year} er kun statistisk sikker, hvis afvigelsen fra ens udvikling efter "
-                f"start er {shown} gange den største afvigelse mellem to år før start: selv en lille afvigelse "
-                "kan ændre konklusionen.")
-    return (f"{name}: ændringen til {year} er statistisk sikker, medmindre afvigelsen fra ens udvikling efter "
-            f"start er mere end {shown} gange den største afvigelse mellem to år før start.")
+        return (f"{subject} er kun statistisk sikker, hvis afvigelsen fra ens udvikling efter start er {shown} "
+                "gange den største afvigelse mellem to år før start: selv en lille afvigelse kan ændre konklusionen.")
+    return (f"{subject} er statistisk sikker, medmindre afvigelsen fra ens udvikling efter start er mere end {shown} "
+            "gange den største afvigelse mellem to år før start.")
 
 
 def robustness_html(checks: Mapping[str, tuple[SyntheticCheck | None, TrendSensitivity | None]],
