@@ -25,7 +25,7 @@ from evaluering.inference.studentised_placebo import (
     area_statistics,
     did_variance,
 )
-from evaluering.numerics.fixed_effects import _distinct_inverse
+from evaluering.numerics.counting import distinct_with_inverse
 
 DISTRICT = "moerkhoej"
 REGISTER = (RegisterShare, RegisterMean, InmoverShare)
@@ -125,7 +125,7 @@ def test_counted_sums_equal_sorted_ones():
 
 def test_counted_periods_and_repeats_equal_numpys_and_pandas():
     years = np.array([2024, 2019, 2021, 2019, 2030])
-    for got, expected in zip(_distinct_inverse(years), np.unique(years, return_inverse=True), strict=True):
+    for got, expected in zip(distinct_with_inverse(years), np.unique(years, return_inverse=True), strict=True):
         np.testing.assert_array_equal(got, expected)
     unit = np.array([0, 1, 0, 2, 1])
     assert not _repeated(unit, pd.Series(years))

@@ -15,7 +15,7 @@
 The event-study figure is drawn in :mod:`evaluering.report.event_study_figure`.
 """
 
-import importlib
+from ..lazy import lazy_exports
 
 # Where each public name lives. The submodules are imported when a name is first used (PEP 562), so
 # a report drawn from stored results imports only the result classes it unpickles, not every
@@ -30,13 +30,4 @@ _HOME = {
 __all__ = sorted(_HOME)
 
 
-def __getattr__(name: str):
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOME])
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)

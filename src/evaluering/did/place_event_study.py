@@ -18,6 +18,7 @@ import pandas as pd
 from ..columns import require_columns
 from ..groups import COMPARISON
 from ..numerics import interval
+from ..numerics.counting import distinct_integers
 from .errors import DidError
 from .event_study import EventStudyResult, wald_pretrend
 from .two_wave import UNIT_COLUMNS
@@ -41,14 +42,6 @@ def _cell_influence(treated: np.ndarray, period: np.ndarray, y: np.ndarray, w: n
     influence = w * (y - mean[cell]) / total[cell]
     means = {(bool(c // span), int(c % span) + first): float(mean[c]) for c in np.flatnonzero(present)}
     return means, influence
-
-
-def _distinct(periods: np.ndarray) -> list[int]:
-    """The distinct periods (years) as ints, counted rather than sorted (millions of rows, few years)."""
-    if len(periods) == 0:
-        return []
-    first = int(periods.min())
-    return [int(p) + first for p in np.flatnonzero(np.bincount(periods - first))]
 
 
 def _cluster_sums(clusters: np.ndarray, period: np.ndarray, signed: np.ndarray, event_years: list[int],
@@ -88,8 +81,8 @@ def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, re
     kept = ((in_district | (units["group"] == COMPARISON).to_numpy(dtype=bool, na_value=False))
             & (units["weight"] > 0).to_numpy())
     period_all = units["period"].to_numpy()
-    years = sorted(set(_distinct(period_all[kept & in_district]))
-                   & set(_distinct(period_all[kept & ~in_district])))  # with data in both groups
+    years = sorted(set(distinct_integers(period_all[kept & in_district]).tolist())
+                   & set(distinct_integers(period_all[kept & ~in_district]).tolist()))  # with data in both groups
     if reference not in years:
         raise DidError(f"no data for both groups in the reference year {reference}")
     rows = kept & np.isin(period_all, years)

@@ -30,7 +30,7 @@ from ..indicators.availability import (
 )
 from ..indicators.levels import weighted_levels
 from ..indicators.prepare import COMPARISON, PreparedData
-from ..indicators.units import REGISTER_COMPUTATIONS, register_units, release_units, survey_outcome, unit_frame
+from ..indicators.units import release_units, survey_outcome, unit_frame, units_to_sum
 from ..inference import benjamini_hochberg, holm
 from ..inference.reported import ReportedInference
 from ..inference.social_mix import social_mix_inference
@@ -100,7 +100,7 @@ def _level(levels: pd.DataFrame, group: str, period: int, column: str = "value")
 def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseline: int, followup: int,
                        balanced: dict[int, SurveyDesign]) -> tuple[DidEstimate, pd.DataFrame, pd.DataFrame | None]:
     """DiD, levels and (for non-survey indicators) the unit frame of one indicator (a register
-    indicator's compact frame, ``register_units``).
+    indicator's compact frame, ``units_to_sum``).
     """
     if isinstance(ind.computation, (SurveyShare, SurveyOutsideView)):
         outside = isinstance(ind.computation, SurveyOutsideView)
@@ -112,9 +112,7 @@ def estimate_indicator(data: PreparedData, ind: Indicator, district: str, baseli
         est, levels = design_did(designs, outcomes, indicator=ind.key, district=district, baseline=baseline,
                                  followup=followup, group=None if outside else BALANCE_GROUP, comparison=COMPARISON)
         return est, levels, None
-    # a register indicator's frame compact (categorical groups, integer clusters): the same numbers, fast
-    register = isinstance(ind.computation, REGISTER_COMPUTATIONS)
-    units = (register_units if register else unit_frame)(data, ind, [baseline, followup])
+    units = units_to_sum(data, ind, [baseline, followup])
     units = units[units["group"].isin([district, COMPARISON])]
     if isinstance(ind.computation, VisitorMean):  # the counters the change rests on (as visitor_inference)
         units = counters_in_both(units, baseline, followup)
@@ -169,10 +167,9 @@ def evaluate_district(
     for ind in tqdm(params.indicators, desc=district_obj.name, disable=not progress, leave=False):
         try:
             row, levels, est = _indicator_row(data, ind, district_obj, baseline, followup, balanced, balance_notes,
-                                 cohort, details, event_studies)
+                                              cohort, details, event_studies)
         finally:  # a register indicator's frames are large: free them before the next indicator's
-            if isinstance(ind.computation, REGISTER_COMPUTATIONS):
-                release_units(data, ind)
+            release_units(data, ind)
         rows.append(row)
         if levels is not None:
             level_frames.append(levels)

@@ -27,7 +27,7 @@ import pandas as pd
 from ..config import Indicator
 from ..did.errors import DidError
 from ..indicators.prepare import COMPARISON, PreparedData
-from ..indicators.units import REGISTER_COMPUTATIONS, register_units, release_units, unit_frame
+from ..indicators.units import release_units, units_to_sum
 
 if TYPE_CHECKING:  # the estimators are imported where they run: a stored report is read without them
     from ..did.event_study import EventStudyResult
@@ -76,11 +76,8 @@ def area_panel(data: PreparedData, indicator: Indicator, district: str, start: i
     key per (area, year, in the district) cell, the area's code numbering the areas in the order of
     their text: the cells, their order and their sums are those of a grouping by the text.
     """
-    if isinstance(indicator.computation, REGISTER_COMPUTATIONS):  # the compact frame, not kept afterwards
-        units = register_units(data, indicator)
-        release_units(data, indicator)
-    else:
-        units = unit_frame(data, indicator)
+    units = units_to_sum(data, indicator)
+    release_units(data, indicator)  # a register indicator's compact frame is not kept afterwards
     period = units["period"].to_numpy()
     codes, areas = pd.factorize(units["area"].array, sort=True)  # -1: no area (left out, as by a grouping)
     rows = np.flatnonzero((period <= last_year) & units["group"].isin([district, COMPARISON]).to_numpy()

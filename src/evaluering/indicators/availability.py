@@ -15,7 +15,7 @@ import pandas as pd
 from ..config import Indicator, InstitutionIsolation, SurveyOutsideView, VisitorMean
 from ..groups import COMPARISON
 from .prepare import PreparedData
-from .units import REGISTER_COMPUTATIONS, register_units, survey_outcome, unit_frame
+from .units import survey_outcome, units_to_sum
 
 __all__ = ["NOT_COMPUTED", "not_computed_reason", "counters_in_both", "outside_view_outcome"]
 
@@ -78,8 +78,7 @@ def _survey_reason(data: PreparedData, ind: Indicator, district: str, waves: lis
 
 def _units_reason(data: PreparedData, ind: Indicator, district: str, waves: list[int]) -> str | None:
     comp = ind.computation
-    # a register indicator's compact frame: the same groups and periods without its text
-    units = (register_units if isinstance(comp, REGISTER_COMPUTATIONS) else unit_frame)(data, ind, waves)
+    units = units_to_sum(data, ind, waves)
     if isinstance(comp, VisitorMean):
         units = counters_in_both(units, waves[0], waves[-1])
     period = units["period"].to_numpy()

@@ -42,10 +42,11 @@ from ..config import (
 )
 from ..errors import RequestError
 from ..groups import COMPARISON
+from ..numerics.counting import distinct_integers
 from .prepare import PreparedData
 
 __all__ = ["REGISTER_COMPUTATIONS", "cluster_codes", "is_one_of", "register_units", "release_units", "unit_frame",
-           "survey_outcome"]
+           "units_to_sum", "survey_outcome"]
 
 
 def _text(values):
@@ -156,21 +157,13 @@ def _mapped(years: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
     return table[np.asarray(years, dtype=np.int64) - keys[0]]
 
 
-def _distinct_years(years: np.ndarray) -> np.ndarray:
-    """The sorted distinct years (``np.unique`` without sorting millions of rows)."""
-    if len(years) == 0:
-        return np.zeros(0, dtype=np.int64)
-    first = int(years.min())
-    return np.flatnonzero(np.bincount(np.asarray(years, dtype=np.int64) - first)) + first
-
-
 def _register_rows(data: PreparedData, comp: RegisterShare | RegisterMean, periods) -> tuple[np.ndarray, np.ndarray]:
     """The register rows (positions) of a register share or mean and their reported periods."""
     reg = data.register
     usable = (_in_age(reg, comp.age) & reg[comp.column].notna()).to_numpy()
     latest = getattr(comp, "latest_non_missing", False)
     year = reg["year"].to_numpy()
-    available = _distinct_years(year[usable])
+    available = distinct_integers(year[usable])
     mapping = _period_map(available, periods, latest)
     if len(mapping) < len(available):  # else every usable row is in one of the periods
         usable = usable & np.isin(year, list(mapping), kind="table" if year.dtype.kind in "iu" else None)
@@ -387,6 +380,15 @@ def register_units(data: PreparedData, indicator: Indicator, periods: Iterable[i
         else:
             data._unit_frames[key] = _register_units(data, comp, key[2])
     return data._unit_frames[key].copy(deep=False)
+
+
+def units_to_sum(data: PreparedData, indicator: Indicator, periods: Iterable[int] | None = None) -> pd.DataFrame:
+    """The unit frame to group and sum: a register indicator's compact frame (:func:`register_units`,
+    kept until :func:`release_units`), any other indicator's :func:`unit_frame`.
+    """
+    if isinstance(indicator.computation, REGISTER_COMPUTATIONS):
+        return register_units(data, indicator, periods)
+    return unit_frame(data, indicator, periods)
 
 
 def _forget_new_compact_frames(data: PreparedData, kept: set) -> None:

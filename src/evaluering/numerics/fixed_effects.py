@@ -14,6 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import EstimationError
+from .counting import distinct_with_inverse
 
 __all__ = ["COLLINEARITY_TOL", "TwfeFit", "demean_within", "twfe", "within_unit_share"]
 
@@ -65,27 +66,13 @@ def _independent_columns(gram: np.ndarray, raw_ss: np.ndarray) -> list[int]:
     return keep
 
 
-def _distinct_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """``np.unique(values, return_inverse=True)``; integer periods (years, a few decades) are
-    counted instead of sorted.
-    """
-    if values.dtype.kind not in "iu" or len(values) == 0 or int(values.max()) - int(values.min()) > 10 * len(values):
-        return np.unique(values, return_inverse=True)
-    first = int(values.min())
-    offset = values.astype(np.int64) - first
-    present = np.flatnonzero(np.bincount(offset))
-    position = np.zeros(len(present) and present[-1] + 1, dtype=np.int64)
-    position[present] = np.arange(len(present))
-    return (present + first).astype(values.dtype), position[offset]
-
-
 def twfe(data: dict[str, np.ndarray], regressors: np.ndarray, names: Sequence[str],
          covariate_names: Sequence[str] = ()) -> TwfeFit:
     """Two-way fixed effects least squares of ``data['y']`` on ``regressors`` (and the
     covariates in ``data['X']``) with unit and period effects and clustered covariance.
     """
     y, w, unit, cluster = data["y"], data["w"], data["unit"], data["cluster"]
-    periods, period = _distinct_inverse(data["time"])
+    periods, period = distinct_with_inverse(data["time"])
     n_dummies, named = len(periods) - 1, [*names, *covariate_names]
     raw = np.empty((len(y), n_dummies + regressors.shape[1] + data["X"].shape[1]), order="F")
     for j in range(n_dummies):

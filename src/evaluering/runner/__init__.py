@@ -10,8 +10,7 @@
 - :mod:`.scratch`: each run's temporary folder, and removing those of killed runs.
 """
 
-import importlib
-
+from ..lazy import lazy_exports
 from . import quick_imports  # noqa: F401  (first: before anything imports jsonschema)
 
 # Where each public name lives. The submodules are imported when a name is first used (PEP 562):
@@ -29,13 +28,4 @@ _HOME = {
 __all__ = sorted(_HOME)
 
 
-def __getattr__(name: str):
-    if name not in _HOME:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{_HOME[name]}", __name__), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted([*globals(), *_HOME])
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)
