@@ -80,3 +80,12 @@ def test_read_failures_name_the_file(tmp_path: Path, name: str, content: bytes, 
     assert str(caught.value).startswith(f"{name}: ")
     assert expected in caught.value.reason
     assert caught.value.file == name
+
+
+def test_parquet_nullable_bools_are_read_as_pandas_booleans_and_plain_ones_as_bool(tmp_path: Path) -> None:
+    path = tmp_path / "register.parquet"
+    voted = pd.array([True, None, False], dtype="boolean")
+    pd.DataFrame({"voted": voted, "employed": [True, False, True]}).to_parquet(path)
+    frame = read_raw(path)
+    assert frame["voted"].dtype == "boolean" and frame["voted"].isna().tolist() == [False, True, False]
+    assert frame["employed"].dtype == bool

@@ -131,3 +131,51 @@ def test_cpr_check_of_the_factorised_person_ids_finds_the_rows_of_the_plain_chec
     [cpr] = [p for p in problems if "CPR" in p.message]
     plain = looks_like_cpr(raw["person_id"]).to_numpy()
     assert cpr.rows == tuple(np.flatnonzero(plain) + 1) == (2, 4) and cpr.column == "person_id"
+
+
+@pytest.mark.parametrize("year_dtype", ["int64", "Int64"])
+def test_key_check_by_marking_keys_finds_the_rows_of_the_text_rule(params, year_dtype):
+    """Plain int64 years take the offset codes and the marking table; the rows listed are the text rule's."""
+    spec = input_contract(params)["register"]
+    rng = np.random.default_rng(7)
+    ids = pd.array([f"P{i}" for i in rng.integers(0, 400, 3000)], dtype="string")
+    years = rng.integers(2010, 2025, 3000)
+    frame = pd.DataFrame({"person_id": ids, "year": pd.array(years, dtype=year_dtype)})
+    expected = frame.duplicated(keep=False).to_numpy()
+    assert expected.sum() > 10
+    [problem] = _check_key(spec, frame, "register.parquet")
+    assert problem.n_rows == expected.sum() and problem.rows == tuple(np.flatnonzero(expected)[:10] + 1)
+    unique = frame[~frame.duplicated()].reset_index(drop=True)
+    assert _check_key(spec, unique, "register.parquet") == []
+
+
+def test_key_check_counts_ids_equal_once_stripped_as_the_same_person(params):
+    """' P1' and 'P1' are one person once the text is cleaned: the codes of the delivered text must not be used."""
+    spec = input_contract(params)["register"]
+    raw = pd.DataFrame({"person_id": pd.array(["P1", " P1", "P2", "P3"], dtype="str"),
+                        "year": np.array([2020, 2020, 2020, 2020])})
+    _, problems = _check_table(spec, raw, "register.parquet")
+    [duplicate] = [p for p in problems if "more than one row" in p.message]
+    assert duplicate.rows == (1, 2)
+
+
+def test_text_columns_are_checked_on_their_distinct_values_with_the_rows_of_each(params):
+    """Allowed values, empties and stripping read from the factorised column give the row-wise answers."""
+    spec = input_contract(params)["register"]
+    sex = ["male", " female", "X", None, "", "male", "X"]
+    raw = pd.DataFrame({"person_id": pd.array([f"P{i}" for i in range(7)], dtype="str"),
+                        "year": np.full(7, 2020), "sex": pd.array(sex, dtype="str")})
+    frame, problems = _check_table(spec, raw, "register.parquet")
+    assert frame["sex"].dtype == "string"
+    assert frame["sex"].tolist()[:3] == ["male", "female", "X"] and frame["sex"].isna().tolist()[3:5] == [True, True]
+    [outside] = [p for p in problems if p.column == "sex" and "not one of" in p.message]
+    [empty] = [p for p in problems if p.column == "sex" and "empty cells" in p.message]
+    assert outside.rows == (3, 7) and empty.rows == (4, 5)
+
+
+def test_few_values_in_a_large_arrow_set_are_looked_up_as_pandas_would(params):
+    reference = pd.Index(pd.array([f"P{i:07d}" for i in range(50_000)] + [None], dtype="string"))
+    values = pd.Series(["P0000001", "Q", None, "P0049999", "P0000001", ""], dtype="str")
+    expected = values.isin(reference.dropna()).to_numpy(dtype=bool) & values.notna().to_numpy()
+    np.testing.assert_array_equal(isin_values(values, reference), expected)
+    assert expected.tolist() == [True, False, False, True, True, False]

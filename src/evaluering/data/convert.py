@@ -8,7 +8,8 @@ which could not be read; what counts as a problem, and how it is worded, is ``va
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 import pandas as pd
@@ -23,7 +24,7 @@ from pandas.api.types import (
 from ..columns import as_float
 from .contract import ColumnSpec
 
-__all__ = ["BOOL_WORDS", "clean_text", "convert", "final_dtype"]
+__all__ = ["BOOL_WORDS", "Coded", "clean_text", "code_text", "convert", "final_dtype"]
 
 # Spellings accepted for true/false in CSV and SPSS files; Danish Excel writes SAND/FALSK.
 BOOL_WORDS = {
@@ -32,21 +33,68 @@ BOOL_WORDS = {
 }
 
 
-def convert(raw: pd.Series, dtype: str, decimal: str) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+@dataclass(frozen=True)
+class Coded:
+    """A text column as codes into its distinct values (``pd.factorize``: -1 for missing).
+
+    Checks on a city's register look at each distinct value once (a few hundred area codes, not
+    ten million rows) and spread the answer to the rows with :meth:`rows`.
+    """
+
+    codes: np.ndarray
+    uniques: pd.Series  # the distinct values as delivered (not yet stripped)
+
+    @cached_property
+    def cleaned(self) -> pd.Series:
+        """The typed text of each distinct value: stripped, with empty strings missing."""
+        return clean_text(self.uniques)
+
+    @cached_property
+    def unchanged(self) -> bool:
+        """True when cleaning changes no value (then the typed column is the delivered one)."""
+        return self.cleaned.equals(self.uniques.astype("string"))
+
+    def rows(self, flags: np.ndarray) -> np.ndarray:
+        """Per row: the flag of its value (missing rows: false)."""
+        if not flags.any():
+            return np.zeros(len(self.codes), dtype=bool)
+        return np.append(flags, False)[self.codes]  # code -1 takes the appended False
+
+
+def code_text(raw: pd.Series) -> Coded | None:
+    """The column as :class:`Coded` when it is stored as text, else None."""
+    kind, stored = _storage(raw)
+    if kind != "text":
+        return None
+    codes, uniques = pd.factorize(stored)
+    smallest = np.int8 if len(uniques) < 2**7 else np.int16 if len(uniques) < 2**15 else np.int32
+    return Coded(codes.astype(smallest, copy=False), pd.Series(uniques))
+
+
+def convert(raw: pd.Series, dtype: str, decimal: str,
+            coded: Coded | None = None) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """(typed values with NA where empty or unreadable, empty mask, unreadable mask).
 
     ``dtype`` is the contract's type (``str``, ``int``, ``float``, ``bool``, ``date``); ``decimal``
-    the file's decimal separator for numbers written as text.
+    the file's decimal separator for numbers written as text. ``coded``: the text column already
+    as :func:`code_text` gives it; its distinct values are cleaned and parsed once each.
     """
     kind, stored = _storage(raw)
-    if kind == "text":
-        stored = clean_text(stored)
-        values = stored if dtype == "str" else _parse_distinct(stored, _TEXT_PARSERS[dtype], decimal)
-    else:
+    if kind != "text":
         values = _STORED_CONVERTERS[dtype](stored, kind)
-    empty = stored.isna().to_numpy()
-    bad = values.isna().to_numpy(dtype=bool) & ~empty
-    return values, empty, bad
+        empty = stored.isna().to_numpy()
+        return values, empty, values.isna().to_numpy(dtype=bool) & ~empty
+    coded = code_text(stored) if coded is None else coded
+    cleaned = coded.cleaned
+    empty = coded.rows(cleaned.isna().to_numpy()) | (coded.codes < 0)
+    if dtype != "str":
+        parsed = _TEXT_PARSERS[dtype](cleaned.astype("string"), decimal)
+        values = pd.Series(parsed.array.take(coded.codes, allow_fill=True), index=raw.index)
+    elif coded.unchanged:
+        values = stored.astype("string")  # nothing to strip (a register's ids and codes): no copy
+    else:
+        values = pd.Series(cleaned.array.take(coded.codes, allow_fill=True), index=raw.index)
+    return values, empty, values.isna().to_numpy(dtype=bool) & ~empty
 
 
 def clean_text(raw: pd.Series) -> pd.Series:
@@ -99,13 +147,6 @@ def _storage(raw: pd.Series) -> tuple[str, pd.Series]:
 # --- values written as text ----------------------------------------------------------------------
 
 
-def _parse_distinct(text: pd.Series, parse: Callable[[pd.Series, str], pd.Series], decimal: str) -> pd.Series:
-    """Parse only the distinct values, then spread the results over the rows (fast for 1M rows)."""
-    codes, uniques = pd.factorize(text)
-    parsed = parse(pd.Series(uniques, dtype="string"), decimal)
-    return pd.Series(parsed.array.take(codes, allow_fill=True), index=text.index)
-
-
 def _text_to_number(text: pd.Series, decimal: str) -> np.ndarray:
     """Text to float; a decimal-comma file must not contain points (they may be thousands separators)."""
     wrong_separator = "." if decimal == "," else ","
@@ -116,7 +157,8 @@ def _text_to_number(text: pd.Series, decimal: str) -> np.ndarray:
 
 def _finite(numbers: np.ndarray) -> np.ndarray:
     """NaN in place of infinities, so that 'inf' counts as unreadable rather than as a huge value."""
-    return np.where(np.isfinite(numbers), numbers, np.nan)
+    infinite = np.isinf(numbers)
+    return np.where(infinite, np.nan, numbers) if infinite.any() else numbers
 
 
 def _whole_numbers(numbers: np.ndarray) -> pd.Series:
@@ -164,25 +206,28 @@ def _stored_to_str(stored: pd.Series, kind: str) -> pd.Series:
 
 
 def _stored_to_int(stored: pd.Series, kind: str) -> pd.Series:
+    """Whole numbers; stored integers stay plain int64 (no copy; they cannot be missing)."""
     if kind == "datetime":
         return pd.Series(pd.NA, index=stored.index, dtype="Int64")
     if isinstance(stored.dtype, np.dtype) and stored.dtype.kind == "i":  # stored as integers: no detour via floats
         values = stored.to_numpy()
         if ((values > -(2**53)) & (values < 2**53)).all():  # what floats hold exactly (_whole_numbers)
-            return pd.Series(pd.array(values, dtype="Int64"), index=stored.index)
+            return stored.astype("int64")
     return _whole_numbers(_numbers(stored)).set_axis(stored.index)
 
 
 def _stored_to_float(stored: pd.Series, kind: str) -> pd.Series:
     if kind == "datetime":
         return pd.Series(np.nan, index=stored.index)
+    if isinstance(stored.dtype, np.dtype) and stored.dtype.kind == "f":  # plain floats: no masked detour
+        return pd.Series(_finite(stored.to_numpy(dtype="float64")), index=stored.index)
     return pd.Series(_finite(_numbers(stored)), index=stored.index)
 
 
 def _stored_to_bool(stored: pd.Series, kind: str) -> pd.Series:
-    """Bools as they are; numbers only when 1 or 0 (SPSS has no bool type)."""
+    """Bools as they are (plain ``bool`` ones without a copy); numbers only when 1 or 0 (SPSS has no bool type)."""
     if kind == "bool":
-        return stored.astype("boolean")
+        return stored if stored.dtype == np.bool_ else stored.astype("boolean")
     if kind == "datetime":
         return pd.Series(pd.NA, index=stored.index, dtype="boolean")
     numbers = pd.Series(_numbers(stored), index=stored.index)

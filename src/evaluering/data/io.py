@@ -15,6 +15,7 @@ from pathlib import Path
 
 import pandas as pd
 import pyarrow
+import pyarrow.parquet
 
 from ..errors import EvalueringError
 
@@ -128,7 +129,7 @@ def read_raw(path: str | Path) -> pd.DataFrame:
         raise InputFileError(path.name, f"unknown file type; use {', '.join(SUFFIXES)}")
     try:
         if suffix == ".parquet":
-            frame = pd.read_parquet(path, engine="pyarrow")
+            frame = _read_parquet(path)
         elif suffix == ".csv":
             frame = _read_csv(path)
         else:
@@ -153,6 +154,31 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
+def _read_parquet(path: Path) -> pd.DataFrame:
+    """One Parquet file; a file that stores a pandas index goes through pandas, which restores it."""
+    table = pyarrow.parquet.read_table(path)
+    stored_index = (table.schema.pandas_metadata or {}).get("index_columns", [])
+    if any(isinstance(column, str) for column in stored_index):
+        return pd.read_parquet(path, engine="pyarrow")
+    return arrow_to_pandas(table)
+
+
+def arrow_to_pandas(table: pyarrow.Table) -> pd.DataFrame:
+    """A Parquet table as a pandas frame, column by column and without copies where possible.
+
+    Booleans with missing values become pandas ``boolean`` rather than Python objects (ten million
+    of them for a city's register), and the columns are not consolidated into blocks (a copy of
+    the whole register). A pandas index stored with the table is kept as columns, as data.
+    """
+    columns = {}
+    for name, column in zip(table.column_names, table.columns, strict=True):
+        if pyarrow.types.is_boolean(column.type) and column.null_count:
+            columns[name] = pd.Series(pd.BooleanDtype().__from_arrow__(column), copy=False)
+        else:
+            columns[name] = column.to_pandas()
+    return pd.DataFrame(columns, copy=False)
+
+
 def _read_partitioned(path: Path) -> pd.DataFrame:
     """A table delivered as a directory of Parquet files partitioned by year (``year=2024/``): the
     year comes from the folder's name, or from the files when they keep their ``year`` column too.
@@ -166,9 +192,9 @@ def _read_partitioned(path: Path) -> pd.DataFrame:
                            partition_base_dir=str(path)).to_table()
     except _read_errors() as exc:
         raise InputFileError(f"{path.name}/", f"cannot be read as Parquet files: {str(exc).strip()}") from None
-    frame = table.to_pandas()
+    frame = arrow_to_pandas(table)
     frame.columns = [str(c).strip() for c in frame.columns]
-    return frame.reset_index(drop=True)
+    return frame
 
 
 def _check_kept_years(path: Path) -> None:

@@ -37,7 +37,12 @@ def isin_values(values, reference) -> np.ndarray:
         reference = reference[reference.notna()]
     storage = _arrow_text(values)
     if storage is not None and (len(reference) == 0 or pd.api.types.infer_dtype(reference, skipna=True) == "string"):
-        value_set = pa.array(reference.astype(object).tolist(), type=storage.type)
+        value_set = _arrow_text(reference)  # a register's distinct ids: already Arrow text
+        if value_set is None:
+            value_set = pa.array(reference.astype(object).tolist(), type=storage.type)
+        value_set = value_set.cast(storage.type)
+        if 4 * len(storage) < len(value_set):  # few values in a large set: hash the few, not the set
+            value_set = value_set.filter(pc.is_in(value_set, value_set=pc.unique(storage), skip_nulls=True))
         found = pc.is_in(storage, value_set=value_set, skip_nulls=True)
         return pc.fill_null(found, False).to_numpy(zero_copy_only=False).astype(bool, copy=False)
     return reference.get_indexer(values) >= 0

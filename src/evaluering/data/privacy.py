@@ -42,9 +42,11 @@ def looks_like_cpr(series: pd.Series) -> pd.Series:
 
 def _numbers_look_like_cpr(series: pd.Series) -> pd.Series:
     """The numeric branch: whole numbers of 9 or 10 digits with a valid date in front."""
-    values = series.astype("float64").to_numpy()
-    candidate = np.isfinite(values) & (values >= 1e8) & (values < 1e10)
-    candidate[candidate] &= values[candidate] == np.floor(values[candidate])
+    plain = isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf"  # no copy needed
+    values = series.to_numpy() if plain else series.astype("float64").to_numpy()
+    candidate = (values >= 1e8) & (values < 1e10)  # NaN compares false
+    if values.dtype.kind == "f":
+        candidate[candidate] &= values[candidate] == np.floor(values[candidate])
     mask = np.zeros(len(values), dtype=bool)
     if candidate.any():
         digits = pd.Series(values[candidate].astype("int64")).astype("string").str.zfill(10)

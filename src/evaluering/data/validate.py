@@ -20,7 +20,7 @@ from ..config import Params
 from ..errors import EvalueringError
 from ..results import ResultDisplay
 from .contract import TABLE_NAMES, ColumnSpec, TableSpec, input_contract
-from .convert import clean_text, convert, final_dtype
+from .convert import Coded, clean_text, code_text, convert, final_dtype
 from .dataset import Dataset, RowCodes
 from .io import InputFileError, find_table_file, read_raw, stray_entries
 from .lookup import isin_values
@@ -216,6 +216,11 @@ class DistinctValues:
             self.remember(table, column, uniques)
         return self._found[key]
 
+    def adopt(self, table: str, column: str, codes: np.ndarray, uniques: pd.Index) -> None:
+        """Take ``codes``/``uniques`` as the factorisation of ``table.column`` (found by another check)."""
+        self._found[("codes", table, column)] = (codes, uniques)
+        self.remember(table, column, uniques)
+
     def row_codes(self, frame: pd.DataFrame, table: str, column: str) -> RowCodes | None:
         """The codes of ``frame[column]`` found by the checks, when complete (no missing values)."""
         found = self._found.get(("codes", table, column))
@@ -256,33 +261,48 @@ def _check_table_file(directory: Path, spec: TableSpec,
 
 def _check_table(spec: TableSpec, raw: pd.DataFrame, file: str,
                  distinct: DistinctValues | None = None) -> tuple[pd.DataFrame, list[Problem]]:
-    """Column-level checks of one raw table; returns the typed frame (contract columns only)."""
+    """Column-level checks of one raw table; returns the typed frame (contract columns only).
+
+    Text columns are factorised once (:func:`code_text`): cleaning, parsing, the allowed values
+    and the CPR check look at each distinct value once, and a text key (a register's person ids)
+    reuses the codes for the key check.
+    """
     decimal = raw.attrs.get("decimal", ".")
     problems = _check_column_names(spec, raw, file)
     raw = raw.loc[:, ~raw.columns.duplicated()]
+    distinct = DistinctValues() if distinct is None else distinct
+    coded = {name: c for name in raw.columns if (c := code_text(raw[name])) is not None}
     typed: dict[str, pd.Series] = {}
     column_problems = []
     for col in spec.columns:
         if col.name in raw.columns:
-            typed[col.name], col_problems = _check_column(raw[col.name], col, file, decimal)
+            typed[col.name], col_problems = _check_column(raw[col.name], col, file, decimal, coded.get(col.name))
             column_problems += col_problems
-    distinct = DistinctValues() if distinct is None else distinct
-    problems += _check_cpr(raw, file, _key_text(spec, raw, typed, distinct))
+    problems += _check_cpr(raw, file, coded)
     problems += column_problems
-    frame = pd.DataFrame(typed, index=raw.index)
+    for name in typed.keys() & coded.keys():
+        if spec.column(name).dtype == "str":  # the typed column's distinct values, for the reference checks
+            distinct.remember(spec.name, name, coded[name].cleaned.dropna().unique())
+    _adopt_key_codes(spec, typed, coded, distinct)
+    del coded
+    frame = pd.DataFrame(typed, index=raw.index, copy=False)  # not consolidated: no copy of a register
     problems += _check_key(spec, frame, file, distinct)
     return frame, problems
 
 
-def _key_text(spec: TableSpec, raw: pd.DataFrame, typed: dict[str, pd.Series],
-              distinct: DistinctValues) -> dict[str, tuple[np.ndarray, pd.Index]]:
-    """The factorised key columns delivered as text (a register's person ids), by name.
+def _adopt_key_codes(spec: TableSpec, typed: dict[str, pd.Series], coded: dict[str, Coded],
+                     distinct: DistinctValues) -> None:
+    """Hand a text key's codes (a register's person ids) to the key check, so the ids are hashed once.
 
-    Their typed values are the delivered text stripped, with empty cells missing, so the CPR check
-    can look at their distinct values and the key check use their codes: the ids are hashed once.
+    Only when they are the typed values' codes: every delivered id kept as it is (nothing stripped
+    or emptied), so the distinct values stay distinct and the codes are -1 exactly where one is missing.
     """
-    return {name: distinct.factorize(spec.name, name, typed[name]) for name in spec.key
-            if name in typed and spec.column(name).dtype == "str" and isinstance(raw[name].dtype, pd.StringDtype)}
+    for name in spec.key:
+        found = coded.get(name)
+        if found is None or spec.column(name).dtype != "str" or name not in typed:
+            continue
+        if found.unchanged:
+            distinct.adopt(spec.name, name, found.codes, pd.Index(found.uniques))
 
 
 def _check_column_names(spec: TableSpec, raw: pd.DataFrame, file: str) -> list[Problem]:
@@ -309,20 +329,17 @@ def _close_match(name: str, candidates: list[str]) -> str | None:
     return lowered[match[0]] if match else None
 
 
-def _check_cpr(raw: pd.DataFrame, file: str,
-               factorized: dict[str, tuple[np.ndarray, pd.Index]] | None = None) -> list[Problem]:
+def _check_cpr(raw: pd.DataFrame, file: str, coded: dict[str, Coded] | None = None) -> list[Problem]:
     """Any column, contract or not, holding values that look like CPR numbers refuses the file.
 
-    ``factorized``: columns already factorised as text (see :func:`_key_text`); their distinct
-    values are checked and the rows found from the codes.
+    ``coded``: text columns already factorised (:func:`code_text`); their distinct values are
+    checked and the rows found from the codes.
     """
     problems = []
-    factorized = factorized or {}
+    coded = coded or {}
     for name in raw.columns:
-        if name in factorized:
-            codes, uniques = factorized[name]
-            flagged = looks_like_cpr(pd.Series(uniques)).to_numpy()
-            mask = flagged[codes] & (codes >= 0) if flagged.any() else np.zeros(len(codes), dtype=bool)
+        if name in coded:
+            mask = coded[name].rows(looks_like_cpr(coded[name].uniques).to_numpy())
         else:
             mask = looks_like_cpr(raw[name]).to_numpy()
         if mask.any():
@@ -334,9 +351,14 @@ def _check_cpr(raw: pd.DataFrame, file: str,
     return problems
 
 
-def _check_column(raw: pd.Series, spec: ColumnSpec, file: str, decimal: str) -> tuple[pd.Series, list[Problem]]:
-    """Convert one column to its contract type and check emptiness, allowed values and range."""
-    values, empty, bad = convert(raw, spec.dtype, decimal)
+def _check_column(raw: pd.Series, spec: ColumnSpec, file: str, decimal: str,
+                  coded: Coded | None = None) -> tuple[pd.Series, list[Problem]]:
+    """Convert one column to its contract type and check emptiness, allowed values and range.
+
+    ``coded``: the column factorised as text (:func:`code_text`), so that conversion and the
+    allowed values look at each distinct value once.
+    """
+    values, empty, bad = convert(raw, spec.dtype, decimal, coded)
     problems = []
     if bad.any():
         shown = clean_text(raw[bad])
@@ -345,7 +367,7 @@ def _check_column(raw: pd.Series, spec: ColumnSpec, file: str, decimal: str) -> 
     if not spec.nullable and empty.any():
         problems.append(_problem(file, spec.name, empty, "empty cells; this column needs a value in every row"))
     if spec.allowed is not None:
-        outside = _mask(values.notna() & ~values.isin(spec.allowed))
+        outside = _outside(values, spec.allowed, coded if spec.dtype == "str" else None)
         if outside.any():
             allowed = ", ".join(str(v) for v in spec.allowed) + (" (or empty)" if spec.nullable else "")
             problems.append(_problem(file, spec.name, outside,
@@ -361,13 +383,21 @@ def _check_column(raw: pd.Series, spec: ColumnSpec, file: str, decimal: str) -> 
     return final_dtype(values, spec), problems
 
 
+def _outside(values: pd.Series, allowed: tuple, coded: Coded | None) -> np.ndarray:
+    """Rows whose (non-missing) value is not one of ``allowed``; from the distinct values when coded."""
+    if coded is None:
+        return _mask(values.notna() & ~values.isin(allowed))
+    return coded.rows(_mask(coded.cleaned.notna() & ~coded.cleaned.isin(allowed)))
+
+
 def _check_key(spec: TableSpec, frame: pd.DataFrame, file: str,
                distinct: DistinctValues | None = None) -> list[Problem]:
     """Rows sharing a key (e.g. the same person_id and year) are errors; all copies are listed.
 
-    The key's columns are turned into integer codes first (one factorisation per column, whose
-    distinct values ``distinct`` keeps for the reference checks): hashing one integer per row is
-    much faster than hashing a register's text ids together with the year.
+    The key's columns are turned into integer codes first (a text column factorised once, its
+    distinct values kept by ``distinct`` for the reference checks; a year as its offset from the
+    first year), and the codes combined into one integer per row: marking each in a table of all
+    possible keys finds whether any comes twice without hashing or sorting millions of rows.
     """
     if not all(k in frame.columns for k in spec.key):
         return []
@@ -375,24 +405,44 @@ def _check_key(spec: TableSpec, frame: pd.DataFrame, file: str,
     complete = np.ones(len(frame), dtype=bool)
     radix = 1
     for column in spec.key:
-        if distinct is not None:
-            codes, uniques = distinct.factorize(spec.name, column, frame[column])
-        else:
-            codes, uniques = pd.factorize(frame[column])
-        radix *= len(uniques) + 1
+        codes, n_values = _key_codes(spec.name, column, frame[column], distinct)
+        radix *= n_values + 1
         if radix >= 2**62:  # the codes would overflow: compare the columns themselves
             keys = frame[list(spec.key)]
-            combined = None
-            break
-        combined = combined * (len(uniques) + 1) + codes
+            return _duplicate_problem(spec, file, _mask(keys.duplicated(keep=False) & keys.notna().all(axis=1)))
+        combined = combined * (n_values + 1) + codes
         complete &= codes >= 0
-    if combined is None:
-        dup = _mask(keys.duplicated(keep=False) & keys.notna().all(axis=1))
+    keys = combined[complete]
+    if radix <= 8 * len(frame) + 1024:  # a table of every possible key: one byte each
+        seen = np.zeros(radix, dtype=bool)
+        seen[keys] = True
+        unique = np.count_nonzero(seen) == len(keys)
     else:
-        ordered = np.sort(combined[complete])  # no two equal neighbours: no key twice (the usual case)
-        if not (ordered[1:] == ordered[:-1]).any():
-            return []
-        dup = pd.Series(combined).duplicated(keep=False).to_numpy() & complete
+        ordered = np.sort(keys)  # no two equal neighbours: no key twice
+        unique = not (ordered[1:] == ordered[:-1]).any()
+    if unique:  # the usual case
+        return []
+    return _duplicate_problem(spec, file, pd.Series(combined).duplicated(keep=False).to_numpy() & complete)
+
+
+def _key_codes(table: str, column: str, values: pd.Series,
+               distinct: DistinctValues | None) -> tuple[np.ndarray, int]:
+    """(codes with -1 for missing, number of codes) of one key column.
+
+    Plain integers over a short range (years) are their offset from the smallest; anything else
+    is factorised (once, through ``distinct``).
+    """
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iu" and len(values):
+        numbers = values.to_numpy()
+        low, high = int(numbers.min()), int(numbers.max())
+        if high - low < max(len(numbers), 1024):
+            return numbers - low, high - low + 1
+    codes, uniques = (pd.factorize(values) if distinct is None else distinct.factorize(table, column, values))
+    return codes, len(uniques)
+
+
+def _duplicate_problem(spec: TableSpec, file: str, dup: np.ndarray) -> list[Problem]:
+    """The error for the rows in ``dup`` (all copies of a repeated key), if there are any."""
     if not dup.any():
         return []
     key = ", ".join(spec.key)
@@ -488,8 +538,13 @@ def _check_references(contract: dict[str, TableSpec], tables: dict[str, pd.DataF
             if frame is None or other is None or column not in frame or target_column not in other:
                 continue
             values = frame[column]
-            reference = other[target_column] if distinct is None else distinct.index(target_table, target_column)
-            unknown = values.notna().to_numpy() & ~_isin(values, reference)
+            if distinct is None:
+                unknown = values.notna().to_numpy() & ~_isin(values, other[target_column])
+            else:
+                reference = distinct.index(target_table, target_column)
+                if _isin(pd.Series(distinct.index(spec.name, column)), reference).all():
+                    continue  # every distinct value is known (a register's millions of rows not looked up)
+                unknown = values.notna().to_numpy() & ~_isin(values, reference)
             if unknown.any():
                 phrase = _values_phrase(values[unknown], spec.column(column))
                 problems.append(_problem(
