@@ -123,13 +123,16 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if path.is_dir():
-        return _read_partitioned(path)
+        frame = _read_partitioned(path)
+        pyarrow.default_memory_pool().release_unused()  # the Arrow table's buffers the allocator would keep
+        return frame
     suffix = path.suffix.lower()
     if suffix not in FORMAT_NAMES:
         raise InputFileError(path.name, f"unknown file type; use {', '.join(SUFFIXES)}")
     try:
         if suffix == ".parquet":
             frame = _read_parquet(path)
+            pyarrow.default_memory_pool().release_unused()  # the Arrow table's buffers the allocator would keep
         elif suffix == ".csv":
             frame = _read_csv(path)
         else:
@@ -168,7 +171,7 @@ def arrow_to_pandas(table: pyarrow.Table) -> pd.DataFrame:
 
     Booleans with missing values become pandas ``boolean`` rather than Python objects (ten million
     of them for a city's register), and the columns are not consolidated into blocks (a copy of
-    the whole register). A pandas index stored with the table is kept as columns, as data.
+    the whole register).
     """
     columns = {}
     for name, column in zip(table.column_names, table.columns, strict=True):
