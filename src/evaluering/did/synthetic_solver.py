@@ -124,10 +124,17 @@ def frank_wolfe(problems: list[WeightProblem], min_decrease: float, max_iter: in
     objective by less than ``min_decrease**2``. Starts at ``x0`` or at uniform weights. Once most
     problems of the batch have stopped, the rest go on alone (each row's arithmetic is its own, so
     the weights are the same as iterating the whole batch).
+
+    A step needs one column of ``H = A'A + eta I``. A problem with fewer rows than weights (the unit
+    weights of a city's hundreds of comparison areas over a dozen years) keeps ``A`` and forms that
+    column when needed (``_Design``); the others keep ``H`` (``_Gram``), whose size is the weights
+    squared.
     """
     sizes = [p.design.shape[1] - 1 for p in problems]
     count, width = len(problems), max(sizes)
-    hess = np.zeros((count, width, width))
+    rows_of = [p.design.shape[0] for p in problems]
+    wide = max(rows_of) < width
+    quadratic = _Design(count, max(rows_of), width) if wide else _Gram(count, width)
     atb = np.zeros((count, width))
     btb = np.zeros(count)
     rows = np.zeros(count)
@@ -136,11 +143,13 @@ def frank_wolfe(problems: list[WeightProblem], min_decrease: float, max_iter: in
         design = p.design - p.design.mean(axis=0) if p.intercept else p.design
         a, b = design[:, :k], design[:, k]
         n = design.shape[0]
-        hess[j, :k, :k] = a.T @ a + n * p.zeta**2 * np.eye(k)
+        quadratic.set(j, a, n * p.zeta**2)
         atb[j, :k], btb[j], rows[j] = a.T @ b, b @ b, n
         x[j, :k] = np.full(k, 1.0 / k) if p.x0 is None else p.x0
+    padded = min(sizes) < width
     blocked = np.where(np.arange(width)[None, :] >= np.asarray(sizes)[:, None], np.inf, 0.0)  # padding
-    u = np.einsum("bij,bj->bi", hess, x)  # H x; the half gradient is H x - A'b
+    u = quadratic.times(x)  # H x; the half gradient is H x - A'b
+    xu, xa = np.vecdot(x, u), np.vecdot(x, atb)  # x'Hx and x'A'b, kept for the next step
     index = np.arange(count)
     active = np.ones(count, dtype=bool)
     previous = np.full(count, np.inf)
@@ -157,26 +166,86 @@ def frank_wolfe(problems: list[WeightProblem], min_decrease: float, max_iter: in
                 if 2 * active.sum() <= len(active):  # most have stopped: iterate on the others only
                     solved[position] = x
                     keep = np.flatnonzero(active)
-                    hess, atb, btb, rows, x, u, blocked = (a[keep] for a in (hess, atb, btb, rows, x, u, blocked))
+                    quadratic = quadratic.take(keep)
+                    atb, btb, rows, x, u, blocked, xu, xa = (
+                        a[keep] for a in (atb, btb, rows, x, u, blocked, xu, xa))
                     previous, current, position = previous[keep], current[keep], position[keep]
                     index, active = np.arange(len(keep)), np.ones(len(keep), dtype=bool)
-            half_grad = u - atb + blocked
+            half_grad = u - atb
+            if padded:
+                half_grad += blocked
             i = half_grad.argmin(axis=1)
-            xu = np.vecdot(x, u)
-            slope = half_grad[index, i] - xu + np.vecdot(x, atb)  # half_grad . (e_i - x)
-            curvature = hess[index, i, i] - 2.0 * u[index, i] + xu  # |A(e_i - x)|^2 + eta |e_i - x|^2
+            slope = half_grad[index, i] - xu + xa  # half_grad . (e_i - x)
+            curvature = quadratic.diagonal(index, i) - 2.0 * u[index, i] + xu  # |A(e_i - x)|^2 + eta |e_i - x|^2
             step = np.minimum(1.0, np.maximum(0.0, -slope / curvature))
             step[~(curvature > 0)] = 0.0  # only at a vertex already (no direction to move in)
             step[~active] = 0.0
             x *= (1.0 - step)[:, None]
             x[index, i] += step
             u *= (1.0 - step)[:, None]
-            u += step[:, None] * hess[index, :, i]
-            value = (np.vecdot(x, u) - 2.0 * np.vecdot(x, atb) + btb) / rows
+            u += step[:, None] * quadratic.column(index, i)
+            xu, xa = np.vecdot(x, u), np.vecdot(x, atb)
+            value = (xu - 2.0 * xa + btb) / rows
             previous = np.where(active, current, previous)
             current = np.where(active, value, current)
     solved[position] = x
     return [solved[j, :k].copy() for j, k in enumerate(sizes)]
+
+
+class _Gram:
+    """The problems' ``H = A'A + eta I``, padded to a common width (for problems with few weights)."""
+
+    def __init__(self, count: int, width: int, hess: np.ndarray | None = None) -> None:
+        self.hess = np.zeros((count, width, width)) if hess is None else hess
+
+    def set(self, j: int, a: np.ndarray, ridge: float) -> None:
+        k = a.shape[1]
+        self.hess[j, :k, :k] = a.T @ a + ridge * np.eye(k)
+
+    def times(self, x: np.ndarray) -> np.ndarray:
+        return np.einsum("bij,bj->bi", self.hess, x)
+
+    def column(self, index: np.ndarray, i: np.ndarray) -> np.ndarray:
+        return self.hess[index, :, i]
+
+    def diagonal(self, index: np.ndarray, i: np.ndarray) -> np.ndarray:
+        return self.hess[index, i, i]
+
+    def take(self, keep: np.ndarray) -> _Gram:
+        return _Gram(0, 0, self.hess[keep])
+
+
+class _Design:
+    """The problems' centred ``A'`` (rows of ``A`` padded with zeros, which add nothing to ``A'A``)
+    and ridge ``eta``: ``H``'s columns formed when a step needs them, one batched matrix-vector
+    product (for problems with more weights than rows).
+    """
+
+    def __init__(self, count: int, n_rows: int, width: int, parts: tuple | None = None) -> None:
+        if parts is None:
+            parts = (np.zeros((count, width, n_rows)), np.zeros(count), np.zeros((count, width)))
+        self.at, self.ridge, self.diag = parts  # at[j] is A_j' (weights x rows)
+
+    def set(self, j: int, a: np.ndarray, ridge: float) -> None:
+        n, k = a.shape
+        self.at[j, :k, :n] = a.T
+        self.ridge[j] = ridge
+        self.diag[j, :k] = np.einsum("ij,ij->j", a, a) + ridge
+
+    def times(self, x: np.ndarray) -> np.ndarray:
+        ax = np.matmul(x[:, None, :], self.at)  # (A x)' per problem
+        return np.matmul(self.at, ax.transpose(0, 2, 1))[:, :, 0] + self.ridge[:, None] * x
+
+    def column(self, index: np.ndarray, i: np.ndarray) -> np.ndarray:
+        column = np.matmul(self.at, self.at[index, i, :, None])[:, :, 0]  # A'A e_i
+        column[index, i] += self.ridge
+        return column
+
+    def diagonal(self, index: np.ndarray, i: np.ndarray) -> np.ndarray:
+        return self.diag[index, i]
+
+    def take(self, keep: np.ndarray) -> _Design:
+        return _Design(0, 0, 0, (self.at[keep], self.ridge[keep], self.diag[keep]))
 
 
 def _omega_problem(yc: np.ndarray, t0: int, opts: WeightOptions, x0: np.ndarray | None) -> WeightProblem:
@@ -188,13 +257,24 @@ def _lambda_problem(yc: np.ndarray, n0: int, opts: WeightOptions, x0: np.ndarray
 
 
 def _in_chunks(problems: list[WeightProblem], min_decrease: float, max_iter: int) -> list[np.ndarray]:
-    """:func:`frank_wolfe` on batches small enough that the padded matrices stay below ~64 MB."""
-    if not problems:
-        return []
-    width = max(p.design.shape[1] for p in problems)
-    size = max(1, _MAX_BATCH_CELLS // (width * width))
-    return [x for start in range(0, len(problems), size)
-            for x in frank_wolfe(problems[start:start + size], min_decrease, max_iter)]
+    """:func:`frank_wolfe` on batches small enough that the padded matrices stay below ~64 MB.
+
+    Problems with more weights than rows (``_Design``) and the others (``_Gram``) go in separate
+    batches, each problem's weights returned in its place.
+    """
+    solved: list[np.ndarray | None] = [None] * len(problems)
+    for wide in (False, True):
+        chosen = [j for j, p in enumerate(problems) if (p.design.shape[0] < p.design.shape[1] - 1) == wide]
+        if not chosen:
+            continue
+        width = max(problems[j].design.shape[1] for j in chosen)
+        height = max(problems[j].design.shape[0] for j in chosen) if wide else width
+        size = max(1, _MAX_BATCH_CELLS // (width * height))
+        for start in range(0, len(chosen), size):
+            batch = chosen[start:start + size]
+            for j, x in zip(batch, frank_wolfe([problems[j] for j in batch], min_decrease, max_iter), strict=True):
+                solved[j] = x
+    return solved
 
 
 def fit_weights(setups: list[tuple[np.ndarray, int, int, Weights | None]], opts: WeightOptions) -> list[Weights]:
