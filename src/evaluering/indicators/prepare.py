@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..config import Params
 from ..data.dataset import Dataset
@@ -20,7 +22,7 @@ from ..data.lookup import isin_values
 from ..groups import COMPARISON  # re-exported: the comparison group's key
 from ..survey.design import SurveyDesign
 from ..survey.nonresponse import age_band
-from ..survey.waves import wave_weighting
+from ..survey.waves import population_cells, wave_weighting
 
 __all__ = ["COMPARISON", "PreparedData", "group_of_area", "prepare"]
 
@@ -64,17 +66,39 @@ def group_of_area(areas: pd.DataFrame) -> pd.Series:
 
 def _with_group(frame: pd.DataFrame, group_of_area: pd.Series) -> pd.DataFrame:
     """``frame`` with each row's group, looked up once per distinct area (a register has millions of rows)."""
-    codes, areas = pd.factorize(frame["area_id"].array, use_na_sentinel=False)
-    groups = pd.Series(areas).map(group_of_area).astype(str).array
-    return frame.assign(group=pd.Series(groups.take(codes), index=frame.index))
+    positions = _area_positions(frame["area_id"], group_of_area.index)
+    if positions is None:
+        positions, areas = pd.factorize(frame["area_id"].array, use_na_sentinel=False)
+        groups = pd.Series(areas).map(group_of_area).astype(str).array
+    else:
+        groups = group_of_area.astype(str).array
+    return frame.assign(group=pd.Series(groups.take(positions), index=frame.index))
+
+
+def _area_positions(area_ids: pd.Series, known: pd.Index) -> np.ndarray | None:
+    """Each row's position in ``known`` (the areas table's ids), by Arrow's hash lookup: about half
+    the time of factorising millions of ids. None when the column is not Arrow text, ``known`` is not
+    a set of ids, or a row's area is not in it; the caller then factorises the rows.
+    """
+    dtype = area_ids.dtype
+    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or not known.is_unique or known.hasnans:
+        return None
+    storage = area_ids.array.__arrow_array__()
+    found = pc.index_in(storage, value_set=pa.array(known.astype(object).tolist(), type=storage.type))
+    return None if found.null_count else found.to_numpy()
 
 
 def _adults(register: pd.DataFrame, year: int, youngest: int = 18) -> pd.DataFrame:
-    """The register's residents of the survey's ages in a year, with stratum and age band (the
-    raking population).
+    """The register's residents of the survey's ages in a year (the raking population), as cells:
+    each distinct stratum, age, sex and origin with its number of ``persons`` and its age band.
+
+    Counted per cell, in the order the cells first appear in the register, so the raking margins
+    are those of the persons (see ``survey.waves.population_cells``) without labelling millions of rows.
     """
-    adults = register[(register["year"] == year) & (register["age"] >= youngest)]
-    return adults.assign(stratum=adults["group"], age_band=age_band(adults["age"], youngest))
+    rows = np.flatnonzero((register["year"].to_numpy() == year) & (register["age"].to_numpy() >= youngest))
+    adults = register[["group", "age", "sex", "origin"]].take(rows).rename(columns={"group": "stratum"})
+    cells = population_cells(adults, ("stratum", "age", "sex", "origin"))
+    return cells.assign(age_band=age_band(cells["age"], youngest))
 
 
 def survey_youngest(ages: pd.Series) -> int:
@@ -83,21 +107,54 @@ def survey_youngest(ages: pd.Series) -> int:
     return int(min(18, known.min())) if len(known) else 18
 
 
-def _rows_of(register: pd.DataFrame, persons: pd.Series, years: pd.Series, columns: list[str]) -> pd.DataFrame:
+def _rows_of(register: pd.DataFrame, persons: pd.Series, years: pd.Series, columns: list[str],
+             person_codes: tuple[np.ndarray, pd.api.extensions.ExtensionArray] | None = None) -> pd.DataFrame:
     """The register's ``columns`` in the rows of ``persons`` in ``years`` (all a merge on person and
     year with a small table can match): a small fraction of a large register, so the merge does not
-    hash every person-year.
+    hash every person-year, and only the matching rows of ``columns`` are copied.
+
+    ``person_codes``: (code of each row's person id, the distinct ids), validation's; with them the
+    persons are looked up among the distinct ids rather than in every row.
     """
-    rows = register.loc[register["year"].isin(years.dropna().unique()).to_numpy(), columns]
-    return rows[isin_values(rows["person_id"], persons)]
+    in_years = _in_years(register["year"].to_numpy(), years.dropna().unique())
+    if person_codes is not None:
+        codes, ids = person_codes
+        found = isin_values(ids, persons)[codes]
+        rows = np.flatnonzero(found if in_years is None else in_years & found)
+    elif in_years is None:
+        rows = np.flatnonzero(isin_values(register["person_id"], persons))
+    else:
+        rows = np.flatnonzero(in_years)
+        rows = rows[isin_values(register["person_id"].take(rows), persons)]
+    return register[columns].take(rows)
 
 
-def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.Series, params: Params):
+def _in_years(year: np.ndarray, years) -> np.ndarray | None:
+    """Per row, whether its year is one of ``years``; None when every row's is (then no mask is made).
+
+    A comparison per wanted year: cheaper than a set lookup of millions of rows for the few years
+    a survey or an institutions table spans.
+    """
+    if year.dtype.kind not in "iu" or len(year) == 0:
+        return np.isin(year, np.asarray(years))
+    low, high = int(year.min()), int(year.max())
+    wanted = {int(y) for y in years if low <= y <= high and float(y).is_integer()}
+    if len(wanted) == high - low + 1:
+        return None
+    in_years = np.zeros(len(year), dtype=bool)
+    for y in wanted:
+        in_years |= year == y
+    return in_years
+
+
+def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.Series, params: Params,
+                    person_codes=None):
     """The survey sample with register background, the calibrated design of every wave, the
     weighting notes of every wave and the survey's youngest age.
     """
     survey = dataset.survey
-    background = _rows_of(dataset.register, survey["person_id"], survey["wave"], ["person_id", "year", *BACKGROUND])
+    background = _rows_of(dataset.register, survey["person_id"], survey["wave"], ["person_id", "year", *BACKGROUND],
+                          person_codes)
     background = background.rename(columns={"year": "wave"})
     sample = _with_group(dataset.survey, group_of_area).merge(
         background, on=["person_id", "wave"], how="left", validate="one_to_one"
@@ -122,17 +179,19 @@ def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.
 
 def prepare(dataset: Dataset, params: Params) -> PreparedData:
     """Attach groups and weights to the tables of ``dataset`` (done once per analysis)."""
+    # validation's codes of the register's person ids (its rows, in order; None when not known)
+    person_codes = None if dataset.person_codes is None else dataset.person_codes.of(dataset.register, "person_id")
     groups = group_of_area(dataset.areas)
     register = _with_group(dataset.register, groups)
     children = dataset.institutions
-    residence = _rows_of(register, children["person_id"], children["year"], ["person_id", "year", "group", "area_id"])
+    residence = _rows_of(register, children["person_id"], children["year"], ["person_id", "year", "group", "area_id"],
+                         person_codes)
     institutions = children.merge(residence, on=["person_id", "year"], how="inner")
     visitors = _with_group(dataset.visitors, groups)
     visitors = visitors.assign(year=visitors["date"].dt.year)
-    survey, designs, notes, youngest = _survey_designs(dataset, register, groups, params)
+    survey, designs, notes, youngest = _survey_designs(dataset, register, groups, params, person_codes)
     data = PreparedData(params, register, survey, designs, institutions, visitors, dataset,
                         weighting_notes=notes, youngest=youngest)
-    person_codes = None if dataset.person_codes is None else dataset.person_codes.of(dataset.register, "person_id")
-    if person_codes is not None:  # the register's rows, in order: validation's codes of its ids serve the units
+    if person_codes is not None:  # they serve the units too
         data._unit_frames[("text_codes", "person_id")] = person_codes
     return data

@@ -80,7 +80,7 @@ def _codes(data: pd.DataFrame, variable: str, totals: Mapping, step: str) -> np.
         raise SurveyError(f"{step}: column '{variable}' has {int(values.isna().sum())} missing values")
     labels = [str(k) for k in totals]
     as_text = values.astype(str)
-    unknown = sorted(set(as_text) - set(labels))
+    unknown = sorted(set(as_text.unique()) - set(labels))  # distinct values first: no Python loop over rows
     if unknown:
         raise SurveyError(f"{step}: categories {unknown} of '{variable}' are in the sample but not in the "
                           f"population totals ({labels})")
