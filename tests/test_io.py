@@ -89,3 +89,16 @@ def test_parquet_nullable_bools_are_read_as_pandas_booleans_and_plain_ones_as_bo
     frame = read_raw(path)
     assert frame["voted"].dtype == "boolean" and frame["voted"].isna().tolist() == [False, True, False]
     assert frame["employed"].dtype == bool
+
+
+def test_parquet_is_read_column_by_column_with_the_whole_file_s_columns(tmp_path: Path) -> None:
+    """Column by column (a city's register is never held twice), also when a name comes twice."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    path = tmp_path / "register.parquet"
+    pq.write_table(pa.table({"person_id": ["P1", "P2"], "age": [30, 40], "voted": [True, None]}), path)
+    frame = read_raw(path)
+    assert list(frame.columns) == ["person_id", "age", "voted"] and frame["age"].tolist() == [30, 40]
+    pq.write_table(pa.Table.from_arrays([pa.array([1, 2]), pa.array([3, 4])], names=["age", "age"]), path)
+    assert list(read_raw(path).columns) == ["age", "age"]  # validation then names the column twice

@@ -123,16 +123,13 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     """
     path = Path(path)
     if path.is_dir():
-        frame = _read_partitioned(path)
-        pyarrow.default_memory_pool().release_unused()  # the Arrow table's buffers the allocator would keep
-        return frame
+        return _read_partitioned(path)
     suffix = path.suffix.lower()
     if suffix not in FORMAT_NAMES:
         raise InputFileError(path.name, f"unknown file type; use {', '.join(SUFFIXES)}")
     try:
         if suffix == ".parquet":
             frame = _read_parquet(path)
-            pyarrow.default_memory_pool().release_unused()  # the Arrow table's buffers the allocator would keep
         elif suffix == ".csv":
             frame = _read_csv(path)
         else:
@@ -158,44 +155,59 @@ def read_raw(path: str | Path) -> pd.DataFrame:
 
 
 def _read_parquet(path: Path) -> pd.DataFrame:
-    """One Parquet file; a file that stores a pandas index goes through pandas, which restores it."""
-    table = pyarrow.parquet.read_table(path)
-    stored_index = (table.schema.pandas_metadata or {}).get("index_columns", [])
+    """One Parquet file, column by column; a file that stores a pandas index goes through pandas,
+    which restores it.
+    """
+    schema = pyarrow.parquet.read_schema(path)
+    stored_index = (schema.pandas_metadata or {}).get("index_columns", [])
     if any(isinstance(column, str) for column in stored_index):
         return pd.read_parquet(path, engine="pyarrow")
-    return arrow_to_pandas(table)
+    if len(set(schema.names)) < len(schema.names):  # a name twice cannot be read by name: read it whole
+        return pyarrow.parquet.ParquetFile(path).read().to_pandas()
+    return _frame_by_column(schema.names, lambda name: pyarrow.parquet.read_table(path, columns=[name]).column(0))
 
 
-def arrow_to_pandas(table: pyarrow.Table) -> pd.DataFrame:
-    """A Parquet table as a pandas frame, column by column and without copies where possible.
-
-    Booleans with missing values become pandas ``boolean`` rather than Python objects (ten million
-    of them for a city's register), and the columns are not consolidated into blocks (a copy of
-    the whole register).
+def _frame_by_column(names: list[str], read_column) -> pd.DataFrame:
+    """A frame of the columns ``read_column(name)`` gives, read and converted one at a time, so that
+    a city's register is never held twice (as Arrow and as pandas) but one column at a time.
     """
     columns = {}
-    for name, column in zip(table.column_names, table.columns, strict=True):
-        if pyarrow.types.is_boolean(column.type) and column.null_count:
-            columns[name] = pd.Series(pd.BooleanDtype().__from_arrow__(column), copy=False)
-        else:
-            columns[name] = column.to_pandas()
+    for name in names:
+        columns[name] = _column_to_pandas(read_column(name))
+        pyarrow.default_memory_pool().release_unused()  # the column's Arrow buffers, once copied
     return pd.DataFrame(columns, copy=False)
+
+
+def _column_to_pandas(column: pyarrow.ChunkedArray) -> pd.Series:
+    """One Arrow column in pandas, without a copy where possible (text stays in Arrow's buffers).
+
+    Booleans with missing values become pandas ``boolean`` rather than Python objects (ten million
+    of them for a city's register).
+    """
+    if pyarrow.types.is_boolean(column.type) and column.null_count:
+        return pd.Series(pd.BooleanDtype().__from_arrow__(column), copy=False)
+    return column.to_pandas()
 
 
 def _read_partitioned(path: Path) -> pd.DataFrame:
     """A table delivered as a directory of Parquet files partitioned by year (``year=2024/``): the
     year comes from the folder's name, or from the files when they keep their ``year`` column too.
+    Read column by column, as :func:`_read_parquet`.
     """
     import pyarrow.dataset as ds
 
     by_year = ds.partitioning(pyarrow.schema([("year", pyarrow.int64())]), flavor="hive")
     try:
         _check_kept_years(path)
-        table = ds.dataset(partition_files(path), format="parquet", partitioning=by_year,
-                           partition_base_dir=str(path)).to_table()
+        dataset = ds.dataset(partition_files(path), format="parquet", partitioning=by_year,
+                             partition_base_dir=str(path))
+        names = dataset.schema.names
+        if len(set(names)) < len(names):
+            frame = dataset.to_table().to_pandas()
+        else:
+            frame = _frame_by_column(names, lambda name: dataset.to_table(columns=[name]).column(0))
     except _read_errors() as exc:
         raise InputFileError(f"{path.name}/", f"cannot be read as Parquet files: {str(exc).strip()}") from None
-    frame = arrow_to_pandas(table)
     frame.columns = [str(c).strip() for c in frame.columns]
     return frame
 
