@@ -220,7 +220,7 @@ def _stored_to_float(stored: pd.Series, kind: str) -> pd.Series:
     if kind == "datetime":
         return pd.Series(np.nan, index=stored.index)
     if isinstance(stored.dtype, np.dtype) and stored.dtype.kind == "f":  # plain floats: no masked detour
-        return pd.Series(_finite(stored.to_numpy(dtype="float64")), index=stored.index)
+        return pd.Series(_finite(stored.to_numpy(dtype="float64")), index=stored.index, copy=False)
     return pd.Series(_finite(_numbers(stored)), index=stored.index)
 
 

@@ -44,6 +44,8 @@ def _numbers_look_like_cpr(series: pd.Series) -> pd.Series:
     """The numeric branch: whole numbers of 9 or 10 digits with a valid date in front."""
     plain = isinstance(series.dtype, np.dtype) and series.dtype.kind in "iuf"  # no copy needed
     values = series.to_numpy() if plain else series.astype("float64").to_numpy()
+    if len(values) == 0 or np.fmax.reduce(values) < 1e8 or np.fmin.reduce(values) >= 1e10:
+        return pd.Series(False, index=series.index)  # the usual case (fmax/fmin skip NaN): no such number at all
     candidate = (values >= 1e8) & (values < 1e10)  # NaN compares false
     if values.dtype.kind == "f":
         candidate[candidate] &= values[candidate] == np.floor(values[candidate])

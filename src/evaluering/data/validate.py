@@ -412,13 +412,16 @@ def _check_key(spec: TableSpec, frame: pd.DataFrame, file: str,
         if radix >= 2**62:  # the codes would overflow: compare the columns themselves
             keys = frame[list(spec.key)]
             return _duplicate_problem(spec, file, _mask(keys.duplicated(keep=False) & keys.notna().all(axis=1)))
-        combined = combined * (n_values + 1) + codes
+        combined *= n_values + 1  # in place: a register has ten million rows
+        combined += codes
         complete &= codes >= 0
-    keys = combined[complete]
+        del codes
+    keys = combined if complete.all() else combined[complete]
     if radix <= 8 * len(frame) + 1024:  # a table of every possible key: one byte each
         seen = np.zeros(radix, dtype=bool)
         seen[keys] = True
         unique = np.count_nonzero(seen) == len(keys)
+        del seen
     else:
         ordered = np.sort(keys)  # no two equal neighbours: no key twice
         unique = not (ordered[1:] == ordered[:-1]).any()
