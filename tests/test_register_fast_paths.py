@@ -179,3 +179,17 @@ def test_few_values_in_a_large_arrow_set_are_looked_up_as_pandas_would(params):
     expected = values.isin(reference.dropna()).to_numpy(dtype=bool) & values.notna().to_numpy()
     np.testing.assert_array_equal(isin_values(values, reference), expected)
     assert expected.tolist() == [True, False, False, True, True, False]
+
+
+def test_text_read_in_parts_is_coded_as_pandas_factorises_it():
+    """A partitioned register's text comes in parts; its codes and distinct values are pd.factorize's."""
+    import pyarrow as pa
+
+    from evaluering.data.convert import code_text
+
+    parts = [["b", None, "a"], ["a", "c", None, "b"], [], ["d", "b"]]
+    text = pd.Series(pd.arrays.ArrowStringArray(pa.chunked_array([pa.array(p, pa.large_string()) for p in parts])))
+    coded = code_text(text)
+    codes, uniques = pd.factorize(text)
+    np.testing.assert_array_equal(coded.codes, codes)
+    assert coded.uniques.tolist() == uniques.tolist() == ["b", "a", "c", "d"]

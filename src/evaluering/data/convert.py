@@ -13,6 +13,8 @@ from functools import cached_property
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 from pandas.api.types import (
     infer_dtype,
     is_bool_dtype,
@@ -66,9 +68,28 @@ def code_text(raw: pd.Series) -> Coded | None:
     kind, stored = _storage(raw)
     if kind != "text":
         return None
-    codes, uniques = pd.factorize(stored)
+    factorized = _arrow_factorize(stored)
+    codes, uniques = pd.factorize(stored) if factorized is None else factorized
     smallest = np.int8 if len(uniques) < 2**7 else np.int16 if len(uniques) < 2**15 else np.int32
     return Coded(codes.astype(smallest, copy=False), pd.Series(uniques))
+
+
+def _arrow_factorize(text: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
+    """``pd.factorize`` of Arrow text read in parts (a partitioned register), without merging the parts'
+    dictionaries: Arrow encodes the parts with one table of distinct values, so every part's
+    dictionary is that table as it stood (the last part's is complete) and the codes are the parts'
+    indices put together. None when the column is not Arrow text in parts.
+    """
+    storage = getattr(text.array, "_pa_array", None)
+    if not isinstance(storage, pa.ChunkedArray) or storage.num_chunks < 2 or not (
+            pa.types.is_string(storage.type) or pa.types.is_large_string(storage.type)):
+        return None
+    encoded = pc.dictionary_encode(storage)
+    dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
+    if any(len(part.dictionary) > len(dictionary) for part in encoded.chunks):  # not Arrow's shared table
+        return None
+    codes = np.concatenate([pc.fill_null(part.indices, -1).to_numpy() for part in encoded.chunks])
+    return codes, pd.Series(pd.array(dictionary, dtype=text.dtype))
 
 
 def convert(raw: pd.Series, dtype: str, decimal: str,
