@@ -142,3 +142,62 @@ def test_a_cohort_joined_on_integer_codes_equals_the_merged_one():
     coded = baseline_cohort(register, 2020, district="d")
     merged = baseline_cohort(register.astype({"person_id": "Int64"}), 2020, district="d")  # the merge path
     pd.testing.assert_frame_equal(coded, merged.astype({"person_id": "int64"}), check_exact=True)
+
+
+def test_first_appearance_codes_are_those_of_pandas_factorize():
+    from evaluering.numerics.counting import first_appearance_codes
+
+    rng = np.random.default_rng(11)
+    for values in (np.sort(rng.integers(0, 50, 300)), rng.integers(0, 50, 300), np.array([7], dtype=np.int32),
+                   np.zeros(0, dtype=np.int64), pd.Series(np.sort(rng.integers(-5, 5, 40)), dtype="int32"),
+                   np.array(["b", "a", "b"], dtype=object), pd.Series([3.0, 1.0, 3.0])):
+        codes = first_appearance_codes(values)
+        np.testing.assert_array_equal(codes, pd.factorize(values)[0])
+        assert codes.dtype == pd.factorize(values)[0].dtype
+
+
+def test_sorted_person_codes_number_the_rows_persons_in_the_order_of_their_ids(prepared):
+    import dataclasses
+
+    from evaluering.indicators.units import sorted_person_codes
+
+    # as delivered, and with the rows reversed (ids no longer appear in sorted order: the ranks are needed)
+    for data in (prepared, dataclasses.replace(prepared, register=prepared.register.iloc[::-1].reset_index(drop=True))):
+        year = data.register["year"].to_numpy()
+        for rows in (np.flatnonzero((year >= 2021) & (year <= 2024)), np.arange(0, len(year), 7)):
+            expected = pd.factorize(data.register["person_id"].take(rows), sort=True)[0]
+            np.testing.assert_array_equal(sorted_person_codes(data, rows), expected)
+
+
+def test_sorting_order_is_the_stable_argsort():
+    from evaluering.did.panel import _sorting_order
+
+    rng = np.random.default_rng(5)
+    for key in (rng.permutation(1000), rng.permutation(5000)[:800], rng.integers(0, 100, 1000),
+                np.zeros(0, dtype=np.int64)):
+        np.testing.assert_array_equal(_sorting_order(key), np.argsort(key, kind="stable"))
+
+
+def test_movers_from_the_kept_group_codes_are_those_from_the_text(prepared, params):
+    from evaluering.indicators.units import _moved_in
+
+    bevaegelse = params.indicator("bevaegelse")
+    register_units(prepared, bevaegelse)
+    try:
+        np.testing.assert_array_equal(prepared._unit_frames[("moved_in",)], _moved_in(prepared.register))
+    finally:
+        release_units(prepared, bevaegelse)
+    # a missing group is a group of its own, and not the same as having no row the year before
+    small = pd.DataFrame({"person_id": pd.array(["a", "a", "b", "b", "c"], dtype="str"),
+                          "year": [2020, 2021, 2020, 2021, 2021],
+                          "group": pd.array([None, None, "x", None, None], dtype="str")})
+    np.testing.assert_array_equal(_moved_in(small), [True, False, True, True, True])
+
+
+def test_text_shares_of_categorical_rows_are_those_of_the_text():
+    from evaluering.indicators.units import is_one_of
+
+    text = pd.Series(["basic", None, "higher", "vocational", "basic", None], dtype="str")
+    categorical = text.astype("category")
+    for values in (["vocational", "higher"], ["basic"], ["none of them"]):
+        np.testing.assert_array_equal(is_one_of(categorical, values), is_one_of(text, values))

@@ -29,6 +29,7 @@ import pandas as pd
 from ..columns import as_float, require_columns
 from ..groups import COMPARISON
 from ..numerics import COLLINEARITY_TOL, interval, twfe, within_unit_share
+from ..numerics.counting import first_appearance_codes
 from ..results import ResultDisplay
 from .errors import DidError
 
@@ -106,10 +107,24 @@ def _join_sorted(register: pd.DataFrame, base: pd.DataFrame, person: str, time: 
     rows = np.flatnonzero(found >= 0)
     first = int(times.min())
     key = codes[rows].astype(np.int64) * (int(times.max()) - first + 1) + (times[rows] - first)
-    rows = rows[np.argsort(key, kind="stable")]
+    rows = rows[_sorting_order(key)]
     extra = base.drop(columns=person).iloc[found[rows]].reset_index(drop=True)
     cohort = register.iloc[rows].reset_index(drop=True)
     return pd.concat([cohort, extra], axis=1)
+
+
+def _sorting_order(key: np.ndarray) -> np.ndarray:
+    """``np.argsort(key, kind="stable")`` for non-negative integer keys; distinct keys (a register's
+    person x year) over a range not much larger than their number are put in order by a table
+    instead of sorted.
+    """
+    if len(key) and int(key.max()) < 4 * len(key) + 2**20:
+        slot = np.full(int(key.max()) + 1, -1, dtype=np.int64)
+        slot[key] = np.arange(len(key))
+        order = slot[slot >= 0]
+        if len(order) == len(key):  # every key distinct: each key's row, in key order
+            return order
+    return np.argsort(key, kind="stable")
 
 
 def cohort_retention(cohort: pd.DataFrame, *, time: str = "year", group: str = "group") -> pd.DataFrame:
@@ -150,7 +165,7 @@ def load_panel(panel: pd.DataFrame, outcome: str, unit: str, time: str, treated:
         raise DidError(f"'{time}' must hold integer periods (years)")
     if panel[[unit, time]].isna().any().any():
         raise DidError(f"missing values in '{unit}' or '{time}'")
-    unit_codes = pd.factorize(panel[unit])[0]
+    unit_codes = first_appearance_codes(panel[unit])
     if _repeated(unit_codes, panel[time]):
         raise DidError(f"several rows for the same {unit} and {time}")
     tr = panel[treated]
@@ -183,7 +198,7 @@ def load_panel(panel: pd.DataFrame, outcome: str, unit: str, time: str, treated:
     return {
         "y": y[ok], "X": X[ok], "w": w[ok], "treated": tr[ok].astype(bool),
         "time": panel[time].to_numpy(dtype=np.int64)[ok],
-        "unit": pd.factorize(unit_codes[ok])[0], "cluster": pd.factorize(clusters)[0],
+        "unit": first_appearance_codes(unit_codes[ok]), "cluster": first_appearance_codes(clusters),
     }
 
 

@@ -12,6 +12,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 
 from ..config import Indicator, InmoverShare, RegisterMean, RegisterShare
@@ -19,7 +20,7 @@ from ..did.event_study import EventStudyResult
 from ..did.panel import PanelDidResult, baseline_cohort, panel_did
 from ..did.place_event_study import place_event_study
 from ..indicators.prepare import PreparedData
-from ..indicators.units import is_one_of, register_units
+from ..indicators.units import is_one_of, register_column_rows, register_units, sorted_person_codes
 from ..inference.reported import ReportedInference
 from ..inference.studentised_placebo import area_statistics, district_history_variance, studentised_placebo
 
@@ -61,17 +62,22 @@ def register_inference(data: PreparedData, indicator: Indicator, district: str, 
 
 def district_cohort(data: PreparedData, district: str, baseline: int, followup: int) -> pd.DataFrame:
     """Baseline residents of the district and of the comparison group, followed to ``followup``
-    (the columns the people estimates use; ``person_id`` as integer codes).
+    (the columns the people estimates use: person_id as integer codes, year, treated,
+    baseline_age and the outcomes, text outcomes as categoricals).
     """
     register = data.register
     # only the years and columns the people estimates use: the cohort is then built from a fraction of
     # the register; persons as integer codes in the ids' sorted order (so rows, units and clusters come
-    # in the same order as with the ids), which joins, sorts and groups much faster than text
+    # in the same order as with the ids), which joins, sorts and groups much faster than text; text
+    # columns (group, outcomes) as categoricals from their kept codes, not taken as text
     outcomes = [ind.computation.column for ind in data.params.indicators if isinstance(ind.computation, PEOPLE_KINDS)]
-    columns = list(dict.fromkeys(["person_id", "year", "group", "age", *outcomes]))
-    rows = register.loc[register["year"].between(baseline, followup).to_numpy(), columns]
-    rows["person_id"] = pd.factorize(rows["person_id"], sort=True)[0]
-    return baseline_cohort(rows, baseline, district=district)
+    year = register["year"].to_numpy()
+    rows = np.flatnonzero((year >= baseline) & (year <= followup))
+    columns = {"person_id": sorted_person_codes(data, rows), "year": register["year"].take(rows).to_numpy()}
+    for column in dict.fromkeys(["group", "age", *outcomes]):
+        columns[column] = register_column_rows(data, column, rows)
+    cohort = baseline_cohort(pd.DataFrame(columns, copy=False), baseline, district=district)
+    return cohort.drop(columns=["group", "age", "baseline_group"])  # what the people estimates do not use
 
 
 def people_estimate(cohort: pd.DataFrame, indicator: Indicator, baseline: int) -> PanelDidResult:

@@ -14,6 +14,7 @@ import pandas as pd
 
 from ..config import Indicator, InstitutionIsolation, SurveyOutsideView, VisitorMean
 from ..groups import COMPARISON
+from ..numerics.counting import distinct_integers
 from .prepare import PreparedData
 from .units import survey_outcome, units_to_sum
 
@@ -84,7 +85,10 @@ def _units_reason(data: PreparedData, ind: Indicator, district: str, waves: list
     period = units["period"].to_numpy()
     for group in (district, COMPARISON):
         in_group = (units["group"] == group).to_numpy(dtype=bool, na_value=False)
-        present = set(np.unique(period[in_group]).astype(int).tolist())
+        in_group_periods = period[in_group]  # years: counted, not sorted (a city's register has millions of rows)
+        distinct = distinct_integers(in_group_periods) if in_group_periods.dtype.kind in "iu" else np.unique(
+            in_group_periods)
+        present = set(distinct.astype(int).tolist())
         years = [w for w in waves if w not in present]
         if not years:
             continue

@@ -36,8 +36,8 @@ def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
     sum_w = cells["weight"].transform("sum")
     z = u["weight"] * (u["y"] - cells["wy"].transform("sum") / sum_w) / sum_w
     # cells by their position in ``totals`` (NaN for rows without a group, which are left out)
-    per_cluster = z.groupby([cells.ngroup(), u["cluster"]], sort=False).sum()
-    sq = (per_cluster**2).groupby(level=0).agg(["sum", "size"]).reindex(range(len(totals)))
+    per_cluster, cell_of = _cluster_sums(z, cells.ngroup(), u["cluster"])
+    sq = (per_cluster**2).groupby(cell_of).agg(["sum", "size"]).reindex(range(len(totals)))
     sq.index = totals.index
     g = sq["size"]
     totals["se"] = np.sqrt(sq["sum"] * g / (g - 1).where(g > 1))
@@ -48,6 +48,22 @@ def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
     if isinstance(levels["group"].dtype, pd.CategoricalDtype):  # a compact register frame: groups as text again
         levels["group"] = levels["group"].astype(levels["group"].cat.categories.dtype)
     return levels
+
+
+def _cluster_sums(z: pd.Series, cell: pd.Series, cluster: pd.Series) -> tuple[pd.Series, np.ndarray]:
+    """``z`` summed per cell and cluster (in order of first appearance, rows without a cell left
+    out) and each sum's cell. Integer clusters (a compact register frame's person codes) are
+    grouped on one integer key, the same groups and sums as grouping on the pair, without pairing
+    a million persons' codes with the cells.
+    """
+    codes = cluster.to_numpy() if isinstance(cluster.dtype, np.dtype) and cluster.dtype.kind in "iu" else None
+    cells = cell.to_numpy()
+    if codes is None or len(codes) == 0 or cells.dtype.kind not in "iu" or codes.min() < 0 or cells.min() < 0:
+        per_cluster = z.groupby([cell, cluster], sort=False).sum()
+        return per_cluster, per_cluster.index.get_level_values(0)
+    span = int(codes.max()) + 1
+    per_cluster = z.groupby(cells.astype(np.int64) * span + codes, sort=False).sum()
+    return per_cluster, per_cluster.index.to_numpy() // span
 
 
 def indicator_levels(

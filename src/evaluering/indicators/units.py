@@ -45,8 +45,8 @@ from ..groups import COMPARISON
 from ..numerics.counting import distinct_integers
 from .prepare import PreparedData
 
-__all__ = ["REGISTER_COMPUTATIONS", "cluster_codes", "is_one_of", "register_units", "release_units", "unit_frame",
-           "units_to_sum", "survey_outcome"]
+__all__ = ["REGISTER_COMPUTATIONS", "cluster_codes", "is_one_of", "register_column_rows", "register_units",
+           "release_units", "sorted_person_codes", "unit_frame", "units_to_sum", "survey_outcome"]
 
 
 def _text(values):
@@ -82,6 +82,11 @@ def is_one_of(column: pd.Series, values: list) -> np.ndarray:
     """
     if isinstance(column.dtype, pd.StringDtype) and all(isinstance(v, str) for v in values):
         return column.isin(values).to_numpy(dtype=float)
+    if (isinstance(column.dtype, pd.CategoricalDtype) and all(isinstance(v, str) for v in values)
+            and isinstance(column.cat.categories.dtype, pd.StringDtype)):
+        # text categories (a compact register column): compared once per category, missing (-1) is none
+        found = np.append(np.asarray(column.cat.categories.isin(values), dtype=float), 0.0)
+        return found[column.cat.codes.to_numpy()]
     if pd.api.types.is_bool_dtype(column.dtype) and all(isinstance(v, (bool, np.bool_)) for v in values):
         # True/False compared with True/False: as objects, without making every row a Python object
         missing = column.isna().to_numpy()
@@ -90,8 +95,15 @@ def is_one_of(column: pd.Series, values: list) -> np.ndarray:
     return column.astype(object).isin(values).to_numpy(dtype=float)
 
 
-def _in_age(frame: pd.DataFrame, age: tuple[int, int]) -> pd.Series:
-    return frame["age"].between(age[0], age[1])
+def _in_age(frame: pd.DataFrame, age: tuple[int, int]) -> pd.Series | np.ndarray:
+    """Whether each row's age lies in ``age`` (both ends included); plain integer or float ages
+    (a register's millions of rows) are compared as arrays, which is what ``between`` does.
+    """
+    values = frame["age"]
+    if isinstance(values.dtype, np.dtype) and values.dtype.kind in "iuf":
+        ages = values.to_numpy()
+        return (ages >= age[0]) & (ages <= age[1])
+    return values.between(age[0], age[1])
 
 
 def _period_map(available: Iterable[int], periods: Iterable[int] | None, latest: bool) -> dict[int, int]:
@@ -131,14 +143,47 @@ def _person_codes(data: PreparedData) -> np.ndarray:
     return _text_codes(data, "person_id")[0]
 
 
-def _outcome_rows(column: pd.Series, rows: np.ndarray, comp) -> np.ndarray:
+def sorted_person_codes(data: PreparedData, rows: np.ndarray) -> np.ndarray:
+    """``pd.factorize(person_id of the register rows at positions rows, sort=True)[0]``: the rows'
+    persons numbered 0, 1, ... in the order of their ids, from the kept person codes (no text
+    taken, hashed or sorted per call; the distinct ids are sorted once).
+    """
+    codes, uniques = _text_codes(data, "person_id")
+    if pd.isna(uniques).any():  # not a valid register's ids: the plain way
+        return pd.factorize(data.register["person_id"].take(rows), sort=True)[0]
+    if ("person_rank",) not in data._unit_frames:  # each code's position among the sorted ids (None: in order)
+        order = np.asarray(uniques.argsort())
+        rank = None
+        if not (order == np.arange(len(order))).all():
+            rank = np.empty(len(order), dtype=np.int64)
+            rank[order] = np.arange(len(order))
+        data._unit_frames[("person_rank",)] = rank
+    rank = data._unit_frames[("person_rank",)]
+    chosen = codes[rows] if rank is None else rank[codes[rows]]
+    dense = np.cumsum(np.bincount(chosen, minlength=len(uniques)) > 0) - 1  # numbered among the rows' persons
+    return dense[chosen]
+
+
+def register_column_rows(data: PreparedData, column: str, rows: np.ndarray):
+    """The register column's values in the rows at positions ``rows``: a text column as a categorical
+    (sorted categories; its codes found once and kept), any other as taken.
+    """
+    values = data.register[column]
+    if isinstance(values.dtype, pd.StringDtype):
+        return _categorical_rows(data, column, rows)
+    return values.take(rows).reset_index(drop=True)
+
+
+def _outcome_rows(data: PreparedData, column: pd.Series, rows: np.ndarray, comp) -> np.ndarray:
     """The outcome ``y`` of the register rows at positions ``rows``: 0/1 for a share, else the value.
 
-    A text column is compared over the whole column and then taken (taking text rows is slow).
+    A text column is compared once per distinct value, through its kept codes (taking text rows is
+    slow, and comparing every row's text costs as much as finding the codes, which several
+    indicators and the people estimates share).
     """
     if isinstance(comp, (RegisterShare, InmoverShare)):
         if isinstance(column.dtype, pd.StringDtype):
-            return is_one_of(column, comp.values)[rows]
+            return is_one_of(pd.Series(_categorical_rows(data, column.name, rows)), comp.values)
         return is_one_of(column.take(rows), comp.values)
     return column.take(rows).astype(float).to_numpy()
 
@@ -160,7 +205,7 @@ def _mapped(years: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
 def _register_rows(data: PreparedData, comp: RegisterShare | RegisterMean, periods) -> tuple[np.ndarray, np.ndarray]:
     """The register rows (positions) of a register share or mean and their reported periods."""
     reg = data.register
-    usable = (_in_age(reg, comp.age) & reg[comp.column].notna()).to_numpy()
+    usable = np.asarray(_in_age(reg, comp.age) & reg[comp.column].notna().to_numpy())
     latest = getattr(comp, "latest_non_missing", False)
     year = reg["year"].to_numpy()
     available = distinct_integers(year[usable])
@@ -177,9 +222,11 @@ def _inmover_rows(data: PreparedData, comp: InmoverShare, periods) -> tuple[np.n
     """
     reg = data.register
     if ("moved_in",) not in data._unit_frames:  # the same for every in-mover indicator and period
-        data._unit_frames[("moved_in",)] = _moved_in(reg, _person_codes(data), _text_codes(data, "group")[0])
+        group = _category_codes(data, "group")  # + 1: missing is a group of its own (0), -1 is "no row"
+        data._unit_frames[("moved_in",)] = _moved_in(reg, _person_codes(data), group + 1)
     moved_in = data._unit_frames[("moved_in",)]
-    keep = ((reg["year"] > reg["year"].min()) & _in_age(reg, comp.age) & reg[comp.column].notna()).to_numpy()
+    year = reg["year"].to_numpy()
+    keep = np.asarray((year > year.min()) & _in_age(reg, comp.age) & reg[comp.column].notna().to_numpy())
     keep = keep & moved_in
     if periods is not None:
         keep = keep & reg["year"].isin(list(periods)).to_numpy()
@@ -192,31 +239,42 @@ def _smallest_int(n: int) -> type:
     return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n < np.iinfo(t).max)
 
 
-def _categories(data: PreparedData, column: str) -> tuple[np.ndarray, pd.CategoricalDtype, np.ndarray]:
+def _categories(data: PreparedData, column: str) -> tuple[np.ndarray, pd.CategoricalDtype, np.ndarray,
+                                                            pd.api.extensions.ExtensionArray]:
     """A register text column's distinct values as a categorical dtype (sorted, missing left out),
-    found once: ``remap`` turns :func:`_text_codes`' codes into category codes (-1 for missing) and
-    ``back`` turns category codes (and -1) into them again.
+    found once: ``remap`` turns the codes of :func:`_text_codes` into category codes (-1 for
+    missing), ``back`` turns category codes (and -1) into them again, ``uniques`` are the distinct values.
+
+    Every register row's category code (1 or 2 bytes a row) is kept too; the 4-byte codes of the
+    text are not (except the person ids', kept anyway), which saves memory on a city's register.
     """
     key = ("categories", column)
     if key not in data._unit_frames:
-        uniques = _text_codes(data, column)[1]
+        if ("text_codes", column) in data._unit_frames:
+            codes, uniques = _text_codes(data, column)
+        else:
+            codes, uniques = pd.factorize(data.register[column].array, use_na_sentinel=False)
         missing = np.asarray(pd.isna(uniques), dtype=bool)
         present = np.flatnonzero(~missing)
         order = present[np.argsort(np.asarray(uniques.take(present), dtype=object), kind="stable")]
         remap = np.full(len(uniques), -1, dtype=_smallest_int(len(uniques)))
         remap[order] = np.arange(len(order))
         back = np.append(order, np.flatnonzero(missing)[:1]).astype(np.int64)  # -1 -> the missing value's code
-        data._unit_frames[key] = (remap, pd.CategoricalDtype(pd.Index(uniques.take(order))), back)
+        data._unit_frames[key] = (remap, pd.CategoricalDtype(pd.Index(uniques.take(order))), back, uniques)
+        data._unit_frames[("category_codes", column)] = remap[codes]
     return data._unit_frames[key]
+
+
+def _category_codes(data: PreparedData, column: str) -> np.ndarray:
+    """Every register row's category code of a text column (see :func:`_categories`; -1 for missing)."""
+    _categories(data, column)
+    return data._unit_frames[("category_codes", column)]
 
 
 def _categorical_rows(data: PreparedData, column: str, rows: np.ndarray) -> pd.Categorical:
     """A register text column's values in the rows at positions ``rows``, as a categorical (integer codes)."""
-    key = ("category_codes", column)
-    if key not in data._unit_frames:  # every register row's category code, found once (1 or 2 bytes a row)
-        remap, _, _ = _categories(data, column)
-        data._unit_frames[key] = remap[_text_codes(data, column)[0]]
-    return pd.Categorical.from_codes(data._unit_frames[key][rows], dtype=_categories(data, column)[1], validate=False)
+    return pd.Categorical.from_codes(_category_codes(data, column)[rows], dtype=_categories(data, column)[1],
+                                     validate=False)
 
 
 def _compact_frame(data: PreparedData, rows: np.ndarray, period: np.ndarray, y: np.ndarray) -> pd.DataFrame:
@@ -238,8 +296,8 @@ def _compact_frame(data: PreparedData, rows: np.ndarray, period: np.ndarray, y: 
 
 def _text_of(data: PreparedData, column: str, values: pd.Series):
     """The text values of a categorical column of a compact frame, as taken from the register's text."""
-    _, _, back = _categories(data, column)
-    return _text_codes(data, column)[1].take(back[values.cat.codes.to_numpy()])
+    _, _, back, uniques = _categories(data, column)
+    return uniques.take(back[values.cat.codes.to_numpy()])
 
 
 def _text_frame(data: PreparedData, compact: pd.DataFrame) -> pd.DataFrame:
@@ -252,7 +310,7 @@ def _text_frame(data: PreparedData, compact: pd.DataFrame) -> pd.DataFrame:
 def _register_units(data: PreparedData, comp: RegisterShare | RegisterMean | InmoverShare, periods) -> pd.DataFrame:
     """The compact unit frame of a register share or mean, or an in-mover share."""
     rows, period = (_inmover_rows if isinstance(comp, InmoverShare) else _register_rows)(data, comp, periods)
-    return _compact_frame(data, rows, period, _outcome_rows(data.register[comp.column], rows, comp))
+    return _compact_frame(data, rows, period, _outcome_rows(data, data.register[comp.column], rows, comp))
 
 
 def _survey_units(data: PreparedData, comp: SurveyShare, periods) -> pd.DataFrame:
@@ -314,15 +372,19 @@ def _moved_in(register: pd.DataFrame, person: np.ndarray | None = None,
 
     Looked up in a person x year table of group codes, which is much faster than merging the
     register with itself on (person_id, year), the register's key. ``person``: the rows' person
-    codes, ``group`` the rows' group codes (any codes, one per group, missing included), when already found.
+    codes, ``group`` the rows' group codes (non-negative, one per group, missing included), when already found.
     """
     person = pd.factorize(register["person_id"])[0] if person is None else person
     group = pd.factorize(register["group"], use_na_sentinel=False)[0] if group is None else group
     year = (register["year"] - register["year"].min()).to_numpy()
-    # group_before[p, t]: person p's group code in year t - 1 (-1: no register row then)
-    group_before = np.full((person.max() + 1, year.max() + 2), -1)
-    group_before[person, year + 1] = group
-    return group_before[person, year] != group
+    # group_before[p, t]: person p's group code in year t - 1 (-1: no register row then), in the
+    # smallest integer type that holds the codes (a city's persons x years: 1 byte each, not 8)
+    span = int(year.max()) + 2
+    group_before = np.full((int(person.max()) + 1) * span, -1, dtype=_smallest_int(int(group.max()) + 1))
+    cell = person.astype(np.int64) * span + year + 1  # (p, t + 1) as one flat position: faster than 2-d indexing
+    group_before[cell] = group
+    cell -= 1
+    return group_before[cell] != group
 
 
 REGISTER_COMPUTATIONS = (RegisterShare, RegisterMean, InmoverShare)  # unit frames built from the register

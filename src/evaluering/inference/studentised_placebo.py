@@ -133,9 +133,20 @@ def _area_positions(area: pd.Series, areas: Sequence[str]) -> np.ndarray:
 
 def _in_areas(area: pd.Series, areas: Sequence[str]) -> np.ndarray:
     """Whether each row's area is one of ``areas`` (missing never is)."""
-    if isinstance(area.dtype, pd.CategoricalDtype):
-        return _area_positions(area, areas) >= 0
+    if isinstance(area.dtype, pd.CategoricalDtype):  # looked up per category: one byte a row, no positions
+        lookup = np.append(pd.Index(areas).get_indexer(area.cat.categories.astype(str)) >= 0, False)
+        return lookup[area.cat.codes.to_numpy()]
     return isin_values(area.astype(str), areas)
+
+
+def _smallest_int(n: int) -> type:
+    """The smallest signed integer type holding 0..n-1."""
+    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n <= np.iinfo(t).max)
+
+
+def _as_int32(values: np.ndarray) -> np.ndarray:
+    """Non-negative whole numbers (codes, counts) as 32-bit integers when they fit, else 64-bit."""
+    return values.astype(np.int32 if len(values) == 0 or values.max() < 2**31 else np.int64)
 
 
 def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, followup: int,
@@ -178,9 +189,10 @@ def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, fo
                                   np.stack([u[j] * u[k], u[j] * v[k], v[j] * u[k], v[j] * v[k]], 1), size=4 * A * A)
     pair_cells = np.stack([pair_key // (2 * A * A), (pair_key // (2 * A)) % A, (pair_key // A) % 2,
                            pair_key % A], axis=1)
+    # the cells are kept (for the small-sample factor of any set of areas) in the smallest exact types
     return AreaStatistics(
         areas=areas, W=W, S=S, pair_cells=pair_cells, pair_sums=pair_sums,
-        cell_area=a, cell_cluster=c, cell_rows=n_rows,
+        cell_area=a.astype(_smallest_int(A)), cell_cluster=_as_int32(c), cell_rows=_as_int32(n_rows),
         binary=bool(np.isin(y, (0.0, 1.0)).all()),
     )
 
@@ -220,6 +232,14 @@ def did_variance(labels: np.ndarray, st: AreaStatistics) -> tuple[np.ndarray, np
     with np.errstate(invalid="ignore", divide="ignore"):
         k = np.where(W > 0, sign[None] / W, 0.0)
     m = np.where(W > 0, m, 0.0)
+    districts = _equal_size_districts(labels)
+    if districts is not None:  # placebo draws: a few district areas each, the same areas used throughout
+        aggregates = _placebo_pair_aggregates(st, labels[0] >= 0, districts)
+        variance = np.zeros(B)
+        for g_j in (0, 1):
+            for g_l in (0, 1):
+                variance += _variance_terms(aggregates[g_j][g_l], k, m, g_j, g_l)
+        return did, variance * st.small_sample_factor((labels >= 0).any(axis=0))
     member = [(labels == g).astype(float) for g in (0, 1)]
     pairs = _pair_matrix(st).T.tocsr()  # (16 A, A): sparse @ dense is the fast direction
     used = labels >= 0
@@ -236,12 +256,66 @@ def did_variance(labels: np.ndarray, st: AreaStatistics) -> tuple[np.ndarray, np
         in_comparison = ((shared @ sums[g_j]).T - in_district if shared is not None
                          else np.einsum("kab,ba->bk", sums[g_j], member[0]))
         for g_l, agg in ((0, in_comparison), (1, in_district)):
-            agg = agg.reshape(B, 2, 2, 4)
-            uu, uv, vu, vv = (agg[..., s] for s in range(4))
-            kj, kl = k[:, g_j, :, None], k[:, g_l, None, :]
-            mj, ml = m[:, g_j, :, None], m[:, g_l, None, :]
-            variance += (kj * kl * (vv - ml * vu - mj * uv + mj * ml * uu)).sum(axis=(1, 2))
+            variance += _variance_terms(agg, k, m, g_j, g_l)
     return did, variance * st.small_sample_factor((labels >= 0).any(axis=0))
+
+
+def _variance_terms(agg: np.ndarray, k: np.ndarray, m: np.ndarray, g_j: int, g_l: int) -> np.ndarray:
+    """Each labelling's variance contribution of the cluster pairs from group ``g_j`` to group ``g_l``.
+
+    ``agg`` (B, 16): their pair sums, columns (t_j, t_l, statistic); ``k`` and ``m`` (B, group, period):
+    the DiD's coefficients on the cell means and the means.
+    """
+    agg = agg.reshape(len(agg), 2, 2, 4)
+    uu, uv, vu, vv = (agg[..., s] for s in range(4))
+    kj, kl = k[:, g_j, :, None], k[:, g_l, None, :]
+    mj, ml = m[:, g_j, :, None], m[:, g_l, None, :]
+    return (kj * kl * (vv - ml * vu - mj * uv + mj * ml * uu)).sum(axis=(1, 2))
+
+
+def _equal_size_districts(labels: np.ndarray) -> np.ndarray | None:
+    """The district areas of each labelling (B, n), when there are several labellings, every one has
+    ``n`` district areas and all use the same areas (placebo draws); else None.
+    """
+    B = labels.shape[0]
+    used = labels >= 0
+    if B < 2 or not (used == used[0]).all():
+        return None
+    rows, areas = np.nonzero(labels == 1)
+    if len(areas) == 0 or len(areas) % B or not (np.bincount(rows, minlength=B) == len(areas) // B).all():
+        return None
+    return areas.reshape(B, -1)
+
+
+def _placebo_pair_aggregates(st: AreaStatistics, used: np.ndarray, districts: np.ndarray) -> list[list[np.ndarray]]:
+    """The pair sums (B, 16) of every group pair [g_j][g_l] (0 comparison, 1 district) per labelling.
+
+    With ``d`` a labelling's district, ``u`` the used areas and ``P`` the pair sums between areas,
+    the comparison is ``u - d``, so ``d'Pd``, ``d'Pu``, ``u'Pd`` and ``u'Pu`` give all four: the
+    first is read from the pairs among the district's few areas, the next two from row and column
+    sums found once. No product over every area for every draw.
+    """
+    A = len(st.areas)
+    t_j, a_j, t_l, a_l = st.pair_cells.T
+    column = ((t_j * 2 + t_l) * 4)[:, None] + np.arange(4)  # (t_j, t_l, statistic)
+    area_pair = a_j * A + a_l
+    keys, inverse = np.unique(area_pair, return_inverse=True)
+    between = np.zeros((len(keys) + 1, 16))  # per pair of areas with shared clusters; a last row of zeros
+    between[inverse[:, None], column] = st.pair_sums
+    uu = used.astype(bool)
+    to_used = np.zeros((A, 16))  # row sums over the used areas a_l, per a_j
+    np.add.at(to_used, (a_j[uu[a_l]][:, None], column[uu[a_l]]), st.pair_sums[uu[a_l]])
+    from_used = np.zeros((A, 16))  # column sums over the used areas a_j, per a_l
+    np.add.at(from_used, (a_l[uu[a_j]][:, None], column[uu[a_j]]), st.pair_sums[uu[a_j]])
+    within_used = to_used[uu].sum(axis=0)
+    # d'Pd: every ordered pair of a labelling's district areas, looked up among the area pairs
+    wanted = (districts[:, :, None] * A + districts[:, None, :]).reshape(len(districts), -1)
+    position = np.searchsorted(keys, wanted)
+    found = keys[np.minimum(position, len(keys) - 1)] == wanted
+    dd = between[np.where(found, position, len(keys))].sum(axis=1)
+    du = to_used[districts].sum(axis=1)
+    ud = from_used[districts].sum(axis=1)
+    return [[within_used - ud - du + dd, ud - dd], [du - dd, dd]]
 
 
 def _shock_scale(st: AreaStatistics, reference: float) -> np.ndarray:

@@ -7,8 +7,9 @@ than ``np.unique``'s sort, with the same result.
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 
-__all__ = ["distinct_integers", "distinct_with_inverse"]
+__all__ = ["distinct_integers", "distinct_with_inverse", "first_appearance_codes"]
 
 
 def distinct_integers(values: np.ndarray) -> np.ndarray:
@@ -29,3 +30,21 @@ def distinct_with_inverse(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     position = np.zeros(int(distinct[-1] - distinct[0]) + 1, dtype=np.int64)
     position[distinct - distinct[0]] = np.arange(len(distinct))
     return distinct.astype(values.dtype), position[values.astype(np.int64) - distinct[0]]
+
+
+def first_appearance_codes(values) -> np.ndarray:
+    """``pd.factorize(values)[0]``: codes numbered in order of first appearance.
+
+    Integers already sorted (a panel sorted by person codes) are numbered by counting where they
+    change: no hashing of millions of rows, the same codes.
+    """
+    dtype = getattr(values, "dtype", None)
+    if not (isinstance(dtype, np.dtype) and dtype.kind in "iu") or np.ndim(values) != 1 or len(values) == 0:
+        return pd.factorize(values)[0]
+    array = np.asarray(values)
+    if (array[1:] >= array[:-1]).all():
+        codes = np.empty(len(array), dtype=np.int64)
+        codes[0] = 0
+        np.cumsum(array[1:] != array[:-1], out=codes[1:])
+        return codes
+    return pd.factorize(array)[0]
