@@ -18,6 +18,7 @@ import pyarrow
 import pyarrow.parquet
 
 from ..errors import EvalueringError
+from .arrow_memory import use_system_allocator
 
 __all__ = ["PARTITIONED_TABLES", "SUFFIXES", "InputFileError", "find_table_file", "partition_files", "read_raw",
            "stray_entries", "table_files"]
@@ -26,6 +27,8 @@ SUFFIXES = (".parquet", ".csv", ".sav")
 PARTITIONED_TABLES = ("register",)  # tables that may be a directory of Parquet files partitioned by year
 
 FORMAT_NAMES = {".parquet": "a Parquet", ".csv": "a CSV", ".sav": "an SPSS"}
+
+use_system_allocator()  # before any table is read: see arrow_memory
 
 
 
