@@ -193,3 +193,20 @@ def test_text_read_in_parts_is_coded_as_pandas_factorises_it():
     codes, uniques = pd.factorize(text)
     np.testing.assert_array_equal(coded.codes, codes)
     assert coded.uniques.tolist() == uniques.tolist() == ["b", "a", "c", "d"]
+
+
+def test_groups_from_validation_s_area_codes_are_those_looked_up_per_row(params, synthetic_dir):
+    """prepare spreads the groups of the distinct areas by validation's area codes: the same column,
+    and codes that give each row's group."""
+    from evaluering.data.validate import load_dataset
+    from evaluering.indicators.prepare import _register_with_group, _with_group, group_of_area
+
+    dataset = load_dataset(synthetic_dir, params)
+    assert dataset.area_codes is not None
+    groups = group_of_area(dataset.areas)
+    frame, (codes, uniques) = _register_with_group(dataset.register, groups,
+                                                   dataset.area_codes.of(dataset.register, "area_id"))
+    expected = _with_group(dataset.register, groups)["group"]
+    pd.testing.assert_series_equal(frame["group"], expected)
+    assert uniques.take(codes).tolist() == expected.tolist()
+    assert _register_with_group(dataset.register, groups, None)[1] is None

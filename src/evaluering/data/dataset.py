@@ -47,6 +47,8 @@ class Dataset:
     source_dir: Path | None = None
     # the register's person ids as codes, from validation (None when the Dataset was built otherwise)
     person_codes: RowCodes | None = field(default=None, repr=False, compare=False)
+    # the register's area ids as codes, likewise
+    area_codes: RowCodes | None = field(default=None, repr=False, compare=False)
 
     def table(self, name: str) -> pd.DataFrame:
         """The table called ``name`` (one of ``contract.TABLE_NAMES``)."""

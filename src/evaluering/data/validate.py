@@ -85,6 +85,7 @@ class ValidationReport(ResultDisplay):
     problems: list[Problem] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False)
     person_codes: RowCodes | None = field(default=None, compare=False, repr=False)  # the register's ids, coded
+    area_codes: RowCodes | None = field(default=None, compare=False, repr=False)  # the register's areas, coded
 
     @property
     def errors(self) -> list[Problem]:
@@ -174,6 +175,7 @@ def validate_directory(directory: str | Path, params: Params) -> ValidationRepor
             report.tables[spec.name] = frame
             if spec.name == "register":
                 report.person_codes = distinct.row_codes(frame, "register", "person_id")
+                report.area_codes = distinct.row_codes(frame, "register", "area_id")
         distinct.forget_codes(spec.name)  # the distinct values stay for the reference checks
     distinct.tables = report.tables
     report.problems += _check_references(contract, report.tables, files, distinct)
@@ -188,7 +190,8 @@ def load_dataset(directory: str | Path, params: Params) -> Dataset:
     report = validate_directory(directory, params)
     if not report.ok:
         raise DataValidationError(report)
-    return Dataset(**report.tables, source_dir=Path(directory), person_codes=report.person_codes)
+    return Dataset(**report.tables, source_dir=Path(directory), person_codes=report.person_codes,
+                   area_codes=report.area_codes)
 
 
 # --- one table ---------------------------------------------------------------------------------
@@ -228,7 +231,7 @@ class DistinctValues:
         found = self._found.get(("codes", table, column))
         if found is None or (found[0] < 0).any():
             return None
-        codes = found[0].astype(np.int32) if len(found[0]) < 2**31 else found[0]
+        codes = found[0].astype(np.int32) if len(found[0]) < 2**31 and found[0].itemsize > 4 else found[0]
         return RowCodes(frame, column, codes, found[1].array)
 
     def forget_codes(self, table: str) -> None:
@@ -285,21 +288,22 @@ def _check_table(spec: TableSpec, raw: pd.DataFrame, file: str,
     for name in typed.keys() & coded.keys():
         if spec.column(name).dtype == "str":  # the typed column's distinct values, for the reference checks
             distinct.remember(spec.name, name, coded[name].cleaned.dropna().unique())
-    _adopt_key_codes(spec, typed, coded, distinct)
+    _adopt_codes(spec, typed, coded, distinct)
     del coded
     frame = pd.DataFrame(typed, index=raw.index, copy=False)  # not consolidated: no copy of a register
     problems += _check_key(spec, frame, file, distinct)
     return frame, problems
 
 
-def _adopt_key_codes(spec: TableSpec, typed: dict[str, pd.Series], coded: dict[str, Coded],
-                     distinct: DistinctValues) -> None:
-    """Hand a text key's codes (a register's person ids) to the key check, so the ids are hashed once.
+def _adopt_codes(spec: TableSpec, typed: dict[str, pd.Series], coded: dict[str, Coded],
+                 distinct: DistinctValues) -> None:
+    """Hand the codes of text keys and references (a register's person and area ids) to the key check
+    and the analysis, so the ids are hashed once.
 
     Only when they are the typed values' codes: every delivered id kept as it is (nothing stripped
     or emptied), so the distinct values stay distinct and the codes are -1 exactly where one is missing.
     """
-    for name in spec.key:
+    for name in dict.fromkeys([*spec.key, *spec.references]):
         found = coded.get(name)
         if found is None or spec.column(name).dtype != "str" or name not in typed:
             continue
