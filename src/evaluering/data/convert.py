@@ -24,7 +24,9 @@ from pandas.api.types import (
 )
 
 from ..columns import as_float
+from ..numerics.counting import smallest_code_type
 from .contract import ColumnSpec
+from .lookup import arrow_text
 
 __all__ = ["BOOL_WORDS", "Coded", "clean_text", "code_text", "convert", "final_dtype"]
 
@@ -70,8 +72,7 @@ def code_text(raw: pd.Series) -> Coded | None:
         return None
     factorized = _arrow_factorize(stored)
     codes, uniques = pd.factorize(stored) if factorized is None else factorized
-    smallest = np.int8 if len(uniques) < 2**7 else np.int16 if len(uniques) < 2**15 else np.int32
-    return Coded(codes.astype(smallest, copy=False), pd.Series(uniques))
+    return Coded(codes.astype(smallest_code_type(len(uniques)), copy=False), pd.Series(uniques))
 
 
 def _arrow_factorize(text: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
@@ -80,13 +81,13 @@ def _arrow_factorize(text: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
     dictionary is that table as it stood (the last part's is complete) and the codes are the parts'
     indices put together. None when the column is not Arrow text in parts.
     """
-    storage = getattr(text.array, "_pa_array", None)
-    if not isinstance(storage, pa.ChunkedArray) or storage.num_chunks < 2 or not (
-            pa.types.is_string(storage.type) or pa.types.is_large_string(storage.type)):
+    storage = arrow_text(text)
+    if not isinstance(storage, pa.ChunkedArray) or storage.num_chunks < 2:
         return None
     encoded = pc.dictionary_encode(storage)
     dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
-    if any(len(part.dictionary) > len(dictionary) for part in encoded.chunks):  # not Arrow's shared table
+    first = encoded.chunk(0).dictionary
+    if not first.equals(dictionary.slice(0, len(first))):  # not one table of distinct values grown in order
         return None
     codes = np.concatenate([pc.fill_null(part.indices, -1).to_numpy() for part in encoded.chunks])
     return codes, pd.Series(pd.array(dictionary, dtype=text.dtype))

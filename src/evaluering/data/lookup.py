@@ -12,10 +12,10 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-__all__ = ["isin_values"]
+__all__ = ["arrow_text", "isin_values"]
 
 
-def _arrow_text(values) -> pa.ChunkedArray | pa.Array | None:
+def arrow_text(values) -> pa.ChunkedArray | pa.Array | None:
     """The Arrow storage of a pandas text column or array, or None when it is not Arrow text."""
     array = values.array if isinstance(values, (pd.Series, pd.Index)) else values
     if not isinstance(getattr(array, "dtype", None), pd.StringDtype) or array.dtype.storage != "pyarrow":
@@ -35,9 +35,9 @@ def isin_values(values, reference) -> np.ndarray:
         reference = pd.Index(pd.Series(reference).dropna().unique())
     else:
         reference = reference[reference.notna()]
-    storage = _arrow_text(values)
+    storage = arrow_text(values)
     if storage is not None and (len(reference) == 0 or pd.api.types.infer_dtype(reference, skipna=True) == "string"):
-        value_set = _arrow_text(reference)  # a register's distinct ids: already Arrow text
+        value_set = arrow_text(reference)  # a register's distinct ids: already Arrow text
         if value_set is None:
             value_set = pa.array(reference.astype(object).tolist(), type=storage.type)
         value_set = value_set.cast(storage.type)

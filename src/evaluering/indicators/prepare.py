@@ -18,8 +18,9 @@ import pyarrow.compute as pc
 
 from ..config import Params
 from ..data.dataset import Dataset
-from ..data.lookup import isin_values
+from ..data.lookup import arrow_text, isin_values
 from ..groups import COMPARISON  # re-exported: the comparison group's key
+from ..numerics.counting import smallest_code_type
 from ..survey.design import SurveyDesign
 from ..survey.nonresponse import age_band
 from ..survey.waves import population_cells, wave_weighting
@@ -86,7 +87,7 @@ def _register_with_group(register: pd.DataFrame, group_of_area: pd.Series,
         group_per_area = pd.Series(areas).map(group_of_area)
         if not group_per_area.isna().any():
             group_code_of_area, groups = pd.factorize(group_per_area.astype(str))
-            row_codes = group_code_of_area.astype(np.int8 if len(groups) < 2**7 else np.int32)[codes]
+            row_codes = group_code_of_area.astype(smallest_code_type(len(groups)))[codes]
             frame = register.assign(group=pd.Series(groups.array.take(row_codes), index=register.index))
             return frame, (row_codes, groups.array)
     return _with_group(register, group_of_area), None
@@ -97,10 +98,9 @@ def _area_positions(area_ids: pd.Series, known: pd.Index) -> np.ndarray | None:
     the time of factorising millions of ids. None when the column is not Arrow text, ``known`` is not
     a set of ids, or a row's area is not in it; the caller then factorises the rows.
     """
-    dtype = area_ids.dtype
-    if not (isinstance(dtype, pd.StringDtype) and dtype.storage == "pyarrow") or not known.is_unique or known.hasnans:
+    storage = arrow_text(area_ids)
+    if storage is None or not known.is_unique or known.hasnans:
         return None
-    storage = area_ids.array.__arrow_array__()
     found = pc.index_in(storage, value_set=pa.array(known.astype(object).tolist(), type=storage.type))
     return None if found.null_count else found.to_numpy()
 

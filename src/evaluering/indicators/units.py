@@ -42,7 +42,7 @@ from ..config import (
 )
 from ..errors import RequestError
 from ..groups import COMPARISON
-from ..numerics.counting import distinct_integers
+from ..numerics.counting import distinct_integers, smallest_code_type
 from .prepare import PreparedData
 
 __all__ = ["REGISTER_COMPUTATIONS", "cluster_codes", "is_one_of", "register_column_rows", "register_units",
@@ -234,11 +234,6 @@ def _inmover_rows(data: PreparedData, comp: InmoverShare, periods) -> tuple[np.n
     return rows, reg["year"].to_numpy()[rows]
 
 
-def _smallest_int(n: int) -> type:
-    """The smallest signed integer type holding codes 0..n-1 and -1."""
-    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n < np.iinfo(t).max)
-
-
 def _categories(data: PreparedData, column: str) -> tuple[np.ndarray, pd.CategoricalDtype, np.ndarray,
                                                             pd.api.extensions.ExtensionArray]:
     """A register text column's distinct values as a categorical dtype (sorted, missing left out),
@@ -257,7 +252,7 @@ def _categories(data: PreparedData, column: str) -> tuple[np.ndarray, pd.Categor
         missing = np.asarray(pd.isna(uniques), dtype=bool)
         present = np.flatnonzero(~missing)
         order = present[np.argsort(np.asarray(uniques.take(present), dtype=object), kind="stable")]
-        remap = np.full(len(uniques), -1, dtype=_smallest_int(len(uniques)))
+        remap = np.full(len(uniques), -1, dtype=smallest_code_type(len(uniques)))
         remap[order] = np.arange(len(order))
         back = np.append(order, np.flatnonzero(missing)[:1]).astype(np.int64)  # -1 -> the missing value's code
         data._unit_frames[key] = (remap, pd.CategoricalDtype(pd.Index(uniques.take(order))), back, uniques)
@@ -380,7 +375,7 @@ def _moved_in(register: pd.DataFrame, person: np.ndarray | None = None,
     # group_before[p, t]: person p's group code in year t - 1 (-1: no register row then), in the
     # smallest integer type that holds the codes (a city's persons x years: 1 byte each, not 8)
     span = int(year.max()) + 2
-    group_before = np.full((int(person.max()) + 1) * span, -1, dtype=_smallest_int(int(group.max()) + 1))
+    group_before = np.full((int(person.max()) + 1) * span, -1, dtype=smallest_code_type(int(group.max()) + 1))
     cell = person.astype(np.int64) * span + year + 1  # (p, t + 1) as one flat position: faster than 2-d indexing
     group_before[cell] = group
     cell -= 1

@@ -49,6 +49,7 @@ from ..columns import require_columns
 from ..data.lookup import isin_values
 from ..monitoring.overdispersion import between_area_variance
 from ..numerics import interval
+from ..numerics.counting import smallest_code_type
 from .errors import InferenceError
 from .reported import ReportedInference
 
@@ -139,11 +140,6 @@ def _in_areas(area: pd.Series, areas: Sequence[str]) -> np.ndarray:
     return isin_values(area.astype(str), areas)
 
 
-def _smallest_int(n: int) -> type:
-    """The smallest signed integer type holding 0..n-1."""
-    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n <= np.iinfo(t).max)
-
-
 def _as_int32(values: np.ndarray) -> np.ndarray:
     """Non-negative whole numbers (codes, counts) as 32-bit integers when they fit, else 64-bit."""
     return values.astype(np.int32 if len(values) == 0 or values.max() < 2**31 else np.int64)
@@ -192,7 +188,7 @@ def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, fo
     # the cells are kept (for the small-sample factor of any set of areas) in the smallest exact types
     return AreaStatistics(
         areas=areas, W=W, S=S, pair_cells=pair_cells, pair_sums=pair_sums,
-        cell_area=a.astype(_smallest_int(A)), cell_cluster=_as_int32(c), cell_rows=_as_int32(n_rows),
+        cell_area=a.astype(smallest_code_type(A)), cell_cluster=_as_int32(c), cell_rows=_as_int32(n_rows),
         binary=bool(np.isin(y, (0.0, 1.0)).all()),
     )
 

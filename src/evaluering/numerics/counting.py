@@ -9,7 +9,14 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["distinct_integers", "distinct_with_inverse", "first_appearance_codes"]
+__all__ = ["distinct_integers", "distinct_with_inverse", "first_appearance_codes", "smallest_code_type"]
+
+
+def smallest_code_type(n: int) -> type:
+    """The smallest signed integer type holding the codes 0..n-1 and -1 (a city's register keeps ten
+    million of them: one or two bytes each instead of eight).
+    """
+    return next(t for t in (np.int8, np.int16, np.int32, np.int64) if n < np.iinfo(t).max)
 
 
 def distinct_integers(values: np.ndarray) -> np.ndarray:
