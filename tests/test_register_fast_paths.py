@@ -166,7 +166,7 @@ def test_text_columns_are_checked_on_their_distinct_values_with_the_rows_of_each
     raw = pd.DataFrame({"person_id": pd.array([f"P{i}" for i in range(7)], dtype="str"),
                         "year": np.full(7, 2020), "sex": pd.array(sex, dtype="str")})
     frame, problems = _check_table(spec, raw, "register.parquet")
-    assert frame["sex"].dtype == "string"
+    assert isinstance(frame["sex"].dtype, pd.CategoricalDtype) and frame["sex"].cat.categories.dtype == "string"
     assert frame["sex"].tolist()[:3] == ["male", "female", "X"] and frame["sex"].isna().tolist()[3:5] == [True, True]
     [outside] = [p for p in problems if p.column == "sex" and "not one of" in p.message]
     [empty] = [p for p in problems if p.column == "sex" and "empty cells" in p.message]
@@ -195,18 +195,18 @@ def test_text_read_in_parts_is_coded_as_pandas_factorises_it():
     assert coded.uniques.tolist() == uniques.tolist() == ["b", "a", "c", "d"]
 
 
-def test_groups_from_validation_s_area_codes_are_those_looked_up_per_row(params, synthetic_dir):
-    """prepare spreads the groups of the distinct areas by validation's area codes: the same column,
-    and codes that give each row's group."""
+def test_groups_spread_from_categorical_areas_are_those_looked_up_per_row(params, synthetic_dir):
+    """prepare spreads the groups of the distinct areas by the categorical area codes: the same group
+    of every row as looking up each row's area text, as a categorical with sorted categories."""
     from evaluering.data.validate import load_dataset
     from evaluering.indicators.prepare import _register_with_group, _with_group, group_of_area
 
     dataset = load_dataset(synthetic_dir, params)
-    assert dataset.area_codes is not None
+    assert isinstance(dataset.register["area_id"].dtype, pd.CategoricalDtype)
     groups = group_of_area(dataset.areas)
-    frame, (codes, uniques) = _register_with_group(dataset.register, groups,
-                                                   dataset.area_codes.of(dataset.register, "area_id"))
-    expected = _with_group(dataset.register, groups)["group"]
-    pd.testing.assert_series_equal(frame["group"], expected)
-    assert uniques.take(codes).tolist() == expected.tolist()
-    assert _register_with_group(dataset.register, groups, None)[1] is None
+    group = _register_with_group(dataset.register, groups)["group"]
+    as_text = dataset.register.assign(area_id=dataset.register["area_id"].astype("string"))
+    expected = _with_group(as_text, groups)["group"]
+    assert isinstance(group.dtype, pd.CategoricalDtype) and group.cat.categories.is_monotonic_increasing
+    assert group.astype(str).tolist() == expected.astype(str).tolist()
+    assert _register_with_group(as_text, groups)["group"].astype(str).tolist() == expected.astype(str).tolist()

@@ -141,7 +141,35 @@ def test_valid_dataset_loads_with_contract_dtypes(tmp_path: Path, fmt: str) -> N
     assert isinstance(dataset, Dataset)
     assert dataset.source_dir == directory
     for name, frame in expected.items():
-        pd.testing.assert_frame_equal(dataset.table(name), frame, check_dtype=True)
+        pd.testing.assert_frame_equal(dataset.table(name), as_dataset_dtypes(name, frame), check_dtype=True)
+
+
+def as_dataset_dtypes(table: str, frame: pd.DataFrame) -> pd.DataFrame:
+    """``frame`` with the register's coded text columns as the Dataset holds them: categoricals of the
+    sorted distinct values (string categories)."""
+    if table != "register":
+        return frame
+    coded = {}
+    for column in ("area_id", "sex", "origin", "education"):
+        categories = pd.Index(sorted(frame[column].dropna().unique()), dtype="string")
+        coded[column] = frame[column].astype(pd.CategoricalDtype(categories))
+    return frame.assign(**coded)
+
+
+@pytest.mark.parametrize("fmt", ["parquet", "csv", "sav"])
+def test_register_codes_are_sorted_categoricals_in_every_format(tmp_path: Path, fmt: str) -> None:
+    """The register's area and background codes are categoricals whatever the file, with sorted string
+    categories and missing as a missing value (not a category)."""
+    tables = valid_tables()
+    tables["register"]["area_id"] = tables["register"]["area_id"].iloc[::-1].to_numpy()  # not in sorted order
+    dataset = load_dataset(write_tables(tmp_path / fmt, tables, fmt), PARAMS)
+    for column in ("area_id", "sex", "origin", "education"):
+        values = dataset.register[column]
+        assert isinstance(values.dtype, pd.CategoricalDtype), column
+        assert values.cat.categories.dtype == "string" and values.cat.categories.is_monotonic_increasing
+        assert values.astype(object).where(values.notna(), None).tolist() == \
+            tables["register"][column].astype(object).where(tables["register"][column].notna(), None).tolist()
+    assert dataset.register["education"].isna().any()
 
 
 def test_loaded_dtypes_follow_the_dataset_docstring(tmp_path: Path) -> None:
@@ -151,6 +179,7 @@ def test_loaded_dtypes_follow_the_dataset_docstring(tmp_path: Path) -> None:
     assert reg["year"].dtype == "int64" and reg["age"].dtype == "int64"
     assert reg["employed"].dtype == bool and reg["voted"].dtype == "boolean"
     assert reg["income"].dtype == "float64"
+    assert isinstance(reg["sex"].dtype, pd.CategoricalDtype) and reg["sex"].cat.categories.dtype == "string"
     assert dataset.survey["q_health"].dtype == "Int64"
     assert dataset.visitors["date"].dtype == "datetime64[ns]"
     assert dataset.areas["area_id"].tolist()[:2] == ["0101", "0102"]  # leading zeros kept

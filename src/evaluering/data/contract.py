@@ -37,6 +37,9 @@ class ColumnSpec:
     minimum: float | None = None
     maximum: float | None = None
     identifier: bool = False  # pseudonymised person id: never shown in any output
+    # held as a pandas categorical: a few distinct texts in millions of rows (a register's area and
+    # background codes); read from Parquet as dictionaries, never as ten million strings
+    categorical: bool = False
 
 
 @dataclass(frozen=True)
@@ -103,16 +106,17 @@ def input_contract(params: Params) -> dict[str, TableSpec]:
         (
             person,
             _year_column("year", "calendar year"),
-            ColumnSpec("area_id", "str", "small area of residence"),
+            ColumnSpec("area_id", "str", "small area of residence", categorical=True),
             ColumnSpec("age", "int", "age in whole years", minimum=0, maximum=120),
-            ColumnSpec("sex", "str", "sex", allowed=SEX),
-            ColumnSpec("origin", "str", "origin (Danmarks Statistik's grouping)", allowed=ORIGIN),
+            ColumnSpec("sex", "str", "sex", allowed=SEX, categorical=True),
+            ColumnSpec("origin", "str", "origin (Danmarks Statistik's grouping)", allowed=ORIGIN, categorical=True),
             ColumnSpec(
                 "education",
                 "str",
                 "highest completed education; empty for children under 15",
                 nullable=True,
                 allowed=EDUCATION,
+                categorical=True,
             ),
             ColumnSpec("in_education", "bool", "enrolled in an education during the year"),
             ColumnSpec("employed", "bool", "in employment (main activity) during the year"),

@@ -28,7 +28,7 @@ from ..numerics.counting import smallest_code_type
 from .contract import ColumnSpec
 from .lookup import arrow_text
 
-__all__ = ["BOOL_WORDS", "Coded", "clean_text", "code_text", "convert", "final_dtype"]
+__all__ = ["BOOL_WORDS", "Coded", "categorical_of", "clean_text", "code_text", "convert", "final_dtype"]
 
 # Spellings accepted for true/false in CSV and SPSS files; Danish Excel writes SAND/FALSK.
 BOOL_WORDS = {
@@ -70,6 +70,9 @@ def code_text(raw: pd.Series) -> Coded | None:
     kind, stored = _storage(raw)
     if kind != "text":
         return None
+    if isinstance(stored.dtype, pd.CategoricalDtype):  # read from Parquet as a dictionary: coded already
+        used = stored.cat.remove_unused_categories() if _unused_categories(stored) else stored
+        return Coded(used.cat.codes.to_numpy(), pd.Series(used.cat.categories.astype("string")))
     factorized = _arrow_factorize(stored)
     codes, uniques = pd.factorize(stored) if factorized is None else factorized
     return Coded(codes.astype(smallest_code_type(len(uniques)), copy=False), pd.Series(uniques))
@@ -93,13 +96,31 @@ def _arrow_factorize(text: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
     return codes, pd.Series(pd.array(dictionary, dtype=text.dtype))
 
 
-def convert(raw: pd.Series, dtype: str, decimal: str,
-            coded: Coded | None = None) -> tuple[pd.Series, np.ndarray, np.ndarray]:
+def _unused_categories(values: pd.Series) -> bool:
+    """Whether some category of ``values`` occurs in no row (a pandas categorical can keep them)."""
+    codes = values.cat.codes.to_numpy()
+    counts = np.bincount(codes.astype(np.intp) + 1, minlength=len(values.cat.categories) + 1)
+    return bool((counts[1:] == 0).any())
+
+
+def categorical_of(codes: np.ndarray, values: pd.Series) -> pd.Categorical:
+    """Each row's ``values[code]`` (code -1: missing) as a categorical of the distinct non-missing
+    values, sorted, so that it sorts and groups as the text would; the categories keep the text's dtype.
+    """
+    value_codes, categories = pd.factorize(values, sort=True)
+    code_type = smallest_code_type(len(categories))
+    row_codes = np.append(value_codes, -1).astype(code_type)[codes]
+    return pd.Categorical.from_codes(row_codes, categories=categories)
+
+
+def convert(raw: pd.Series, dtype: str, decimal: str, coded: Coded | None = None,
+            categorical: bool = False) -> tuple[pd.Series, np.ndarray, np.ndarray]:
     """(typed values with NA where empty or unreadable, empty mask, unreadable mask).
 
     ``dtype`` is the contract's type (``str``, ``int``, ``float``, ``bool``, ``date``); ``decimal``
     the file's decimal separator for numbers written as text. ``coded``: the text column already
     as :func:`code_text` gives it; its distinct values are cleaned and parsed once each.
+    ``categorical``: text comes back as a pandas categorical (see ``ColumnSpec.categorical``).
     """
     kind, stored = _storage(raw)
     if kind != "text":
@@ -112,6 +133,8 @@ def convert(raw: pd.Series, dtype: str, decimal: str,
     if dtype != "str":
         parsed = _TEXT_PARSERS[dtype](cleaned.astype("string"), decimal)
         values = pd.Series(parsed.array.take(coded.codes, allow_fill=True), index=raw.index)
+    elif categorical:
+        values = pd.Series(categorical_of(coded.codes, cleaned), index=raw.index)
     elif coded.unchanged:
         values = stored.astype("string")  # nothing to strip (a register's ids and codes): no copy
     else:
@@ -141,12 +164,19 @@ def final_dtype(values: pd.Series, spec: ColumnSpec) -> pd.Series:
         return values.astype("float64")
     if spec.dtype == "date":
         return values.astype("datetime64[ns]")
+    if spec.categorical:
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            return values
+        codes, uniques = pd.factorize(values)
+        return pd.Series(categorical_of(codes, pd.Series(uniques)), index=values.index)
     return values.astype("string")
 
 
 def _storage(raw: pd.Series) -> tuple[str, pd.Series]:
     """How a column is stored: 'text', 'number', 'bool' or 'datetime' (object columns inspected)."""
     if isinstance(raw.dtype, pd.CategoricalDtype):
+        if infer_dtype(raw.cat.categories, skipna=True) in ("string", "empty"):
+            return "text", raw  # its codes are used as they are (code_text)
         raw = raw.astype(object)
     if is_bool_dtype(raw.dtype):
         return "bool", raw

@@ -36,7 +36,9 @@ class Dataset:
 
     dtypes: non-nullable bool -> ``bool``; nullable bool -> ``boolean``; int -> ``int64``
     (nullable: ``Int64``); float -> ``float64`` (missing = NaN); str -> pandas ``string`` with
-    missing as NA; date -> ``datetime64[ns]``.
+    missing as NA, except the columns the contract marks ``categorical`` (the register's
+    ``area_id``, ``sex``, ``origin``, ``education``): pandas ``category`` with sorted ``string``
+    categories, missing as code -1; date -> ``datetime64[ns]``.
     """
 
     areas: pd.DataFrame
@@ -47,8 +49,6 @@ class Dataset:
     source_dir: Path | None = None
     # the register's person ids as codes, from validation (None when the Dataset was built otherwise)
     person_codes: RowCodes | None = field(default=None, repr=False, compare=False)
-    # the register's area ids as codes, likewise
-    area_codes: RowCodes | None = field(default=None, repr=False, compare=False)
 
     def table(self, name: str) -> pd.DataFrame:
         """The table called ``name`` (one of ``contract.TABLE_NAMES``)."""

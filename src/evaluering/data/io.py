@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 
 import pandas as pd
@@ -117,22 +118,24 @@ def stray_entries(directory: str | Path, table_names: tuple[str, ...]) -> list[t
     return stray
 
 
-def read_raw(path: str | Path) -> pd.DataFrame:
+def read_raw(path: str | Path, dictionaries: Sequence[str] = ()) -> pd.DataFrame:
     """Read one table file without converting values to the contract's types.
 
     CSV files are read as text with empty cells as missing; a semicolon-separated file (as Danish
     Excel writes it) is recognised and marked with ``attrs['decimal'] = ','`` so that numbers are
     later parsed with a decimal comma. SPSS files give the numeric codes, not the value labels.
+    Parquet text columns named in ``dictionaries`` are read as dictionaries (pandas categoricals):
+    a register's area and background codes without ten million strings.
     """
     path = Path(path)
     if path.is_dir():
-        return _read_partitioned(path)
+        return _read_partitioned(path, dictionaries)
     suffix = path.suffix.lower()
     if suffix not in FORMAT_NAMES:
         raise InputFileError(path.name, f"unknown file type; use {', '.join(SUFFIXES)}")
     try:
         if suffix == ".parquet":
-            frame = _read_parquet(path)
+            frame = _read_parquet(path, dictionaries)
         elif suffix == ".csv":
             frame = _read_csv(path)
         else:
@@ -157,7 +160,7 @@ def read_raw(path: str | Path) -> pd.DataFrame:
     return frame.reset_index(drop=True)
 
 
-def _read_parquet(path: Path) -> pd.DataFrame:
+def _read_parquet(path: Path, dictionaries: Sequence[str] = ()) -> pd.DataFrame:
     """One Parquet file, column by column; a file that stores a pandas index goes through pandas,
     which restores it.
     """
@@ -167,7 +170,8 @@ def _read_parquet(path: Path) -> pd.DataFrame:
         return pd.read_parquet(path, engine="pyarrow")
     if len(set(schema.names)) < len(schema.names):  # a name twice cannot be read by name: read it whole
         return pyarrow.parquet.ParquetFile(path).read().to_pandas()
-    return _frame_by_column(schema.names, lambda name: pyarrow.parquet.read_table(path, columns=[name]).column(0))
+    return _frame_by_column(schema.names, lambda name: pyarrow.parquet.read_table(
+        path, columns=[name], read_dictionary=[name] if name in dictionaries else None).column(0))
 
 
 def _frame_by_column(names: list[str], read_column) -> pd.DataFrame:
@@ -192,7 +196,7 @@ def _column_to_pandas(column: pyarrow.ChunkedArray) -> pd.Series:
     return column.to_pandas()
 
 
-def _read_partitioned(path: Path) -> pd.DataFrame:
+def _read_partitioned(path: Path, dictionaries: Sequence[str] = ()) -> pd.DataFrame:
     """A table delivered as a directory of Parquet files partitioned by year (``year=2024/``): the
     year comes from the folder's name, or from the files when they keep their ``year`` column too.
     Read column by column, as :func:`_read_parquet`.
@@ -202,8 +206,8 @@ def _read_partitioned(path: Path) -> pd.DataFrame:
     by_year = ds.partitioning(pyarrow.schema([("year", pyarrow.int64())]), flavor="hive")
     try:
         _check_kept_years(path)
-        dataset = ds.dataset(partition_files(path), format="parquet", partitioning=by_year,
-                             partition_base_dir=str(path))
+        dataset = ds.dataset(partition_files(path), format=ds.ParquetFileFormat(dictionary_columns=dictionaries),
+                             partitioning=by_year, partition_base_dir=str(path))
         names = dataset.schema.names
         if len(set(names)) < len(names):
             frame = dataset.to_table().to_pandas()

@@ -85,7 +85,6 @@ class ValidationReport(ResultDisplay):
     problems: list[Problem] = field(default_factory=list)
     tables: dict[str, pd.DataFrame] = field(default_factory=dict, compare=False)
     person_codes: RowCodes | None = field(default=None, compare=False, repr=False)  # the register's ids, coded
-    area_codes: RowCodes | None = field(default=None, compare=False, repr=False)  # the register's areas, coded
 
     @property
     def errors(self) -> list[Problem]:
@@ -175,7 +174,6 @@ def validate_directory(directory: str | Path, params: Params) -> ValidationRepor
             report.tables[spec.name] = frame
             if spec.name == "register":
                 report.person_codes = distinct.row_codes(frame, "register", "person_id")
-                report.area_codes = distinct.row_codes(frame, "register", "area_id")
         distinct.forget_codes(spec.name)  # the distinct values stay for the reference checks
     distinct.tables = report.tables
     report.problems += _check_references(contract, report.tables, files, distinct)
@@ -190,8 +188,7 @@ def load_dataset(directory: str | Path, params: Params) -> Dataset:
     report = validate_directory(directory, params)
     if not report.ok:
         raise DataValidationError(report)
-    return Dataset(**report.tables, source_dir=Path(directory), person_codes=report.person_codes,
-                   area_codes=report.area_codes)
+    return Dataset(**report.tables, source_dir=Path(directory), person_codes=report.person_codes)
 
 
 # --- one table ---------------------------------------------------------------------------------
@@ -257,7 +254,7 @@ def _check_table_file(directory: Path, spec: TableSpec,
             return f"{spec.name}.*", None, [
                 Problem(f"{spec.name}.*", None, (), 0, f"table '{spec.name}' is missing: expected {expected}")
             ]
-        raw = read_raw(path)
+        raw = read_raw(path, dictionaries=[c.name for c in spec.columns if c.categorical])
     except InputFileError as exc:
         return exc.file, None, [Problem(exc.file, None, (), 0, exc.reason)]
     frame, problems = _check_table(spec, raw, path.name, distinct)
@@ -364,7 +361,7 @@ def _check_column(raw: pd.Series, spec: ColumnSpec, file: str, decimal: str,
     ``coded``: the column factorised as text (:func:`code_text`), so that conversion and the
     allowed values look at each distinct value once.
     """
-    values, empty, bad = convert(raw, spec.dtype, decimal, coded)
+    values, empty, bad = convert(raw, spec.dtype, decimal, coded, spec.categorical)
     problems = []
     if bad.any():
         shown = clean_text(raw[bad])

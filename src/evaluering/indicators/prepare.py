@@ -17,10 +17,10 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from ..config import Params
+from ..data.convert import categorical_of
 from ..data.dataset import Dataset
 from ..data.lookup import arrow_text, isin_values
 from ..groups import COMPARISON  # re-exported: the comparison group's key
-from ..numerics.counting import smallest_code_type
 from ..survey.design import SurveyDesign
 from ..survey.nonresponse import age_band
 from ..survey.waves import population_cells, wave_weighting
@@ -76,21 +76,18 @@ def _with_group(frame: pd.DataFrame, group_of_area: pd.Series) -> pd.DataFrame:
     return frame.assign(group=pd.Series(groups.take(positions), index=frame.index))
 
 
-def _register_with_group(register: pd.DataFrame, group_of_area: pd.Series,
-                         area_codes: tuple[np.ndarray, pd.api.extensions.ExtensionArray] | None):
-    """The register with each row's group, and the group column as (codes, distinct groups) when
-    validation's codes of the area ids are given (None otherwise): the groups of the few distinct
-    areas, spread by their codes, serve the unit frames without factorising ten million group texts.
+def _register_with_group(register: pd.DataFrame, group_of_area: pd.Series) -> pd.DataFrame:
+    """The register with each row's group. When the areas are a categorical (as validation gives
+    them), the group is one too, spread from the few hundred areas' groups by the area codes: no ten
+    million group texts (a city's register), and the unit frames take its codes as they are.
     """
-    if area_codes is not None:
-        codes, areas = area_codes
-        group_per_area = pd.Series(areas).map(group_of_area)
+    area = register["area_id"]
+    if isinstance(area.dtype, pd.CategoricalDtype):
+        group_per_area = pd.Series(area.cat.categories).map(group_of_area)
         if not group_per_area.isna().any():
-            group_code_of_area, groups = pd.factorize(group_per_area.astype(str))
-            row_codes = group_code_of_area.astype(smallest_code_type(len(groups)))[codes]
-            frame = register.assign(group=pd.Series(groups.array.take(row_codes), index=register.index))
-            return frame, (row_codes, groups.array)
-    return _with_group(register, group_of_area), None
+            group = categorical_of(area.cat.codes.to_numpy(), group_per_area.astype(str))
+            return register.assign(group=pd.Series(group, index=register.index))
+    return _with_group(register, group_of_area)
 
 
 def _area_positions(area_ids: pd.Series, known: pd.Index) -> np.ndarray | None:
@@ -198,9 +195,8 @@ def prepare(dataset: Dataset, params: Params) -> PreparedData:
     """Attach groups and weights to the tables of ``dataset`` (done once per analysis)."""
     # validation's codes of the register's person ids (its rows, in order; None when not known)
     person_codes = None if dataset.person_codes is None else dataset.person_codes.of(dataset.register, "person_id")
-    area_codes = None if dataset.area_codes is None else dataset.area_codes.of(dataset.register, "area_id")
     groups = group_of_area(dataset.areas)
-    register, group_codes = _register_with_group(dataset.register, groups, area_codes)
+    register = _register_with_group(dataset.register, groups)
     children = dataset.institutions
     residence = _rows_of(register, children["person_id"], children["year"], ["person_id", "year", "group", "area_id"],
                          person_codes)
@@ -210,8 +206,6 @@ def prepare(dataset: Dataset, params: Params) -> PreparedData:
     survey, designs, notes, youngest = _survey_designs(dataset, register, groups, params, person_codes)
     data = PreparedData(params, register, survey, designs, institutions, visitors, dataset,
                         weighting_notes=notes, youngest=youngest)
-    coded = {"person_id": person_codes, "area_id": area_codes, "group": group_codes}
-    for column, codes in coded.items():  # they serve the units too
-        if codes is not None:
-            data._unit_frames[("text_codes", column)] = codes
+    if person_codes is not None:  # they serve the units too
+        data._unit_frames[("text_codes", "person_id")] = person_codes
     return data

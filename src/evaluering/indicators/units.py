@@ -169,7 +169,7 @@ def register_column_rows(data: PreparedData, column: str, rows: np.ndarray):
     (sorted categories; its codes found once and kept), any other as taken.
     """
     values = data.register[column]
-    if isinstance(values.dtype, pd.StringDtype):
+    if isinstance(values.dtype, (pd.StringDtype, pd.CategoricalDtype)):
         return _categorical_rows(data, column, rows)
     return values.take(rows).reset_index(drop=True)
 
@@ -182,7 +182,7 @@ def _outcome_rows(data: PreparedData, column: pd.Series, rows: np.ndarray, comp)
     indicators and the people estimates share).
     """
     if isinstance(comp, (RegisterShare, InmoverShare)):
-        if isinstance(column.dtype, pd.StringDtype):
+        if isinstance(column.dtype, (pd.StringDtype, pd.CategoricalDtype)):
             return is_one_of(pd.Series(_categorical_rows(data, column.name, rows)), comp.values)
         return is_one_of(column.take(rows), comp.values)
     return column.take(rows).astype(float).to_numpy()
@@ -242,13 +242,20 @@ def _categories(data: PreparedData, column: str) -> tuple[np.ndarray, pd.Categor
 
     Every register row's category code (1 or 2 bytes a row) is kept too; the 4-byte codes of the
     text are not (except the person ids', kept anyway), which saves memory on a city's register.
+    A column that is a categorical with sorted categories already (the Dataset's area and
+    background codes, prepare's group) gives its own codes.
     """
     key = ("categories", column)
     if key not in data._unit_frames:
+        values = data.register[column]
+        if isinstance(values.dtype, pd.CategoricalDtype) and values.cat.categories.is_monotonic_increasing:
+            data._unit_frames[key] = _sorted_categories(values.dtype)
+            data._unit_frames[("category_codes", column)] = values.cat.codes.to_numpy()
+            return data._unit_frames[key]
         if ("text_codes", column) in data._unit_frames:
             codes, uniques = _text_codes(data, column)
         else:
-            codes, uniques = pd.factorize(data.register[column].array, use_na_sentinel=False)
+            codes, uniques = pd.factorize(values.array, use_na_sentinel=False)
         missing = np.asarray(pd.isna(uniques), dtype=bool)
         present = np.flatnonzero(~missing)
         order = present[np.argsort(np.asarray(uniques.take(present), dtype=object), kind="stable")]
@@ -258,6 +265,18 @@ def _categories(data: PreparedData, column: str) -> tuple[np.ndarray, pd.Categor
         data._unit_frames[key] = (remap, pd.CategoricalDtype(pd.Index(uniques.take(order))), back, uniques)
         data._unit_frames[("category_codes", column)] = remap[codes]
     return data._unit_frames[key]
+
+
+def _sorted_categories(dtype: pd.CategoricalDtype) -> tuple[np.ndarray, pd.CategoricalDtype, np.ndarray,
+                                                             pd.api.extensions.ExtensionArray]:
+    """:func:`_categories`' (remap, dtype, back, uniques) of a column whose codes are category codes
+    already: the distinct values are the categories and missing (code -1, the last), each its own code.
+    """
+    n = len(dtype.categories)
+    uniques = pd.array([*dtype.categories, None], dtype=dtype.categories.dtype)
+    remap = np.append(np.arange(n), -1).astype(smallest_code_type(n + 1))
+    back = np.append(np.arange(n), n).astype(np.int64)
+    return remap, pd.CategoricalDtype(dtype.categories), back, uniques
 
 
 def _category_codes(data: PreparedData, column: str) -> np.ndarray:
