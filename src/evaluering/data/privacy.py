@@ -19,18 +19,19 @@ _DAYS_IN_MONTH = np.array([31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 _CPR_TEXT = r"\d{10}|\d{6}-\d{4}|\d{9}"
 
 
-def looks_like_cpr(series: pd.Series) -> pd.Series:
+def looks_like_cpr(series: pd.Series, distinct: bool = False) -> pd.Series:
     """Boolean mask (same index) of values that look like a Danish CPR number.
 
     A value looks like CPR when it is 10 digits, optionally written ``DDMMYY-XXXX``, and its first
     six digits are a valid date (day 01-31 as the month allows, month 01-12). Numbers count too,
     and so do 9-digit values, since a CPR number stored as a number loses its leading zero.
+    ``distinct``: the values are distinct already (a factorised column's), so they are not hashed again.
     """
     if is_bool_dtype(series.dtype) or is_datetime64_any_dtype(series.dtype):
         return pd.Series(False, index=series.index)
     if is_numeric_dtype(series.dtype):
         return _numbers_look_like_cpr(series)
-    uniques = pd.Series(series.dropna().unique())
+    uniques = series.dropna().reset_index(drop=True) if distinct else pd.Series(series.dropna().unique())
     text = uniques.astype("string").str.strip()
     shaped = text.str.fullmatch(_CPR_TEXT).to_numpy(dtype=bool)
     flagged = np.zeros(len(uniques), dtype=bool)

@@ -284,7 +284,8 @@ def _check_table(spec: TableSpec, raw: pd.DataFrame, file: str,
     problems += column_problems
     for name in typed.keys() & coded.keys():
         if spec.column(name).dtype == "str":  # the typed column's distinct values, for the reference checks
-            distinct.remember(spec.name, name, coded[name].cleaned.dropna().unique())
+            cleaned = coded[name].cleaned.dropna()  # distinct unless cleaning made two values one
+            distinct.remember(spec.name, name, cleaned if coded[name].unchanged else cleaned.unique())
     _adopt_codes(spec, typed, coded, distinct)
     del coded
     frame = pd.DataFrame(typed, index=raw.index, copy=False)  # not consolidated: no copy of a register
@@ -341,8 +342,8 @@ def _check_cpr(raw: pd.DataFrame, file: str, coded: dict[str, Coded] | None = No
     problems = []
     coded = coded or {}
     for name in raw.columns:
-        if name in coded:
-            mask = coded[name].rows(looks_like_cpr(coded[name].uniques).to_numpy())
+        if name in coded:  # the distinct values, stripped (as looks_like_cpr would strip them)
+            mask = coded[name].rows(looks_like_cpr(coded[name].cleaned, distinct=coded[name].unchanged).to_numpy())
         else:
             mask = looks_like_cpr(raw[name]).to_numpy()
         if mask.any():
