@@ -292,16 +292,20 @@ def _categorical_rows(data: PreparedData, column: str, rows: np.ndarray) -> pd.C
 
 
 def _compact_frame(data: PreparedData, rows: np.ndarray, period: np.ndarray, y: np.ndarray) -> pd.DataFrame:
-    """The compact register unit frame of the register rows ``rows`` (see :func:`register_units`)."""
+    """The compact register unit frame of the register rows ``rows`` (see :func:`register_units`).
+
+    Every register row weighs 1 and is 1 person: those columns are one value seen ``n`` times (a
+    read-only view), not ``n`` values, which spares a city's frame 16 bytes a row.
+    """
     n = len(rows)
     return pd.DataFrame(
         {
             "group": _categorical_rows(data, "group", rows),
             "period": np.asarray(period, dtype=np.int64),
             "y": np.asarray(y, dtype=float),
-            "weight": np.ones(n),
+            "weight": np.broadcast_to(np.float64(1.0), (n,)),
             "cluster": _person_codes(data)[rows],
-            "persons": np.ones(n, dtype=np.int64),
+            "persons": np.broadcast_to(np.int64(1), (n,)),
             "area": _categorical_rows(data, "area_id", rows),
         },
         copy=False,
