@@ -172,6 +172,26 @@ def test_register_codes_are_sorted_categoricals_in_every_format(tmp_path: Path, 
     assert dataset.register["education"].isna().any()
 
 
+def test_a_delivered_categorical_is_checked_on_the_values_its_rows_hold(tmp_path: Path) -> None:
+    """A Parquet file written from pandas categoricals may keep categories no row has: those are not
+    delivered values (no 'not one of' or unknown-area problem), while a row's stray value still is,
+    and padded codes are stripped as text would be."""
+    tables = valid_tables()
+    register = tables["register"]
+    sex = register["sex"].astype(object)
+    sex.iloc[1] = " " + sex.iloc[1] + " "
+    register["sex"] = pd.Categorical(sex, categories=[*sorted(set(sex)), "unused"])
+    register["area_id"] = pd.Categorical(register["area_id"], categories=[*sorted(set(register["area_id"])), "9999"])
+    dataset = load_dataset(write_tables(tmp_path / "ok", tables, "parquet"), PARAMS)
+    assert dataset.register["sex"].cat.categories.tolist() == sorted(set(valid_tables()["register"]["sex"]))
+    assert dataset.register["sex"].tolist() == valid_tables()["register"]["sex"].tolist()
+    assert "9999" not in dataset.register["area_id"].cat.categories
+    register["sex"] = register["sex"].cat.add_categories("X")
+    register.loc[2, "sex"] = "X"
+    report = validate_directory(write_tables(tmp_path / "stray", tables, "parquet"), PARAMS)
+    assert find(report, "register.parquet", "sex", "not one of").rows == (3,)
+
+
 def test_loaded_dtypes_follow_the_dataset_docstring(tmp_path: Path) -> None:
     dataset = load_dataset(write_tables(tmp_path, valid_tables(), "csv"), PARAMS)
     reg = dataset.register
