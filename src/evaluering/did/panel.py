@@ -59,7 +59,10 @@ def baseline_cohort(
     residents are kept and ``treated`` means "lived in ``district``".
     """
     require_columns(register, (person, time, group, "age"), what="register", error=DidError)
-    base = register[register[time] == baseline_year]
+    keep = {person: person, group: "baseline_group", "age": "baseline_age"}
+    if "area_id" in register.columns:
+        keep["area_id"] = "baseline_area"
+    base = register.loc[(register[time] == baseline_year).to_numpy(), list(keep)]  # only the columns kept
     if base.empty:
         raise DidError(f"no register rows in the baseline year {baseline_year}")
     if base[person].duplicated().any():
@@ -67,11 +70,8 @@ def baseline_cohort(
     if age is not None:
         lo, hi = age
         base = base[(base["age"] >= lo) & (base["age"] <= hi)]
-    keep = {person: person, group: "baseline_group", "age": "baseline_age"}
-    if "area_id" in register.columns:
-        keep["area_id"] = "baseline_area"
-    base = base[list(keep)].rename(columns=keep)
-    base["baseline_group"] = base["baseline_group"].astype(str)
+    base = base.rename(columns=keep)
+    base["baseline_group"] = _as_text(base["baseline_group"])
     ages = "" if age is None else f" aged {age[0]}-{age[1]}"
     if district is not None:
         for g in (district, comparison):
@@ -84,6 +84,16 @@ def baseline_cohort(
             raise DidError(f"no baseline observations in {baseline_year}{ages}")
         base["treated"] = base["baseline_group"] != comparison
     return _join_sorted(register, base, person, time)
+
+
+def _as_text(values: pd.Series) -> pd.Series:
+    """``values.astype(str)``; text categories are taken row by row (the same values, missing ones
+    included, in a fraction of the time for a city's baseline residents).
+    """
+    if not (isinstance(values.dtype, pd.CategoricalDtype) and isinstance(values.cat.categories.dtype, pd.StringDtype)):
+        return values.astype(str)  # (other categories: astype makes a missing value the text "nan")
+    text = pd.array(values.cat.categories.astype(str)).take(values.cat.codes.to_numpy(), allow_fill=True)
+    return pd.Series(text, index=values.index, name=values.name)
 
 
 def _join_sorted(register: pd.DataFrame, base: pd.DataFrame, person: str, time: str) -> pd.DataFrame:
@@ -106,7 +116,10 @@ def _join_sorted(register: pd.DataFrame, base: pd.DataFrame, person: str, time: 
     found = position[codes]
     rows = np.flatnonzero(found >= 0)
     first = int(times.min())
-    key = codes[rows].astype(np.int64) * (int(times.max()) - first + 1) + (times[rows] - first)
+    key = codes[rows].astype(np.int64, copy=False)  # person x year, in place: no more row-long temporaries
+    key *= int(times.max()) - first + 1
+    key += times[rows]
+    key -= first
     rows = rows[_sorting_order(key)]
     extra = base.drop(columns=person).iloc[found[rows]].reset_index(drop=True)
     cohort = register.iloc[rows].reset_index(drop=True)
@@ -169,7 +182,7 @@ def load_panel(panel: pd.DataFrame, outcome: str, unit: str, time: str, treated:
     if _repeated(unit_codes, panel[time]):
         raise DidError(f"several rows for the same {unit} and {time}")
     tr = panel[treated]
-    if tr.isna().any() or not tr.isin([0, 1]).all():
+    if tr.dtype != bool and (tr.isna().any() or not tr.isin([0, 1]).all()):  # numpy booleans are 0/1 and never missing
         raise DidError(f"'{treated}' must be 0/1 or boolean without missing values")
     tr = tr.to_numpy(dtype=float)
     n_per_unit = np.bincount(unit_codes)

@@ -20,7 +20,7 @@ from ..groups import COMPARISON
 from ..numerics import interval
 from .errors import DidError
 from .event_study import EventStudyResult, wald_pretrend
-from .two_wave import UNIT_COLUMNS
+from .two_wave import UNIT_COLUMNS, has_unit_weights
 
 __all__ = ["place_event_study"]
 
@@ -82,20 +82,108 @@ def _cluster_sums(clusters: np.ndarray, cell: np.ndarray, first: int, span: int,
     return by_year[:, :-1]  # a view: no second clusters x years array
 
 
-def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, reference: int | None = None,
-                      outcome: str = "y", confidence: float = 0.95,
-                      cluster_codes: np.ndarray | None = None) -> EventStudyResult:
-    """Event-time coefficients of ``district`` vs the comparison group from a unit-level frame.
-
-    ``units`` has columns group, period, y, weight, cluster (an indicator's unit frame). The
-    reference year is ``event_year - 1`` unless given; every other year with data in both groups
-    gets a coefficient. ``cluster_codes`` (optional) are integer codes of ``units["cluster"]``, row for
-    row (``indicators.units.cluster_codes``): the same clusters without hashing a register's text ids.
+def _coded_rows(units: pd.DataFrame, district: str, cluster_codes: np.ndarray | None
+                ) -> tuple[np.ndarray, int, int, np.ndarray] | None:
+    """Each row's cell ``class * span + (period - first)`` (class 0 comparison, 1 district, 2 any other
+    group or none; the groups looked up once per category), the first year, the span of years and
+    the rows' cluster codes, when the coded path applies: categorical groups, integer periods,
+    non-negative integer cluster codes not much larger than the number of rows (person codes, not
+    ids) and every weight 1. Else None.
     """
-    reference = event_year - 1 if reference is None else reference
-    if reference >= event_year:
-        raise DidError(f"the reference year {reference} must come before the start {event_year}")
-    require_columns(units, UNIT_COLUMNS, what=f"{outcome}: unit frame", error=DidError)
+    group, period = units["group"], units["period"].to_numpy()
+    codes = cluster_codes if cluster_codes is not None else units["cluster"].to_numpy()
+    if not (isinstance(group.dtype, pd.CategoricalDtype) and period.dtype.kind in "iu" and len(period)
+            and isinstance(codes, np.ndarray) and codes.dtype.kind in "iu" and len(codes) == len(period)
+            and codes.min() >= 0 and int(codes.max()) < 4 * len(codes) + 2**20  # codes, not ids: counted
+            and has_unit_weights(units["weight"])):
+        return None
+    first = int(period.min())
+    span = int(period.max()) - first + 1
+    categories = group.cat.categories
+    table = np.full(len(categories) + 1, 2, dtype=np.int64)  # the last entry: a missing group (code -1)
+    table[:-1][np.asarray(categories == COMPARISON, dtype=bool)] = 0
+    table[:-1][np.asarray(categories == district, dtype=bool)] = 1
+    cell = np.take(table * span - first, group.cat.codes.to_numpy())
+    cell += period
+    return cell, first, span, codes
+
+
+def _coded_cells(cell: np.ndarray, first: int, span: int, reference: int):
+    """The cells' row counts (cells as :func:`_coded_rows` numbers them), the years with data in both
+    groups and each cell's column among the cluster sums: the event years in order, then the
+    reference, then (for other groups' cells and years without data in both groups) a last column
+    that is left out.
+    """
+    counts = np.bincount(cell, minlength=3 * span)
+    comparison_years = set((np.flatnonzero(counts[:span]) + first).tolist())
+    district_years = set((np.flatnonzero(counts[span:2 * span]) + first).tolist())
+    years = sorted(district_years & comparison_years)  # with data in both groups
+    if reference not in years:
+        raise DidError(f"no data for both groups in the reference year {reference}")
+    event_years = [yr for yr in years if yr != reference]
+    column = np.full(3 * span, len(event_years) + 1, dtype=np.int64)
+    for g in (0, 1):
+        column[g * span + np.array(event_years, dtype=np.int64) - first] = np.arange(len(event_years))
+        column[g * span + reference - first] = len(event_years)
+    return counts, years, column
+
+
+def _coded_influence(cell: np.ndarray, span: int, counts: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's mean and each row's signed influence ``(y - mean) / total``, the comparison's totals
+    negated: with unit weights the general path's ``w (y - mean) / total``, negated outside the
+    district, bit for bit (``x / -t`` is ``-(x / t)``; the totals of unit weights are the counts).
+    """
+    total = counts.astype(float)
+    mean = np.divide(np.bincount(cell, weights=y, minlength=3 * span), total, out=np.zeros(3 * span),
+                     where=counts > 0)
+    signed = np.take(mean, cell)
+    np.subtract(y, signed, out=signed)
+    np.divide(signed, np.take(np.where(np.arange(3 * span) < span, -total, total), cell), out=signed)
+    return mean, signed
+
+
+def _coded_cluster_sums(cell: np.ndarray, column: np.ndarray, clusters: np.ndarray, signed: np.ndarray
+                        ) -> tuple[np.ndarray, int]:
+    """Each cluster's summed influence on each coefficient (event years x clusters) and the number of
+    clusters with kept rows. One ``bincount`` on column-major keys (each year's sums in one block)
+    over the cluster codes as they are or, when fewer than half of the codes have kept rows, over
+    those clusters numbered 0..G-1 in the order of their codes (a cluster with only rows left out
+    gets any number: its rows go to the left-out column); clusters without kept rows add zero
+    columns. ``cell`` is overwritten.
+    """
+    n_columns = int(column.max())  # the left-out column is the last
+    seen = np.bincount(clusters[np.take(column < n_columns, cell)], minlength=int(clusters.max()) + 1) > 0
+    n_clusters = int(np.count_nonzero(seen))
+    width = len(seen) if 2 * n_clusters >= len(seen) else n_clusters
+    key = np.take(column * width, cell, out=cell)
+    key += clusters if width == len(seen) else np.take(np.maximum(np.cumsum(seen) - 1, 0), clusters)
+    by_year = np.bincount(key, weights=signed, minlength=(n_columns + 1) * width).reshape(n_columns + 1, width)
+    del key
+    by_year[:-2] -= by_year[-2]  # minus the reference year's sums
+    return by_year[:-2], n_clusters
+
+
+def _coded_study(cell: np.ndarray, first: int, span: int, clusters: np.ndarray, y: np.ndarray, reference: int):
+    """What :func:`_general_study` computes, from coded rows (:func:`_coded_rows`) without selecting
+    any: every row has a cell, and the rows of other groups, or of years without data in both
+    groups, fall in cells that are left out. The kept cells' sums and the clusters' sums are those
+    of the general path, added in the same order; only the order in which the covariance adds up the
+    clusters differs (their codes' instead of first appearance). ``cell`` is overwritten.
+    """
+    counts, years, column = _coded_cells(cell, first, span, reference)
+    kept = column < column.max()
+    mean, signed = _coded_influence(cell, span, counts, y)
+    means = {(bool(c // span), int(c % span) + first): float(mean[c]) for c in np.flatnonzero((counts > 0) & kept)}
+    sums, n_clusters = _coded_cluster_sums(cell, column, clusters, signed)
+    G = np.int64(n_clusters)
+    n_treated = int(counts[span:2 * span][kept[span:2 * span]].sum())
+    return years, means, sums @ sums.T * G / (G - 1), G, n_treated, int(counts[kept].sum())
+
+
+def _general_study(units: pd.DataFrame, district: str, reference: int, cluster_codes: np.ndarray | None):
+    """The years with data in both groups, the cell means, the covariance of the coefficients, the
+    number of clusters, of district rows and of rows, from any unit frame.
+    """
     # plain arrays and one mask: taking a register frame's text columns row by row is what costs
     in_district = (units["group"] == district).to_numpy(dtype=bool, na_value=False)
     kept = ((in_district | (units["group"] == COMPARISON).to_numpy(dtype=bool, na_value=False))
@@ -127,6 +215,30 @@ def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, re
     sums = _cluster_sums(clusters.astype(np.int64, copy=False), cell, first, span, signed, event_years, reference)
     del clusters, signed, cell
     covariance = sums.T @ sums * G / (G - 1)
+    return years, means, covariance, G, int(treated.sum()), int(rows.sum())
+
+
+def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, reference: int | None = None,
+                      outcome: str = "y", confidence: float = 0.95,
+                      cluster_codes: np.ndarray | None = None) -> EventStudyResult:
+    """Event-time coefficients of ``district`` vs the comparison group from a unit-level frame.
+
+    ``units`` has columns group, period, y, weight, cluster (an indicator's unit frame). The
+    reference year is ``event_year - 1`` unless given; every other year with data in both groups
+    gets a coefficient. ``cluster_codes`` (optional) are integer codes of ``units["cluster"]``, row for
+    row (``indicators.units.cluster_codes``): the same clusters without hashing a register's text ids.
+    """
+    reference = event_year - 1 if reference is None else reference
+    if reference >= event_year:
+        raise DidError(f"the reference year {reference} must come before the start {event_year}")
+    require_columns(units, UNIT_COLUMNS, what=f"{outcome}: unit frame", error=DidError)
+    coded = _coded_rows(units, district, cluster_codes)
+    if coded is not None:  # a compact register frame: no rows selected, no clusters factorised
+        years, means, covariance, G, n_treated, n_obs = _coded_study(*coded, units["y"].to_numpy(dtype=float),
+                                                                     reference)
+    else:
+        years, means, covariance, G, n_treated, n_obs = _general_study(units, district, reference, cluster_codes)
+    event_years = [y for y in years if y != reference]
     estimates = np.array([(means[True, y] - means[True, reference]) - (means[False, y] - means[False, reference])
                           for y in event_years])
     se = np.sqrt(np.diag(covariance))
@@ -139,6 +251,6 @@ def place_event_study(units: pd.DataFrame, district: str, event_year: int, *, re
     pretrend = wald_pretrend(estimates, covariance, np.array(event_years) < reference, none_statistic=0.0)
     return EventStudyResult(
         outcome=outcome, event_year=event_year, reference=reference - event_year, coefficients=table,
-        covariance=covariance, pretrend=pretrend, n_units=int(G), n_treated_units=int(treated.sum()),
-        n_obs=int(rows.sum()), n_clusters=int(G), confidence=confidence,
+        covariance=covariance, pretrend=pretrend, n_units=int(G), n_treated_units=n_treated,
+        n_obs=n_obs, n_clusters=int(G), confidence=confidence,
     )

@@ -34,9 +34,17 @@ from ..numerics import interval
 from ..results import ResultDisplay
 from .errors import DidError
 
-__all__ = ["UNIT_COLUMNS", "DidEstimate", "two_wave_did"]
+__all__ = ["UNIT_COLUMNS", "DidEstimate", "has_unit_weights", "two_wave_did"]
 
 UNIT_COLUMNS = ("group", "period", "y", "weight", "cluster")  # of an indicator's unit frame
+
+
+def has_unit_weights(weight: pd.Series) -> bool:
+    """Whether every weight of a unit frame is exactly 1 (a register frame's): ``w * x`` is then ``x``,
+    bit for bit, and sums of weights are counts. Two reductions, no row-long array.
+    """
+    w = weight.to_numpy()
+    return bool(len(w) and w.dtype.kind == "f" and w.min() == 1.0 and w.max() == 1.0)
 
 
 @dataclass(frozen=True, repr=False)
@@ -106,6 +114,19 @@ def _cell_did(rows: pd.DataFrame, groups: np.ndarray, district: str, followup: i
     return estimate, float(np.sqrt(factor * np.sum(influence**2)))
 
 
+def _empty_cells(rows: pd.DataFrame, groups: list[str], periods: list[int]) -> list[tuple[str, int]]:
+    """The (group, period) cells without rows, group by group: a mask per group and period instead of
+    grouping a register frame's million rows.
+    """
+    group, period = rows["group"], rows["period"].to_numpy()
+    in_period = [period == p for p in periods]
+    empty = []
+    for g in groups:
+        in_group = (group == g).to_numpy(dtype=bool, na_value=False)
+        empty += [(g, p) for p, rows_p in zip(periods, in_period, strict=True) if not (in_group & rows_p).any()]
+    return empty
+
+
 def two_wave_did(
     units: pd.DataFrame,
     *,
@@ -124,14 +145,12 @@ def two_wave_did(
     if scale not in ("difference", "log"):
         raise DidError(f"scale must be 'difference' or 'log', not {scale!r}")
     require_columns(units, UNIT_COLUMNS, what=f"{indicator}: unit frame", error=DidError)
-    rows = units[units["period"].isin([baseline, followup]) & units["group"].isin([district, COMPARISON])
-                 & (units["weight"] > 0)]  # one selection: taking a register frame's text columns costs
+    wanted = (units["period"].isin([baseline, followup]) & units["group"].isin([district, COMPARISON])
+              & (units["weight"] > 0)).to_numpy()
+    # one selection, none when every row is wanted: taking a register frame's columns costs
+    rows = units if wanted.all() else units[wanted]
     with_comparison = bool((rows["group"] == COMPARISON).any())
-    cells = rows.groupby(["group", "period"]).size()
-    needed = [(district, baseline), (district, followup)]
-    if with_comparison:
-        needed += [(COMPARISON, baseline), (COMPARISON, followup)]
-    empty = [cell for cell in needed if cells.get(cell, 0) == 0]
+    empty = _empty_cells(rows, [district, COMPARISON] if with_comparison else [district], [baseline, followup])
     if empty:
         raise DidError(f"{indicator}: no data for {', '.join(f'{g} {p}' for g, p in empty)}")
 
@@ -139,9 +158,11 @@ def two_wave_did(
     if scale == "log":
         X = _design_matrix(rows, district, followup, with_comparison)
         weights = None if (rows["weight"] == 1).all() else rows["weight"]  # counts are rarely weighted
-        import statsmodels.api as sm  # here: a report drawn from stored results needs no statsmodels
+        # here: a report drawn from stored results needs no statsmodels; the GLM module, not statsmodels.api
+        from statsmodels.genmod.families import Poisson
+        from statsmodels.genmod.generalized_linear_model import GLM
 
-        model = sm.GLM(rows["y"], X, family=sm.families.Poisson(), var_weights=weights)
+        model = GLM(rows["y"], X, family=Poisson(), var_weights=weights)
         fit = model.fit(cov_type="cluster", cov_kwds={"groups": groups})
         term = "treated_post" if with_comparison else "post"
         estimate, se = float(fit.params[term]), float(fit.bse[term])

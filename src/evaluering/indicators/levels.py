@@ -8,6 +8,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import Indicator
+from ..did.two_wave import has_unit_weights
 from .attributes import attribute_columns, shares_only
 from .prepare import PreparedData
 from .units import unit_frame
@@ -24,8 +25,12 @@ def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
     The mean is a ratio estimator ``sum(w*y)/sum(w)``; its variance uses the linearised values
     ``z = w*(y - mean)/sum(w)`` summed within clusters, with the usual G/(G-1) factor
     (the with-replacement approximation used by R's ``survey`` for a one-stage design).
-    ``units`` may be compact (``units.register_units``: categorical groups, integer clusters).
+    ``units`` may be compact (``units.register_units``: categorical groups, integer clusters), and
+    is then summed on integer cell codes (:func:`_coded_levels`).
     """
+    coded = _coded_levels(units)
+    if coded is not None:
+        return coded
     u = units.assign(wy=units["weight"] * units["y"], **attribute_columns(units))
     cells = u.groupby(["group", "period"], sort=True)  # grouped once, for agg, transform and ngroup below
     totals = cells.agg(
@@ -44,10 +49,102 @@ def weighted_levels(units: pd.DataFrame) -> pd.DataFrame:
     totals["n_clusters"] = g
     # persons with and without the attribute (disclosure control), from the same grouping
     columns = ["value", "se", "n_units", "n_persons", "n_clusters", "n_with", "n_without", "not_binary"]
-    levels = shares_only(totals[columns]).reset_index()
-    if isinstance(levels["group"].dtype, pd.CategoricalDtype):  # a compact register frame: groups as text again
+    return _text_groups(shares_only(totals[columns]).reset_index())
+
+
+def _text_groups(levels: pd.DataFrame) -> pd.DataFrame:
+    """The levels with categorical groups (a compact register frame's) as text again."""
+    if isinstance(levels["group"].dtype, pd.CategoricalDtype):
         levels["group"] = levels["group"].astype(levels["group"].cat.categories.dtype)
     return levels
+
+
+def _kahan_sums(values: np.ndarray, cell: np.ndarray, n_cells: int) -> np.ndarray:
+    """``values`` summed per cell code as pandas' grouped sum adds them (compensated, in row order,
+    missing values skipped): the sums of the general path to the last bit. The codes are passed as
+    a categorical, which pandas groups on without hashing them.
+    """
+    groups = pd.Categorical.from_codes(cell, categories=pd.RangeIndex(n_cells), validate=False)
+    return pd.Series(values, copy=False).groupby(groups, observed=False).sum().to_numpy()
+
+
+def _coded_cells(units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None:
+    """Each row's (group, period) cell numbered in the levels' order (-1 without a group), and each
+    cell's group code, period and number of rows, for a compact frame (categorical groups, integer
+    periods, integer cluster codes not much larger than the number of rows, every weight 1); else None.
+    """
+    group, period, cluster = units["group"], units["period"].to_numpy(), units["cluster"].to_numpy()
+    if not (isinstance(group.dtype, pd.CategoricalDtype) and period.dtype.kind in "iu" and len(period)
+            and cluster.dtype.kind in "iu" and cluster.min() >= 0 and int(cluster.max()) < 4 * len(cluster) + 2**20
+            and has_unit_weights(units["weight"])):
+        return None
+    codes = group.cat.codes.to_numpy()
+    first = int(period.min())
+    span = int(period.max()) - first + 1
+    key = codes.astype(np.int64) * span + (period - first)
+    key[codes < 0] = len(group.cat.categories) * span  # without a group: a last bin, left out
+    counts = np.bincount(key, minlength=len(group.cat.categories) * span + 1)[:-1]
+    present = np.flatnonzero(counts)
+    number = np.full(len(counts) + 1, -1, dtype=np.int64)
+    number[present] = np.arange(len(present))
+    return np.take(number, key, out=key), present // span, present % span + first, counts[present]
+
+
+def _one_row_per_cluster(cell: np.ndarray, cluster: np.ndarray, period: np.ndarray) -> bool:
+    """Whether no cluster has two rows in a cell (a register's person-years): each cluster's sum in a
+    cell is then its row's value. Checked on (period, cluster), which a cell's rows share.
+    """
+    first = int(period.min())
+    size = int(cluster.max()) + 1
+    key = (period[cell >= 0] - first) * size + cluster[cell >= 0]
+    mark = np.zeros((int(period.max()) - first + 1) * size, dtype=bool)
+    mark[key] = True
+    return int(np.count_nonzero(mark)) == len(key)
+
+
+def _coded_levels(units: pd.DataFrame) -> pd.DataFrame | None:
+    """:func:`weighted_levels` of a compact frame with one row per cluster and cell (a register
+    indicator's), or None for any other frame. Counts are counted (exact), sums of ``y`` and of the
+    squared linearised values added as pandas adds them, and with unit weights and one row per
+    cluster in a cell the linearised values are each cluster's sum: the levels of the general path,
+    bit for bit, without grouping on (group, period) or on (cell, cluster).
+    """
+    coded = _coded_cells(units)
+    if coded is None:
+        return None
+    cell, group_code, period, n_units = coded
+    cluster, y = units["cluster"].to_numpy(), units["y"].to_numpy(dtype=float)
+    if not _one_row_per_cluster(cell, cluster, units["period"].to_numpy()):
+        return None
+    n = len(n_units)
+    valid = cell >= 0
+    in_cell = cell if valid.all() else cell[valid]
+    attributes = attribute_columns(units)
+
+    def counted(values: np.ndarray) -> np.ndarray:
+        return np.bincount(in_cell, weights=values if valid.all() else values[valid], minlength=n)
+
+    sum_w = n_units.astype(float)  # unit weights: the counts, exactly
+    sum_wy = _kahan_sums(y if valid.all() else y[valid], in_cell, n)
+    mean = sum_wy / sum_w
+    z = np.take(mean, in_cell)  # w (y - mean) / sum_w with w = 1, as the general path computes it
+    np.subtract(y if valid.all() else y[valid], z, out=z)
+    np.divide(z, np.take(sum_w, in_cell), out=z)
+    np.square(z, out=z)
+    z[np.isnan(z)] = 0.0  # a missing outcome: its cluster's sum is 0 in the general path (as pandas sums)
+    sq = _kahan_sums(z, in_cell, n)
+    g = n_units
+    with np.errstate(invalid="ignore", divide="ignore"):
+        se = np.sqrt(sq * g / np.where(g > 1, g - 1, np.nan))
+    index = pd.MultiIndex.from_arrays(
+        [pd.Categorical.from_codes(group_code, dtype=units["group"].dtype), period], names=["group", "period"])
+    totals = pd.DataFrame({
+        "value": mean, "se": se, "n_units": n_units,
+        "n_persons": counted(units["persons"].to_numpy()).astype(np.int64), "n_clusters": g,
+        "n_with": counted(attributes["n_with"]).astype(np.int64),
+        "n_without": counted(attributes["n_without"]).astype(np.int64),
+        "not_binary": counted(attributes["not_binary"]) > 0}, index=index)
+    return _text_groups(shares_only(totals).reset_index())
 
 
 def _cluster_sums(z: pd.Series, cell: pd.Series, cluster: pd.Series) -> tuple[pd.Series, np.ndarray]:

@@ -47,6 +47,7 @@ from scipy import sparse
 
 from ..columns import require_columns
 from ..data.lookup import isin_values
+from ..did.two_wave import has_unit_weights
 from ..monitoring.overdispersion import between_area_variance
 from ..numerics import interval
 from ..numerics.counting import smallest_code_type
@@ -89,25 +90,34 @@ class AreaStatistics:
         return G / (G - 1) * (N - 1) / (N - N_PARAMETERS) if G > 1 and N > N_PARAMETERS else float("nan")
 
 
-def _sum_by(key: np.ndarray, values: np.ndarray, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The distinct keys (sorted) and the column sums of ``values`` (rows, k) per key.
+def _columns(values) -> list[np.ndarray]:
+    """The columns of ``values``: a (rows, k) array or a list of k row-long arrays (not stacked first)."""
+    return list(values) if isinstance(values, (list, tuple)) else [values[:, j] for j in range(values.shape[1])]
+
+
+def _sum_by(key: np.ndarray, values, size: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct keys (sorted) and the column sums (keys, k) of ``values`` per key; ``values`` is
+    a (rows, k) array or a list of k columns.
 
     Keys known to lie in ``0..size-1``, with ``size`` not much larger than the number of rows, are
-    counted directly (``bincount``) instead of sorted: the same sums, in the same order.
+    counted directly (``bincount``) instead of sorted: the same sums, in the same order (over the
+    keys renumbered 0..K-1 when few of the ``size`` occur).
     """
+    columns = _columns(values)
     if size is not None and size <= max(4 * len(key), 2**22):
-        present = np.flatnonzero(np.bincount(key, minlength=size))
-        sums = np.stack([np.bincount(key, weights=values[:, j], minlength=size)[present]
-                         for j in range(values.shape[1])], axis=1)
-        return present, sums.reshape(len(present), values.shape[1])
+        counts = np.bincount(key, minlength=size)
+        present = np.flatnonzero(counts)
+        if 8 * len(present) < size:  # few distinct keys: summed into a small array that stays in the cache
+            number = np.cumsum(counts > 0) - 1
+            key, size = np.take(number, key), len(present)
+        sums = np.stack([np.bincount(key, weights=column, minlength=size) for column in columns], axis=1)
+        return present, sums[present] if size > len(present) else sums.reshape(len(present), len(columns))
     keys, inverse = np.unique(key, return_inverse=True)
-    sums = np.stack([np.bincount(inverse, weights=values[:, j], minlength=len(keys))
-                     for j in range(values.shape[1])], axis=1)
+    sums = np.stack([np.bincount(inverse, weights=column, minlength=len(keys)) for column in columns], axis=1)
     return keys, sums
 
 
-def _cell_sums(cell: np.ndarray, area: np.ndarray, n_areas: int, values: np.ndarray
-               ) -> tuple[np.ndarray, np.ndarray]:
+def _cell_sums(cell: np.ndarray, area: np.ndarray, n_areas: int, values) -> tuple[np.ndarray, np.ndarray]:
     """``_sum_by(cell * n_areas + area, values)`` for ``cell`` = cluster x period codes.
 
     A register has one row per person and year, so each cell is usually one row: the rows are
@@ -119,7 +129,7 @@ def _cell_sums(cell: np.ndarray, area: np.ndarray, n_areas: int, values: np.ndar
     slot = np.full(len(counts), -1, dtype=np.int64)
     slot[cell] = np.arange(len(cell))
     order = slot[slot >= 0]
-    return cell[order] * n_areas + area[order], values[order]
+    return cell[order] * n_areas + area[order], np.stack([column[order] for column in _columns(values)], axis=1)
 
 
 def _area_positions(area: pd.Series, areas: Sequence[str]) -> np.ndarray:
@@ -145,6 +155,20 @@ def _as_int32(values: np.ndarray) -> np.ndarray:
     return values.astype(np.int32 if len(values) == 0 or values.max() < 2**31 else np.int64)
 
 
+def _cluster_pairs(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Every ordered pair (j, k) of cells within a cluster (a cell with itself included), cell j's
+    pairs together and in order of k, for cells sorted by their cluster ``c``: two row-long
+    repeats, no per-pair arithmetic on cluster sizes.
+    """
+    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
+    sizes = np.diff(np.r_[starts, len(c)])
+    size_of_cell = np.repeat(sizes, sizes)  # each cell's number of partners: its cluster's cells
+    first_pair = np.cumsum(size_of_cell) - size_of_cell  # where a cell's pairs begin
+    j = np.repeat(np.arange(len(c)), size_of_cell)
+    k = np.arange(len(j)) - np.repeat(first_pair - np.repeat(starts, sizes), size_of_cell)
+    return j, k
+
+
 def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, followup: int,
                     cluster_codes: np.ndarray | None = None) -> AreaStatistics:
     """Cell and within-cluster pair sums of a unit frame (columns period, y, weight, cluster, area).
@@ -156,33 +180,30 @@ def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, fo
     """
     require_columns(units, UNIT_COLUMNS, what="unit frame", error=InferenceError)
     areas = tuple(str(a) for a in areas)
-    used = (units["period"].isin([baseline, followup]) & (units["weight"] > 0)).to_numpy()
-    # only the columns used: taking a register's text columns row by row is slow
-    rows = units.loc[used, ["period", "y", "weight", "area", *(["cluster"] if cluster_codes is None else [])]]
-    area_code = _area_positions(rows["area"], areas)
-    in_areas = area_code >= 0
-    rows, area_code = rows[in_areas], area_code[in_areas].astype(np.int64)
     A = len(areas)
-    w = rows["weight"].to_numpy(dtype=float)
-    y = rows["y"].to_numpy(dtype=float)
+    # plain arrays of the rows used (in the areas, the two periods, a positive weight), no frame taken
+    area_code = _area_positions(units["area"], areas)
+    used = (units["period"].isin([baseline, followup]) & (units["weight"] > 0)).to_numpy() & (area_code >= 0)
+    rows = slice(None) if used.all() else np.flatnonzero(used)  # every row (a register's two periods): no copies
+    area_code = area_code[rows].astype(np.int64, copy=False)
+    w = units["weight"].to_numpy(dtype=float)[rows]
+    y = units["y"].to_numpy(dtype=float)[rows]
     # codes in order of first appearance, as factorising the ids themselves gives
-    clusters = rows["cluster"] if cluster_codes is None else np.asarray(cluster_codes)[used][in_areas]
+    clusters = units["cluster"].iloc[rows] if cluster_codes is None else np.asarray(cluster_codes)[rows]
     cluster = pd.factorize(clusters)[0].astype(np.int64)
-    period = (rows["period"].to_numpy() == followup).astype(np.int64)
-    cell_key, cell_sums = _cell_sums(cluster * 2 + period, area_code, A, np.stack([w, w * y, np.ones(len(w))], 1))
+    period = (units["period"].to_numpy()[rows] == followup).astype(np.int64)
+    cell_key, cell_sums = _cell_sums(cluster * 2 + period, area_code, A, [w, w * y, np.ones(len(w))])
+    del rows, area_code, cluster, period, w
     c, t, a = cell_key // (2 * A), (cell_key // A) % 2, cell_key % A  # cells come sorted by cluster
     u, v, n_rows = cell_sums.T
     W = np.bincount(a * 2 + t, weights=u, minlength=2 * A).reshape(A, 2)
     S = np.bincount(a * 2 + t, weights=v, minlength=2 * A).reshape(A, 2)
-    # every ordered pair of cells within a cluster: cluster starts and sizes give the index pairs
-    starts = np.flatnonzero(np.r_[True, c[1:] != c[:-1]])
-    sizes = np.diff(np.r_[starts, len(c)])
-    j = np.repeat(np.arange(len(c)), np.repeat(sizes, sizes))
-    offsets = np.arange(len(j)) - np.repeat(np.cumsum(np.r_[0, sizes[:-1] ** 2]), sizes ** 2)
-    first = np.repeat(np.repeat(starts, sizes), np.repeat(sizes, sizes))
-    k = first + offsets % np.repeat(np.repeat(sizes, sizes), np.repeat(sizes, sizes))  # j's partner cell
-    pair_key, pair_sums = _sum_by(((t[j] * A + a[j]) * 2 + t[k]) * A + a[k],
-                                  np.stack([u[j] * u[k], u[j] * v[k], v[j] * u[k], v[j] * v[k]], 1), size=4 * A * A)
+    j, k = _cluster_pairs(c)
+    code = t * A + a  # a cell's (period, area)
+    u_j, v_j, u_k, v_k = u[j], v[j], u[k], v[k]
+    pair_key, pair_sums = _sum_by(code[j] * (2 * A) + code[k], [u_j * u_k, u_j * v_k, v_j * u_k, v_j * v_k],
+                                  size=4 * A * A)
+    del j, k, u_j, v_j, u_k, v_k
     pair_cells = np.stack([pair_key // (2 * A * A), (pair_key // (2 * A)) % A, (pair_key // A) % 2,
                            pair_key % A], axis=1)
     # the cells are kept (for the small-sample factor of any set of areas) in the smallest exact types
@@ -395,6 +416,33 @@ def _period_levels(units: pd.DataFrame, rows: np.ndarray) -> pd.Series:
                      index=present + first)
 
 
+def _coded_history_rows(units: pd.DataFrame, treated: list[str], comparison: list[str]
+                        ) -> tuple[pd.Series, np.ndarray] | None:
+    """:func:`_period_levels` of the comparison areas' rows and the positions of the district areas'
+    rows, for a compact frame (categorical areas, integer periods, every weight 1; else None): each
+    row's area class (comparison, district, neither) and year in one integer, counted once. The
+    same sums, added in the same order, as over the selected rows (``w * y`` is ``y`` for weight 1).
+    """
+    area, period = units["area"], units["period"].to_numpy()
+    if not (isinstance(area.dtype, pd.CategoricalDtype) and period.dtype.kind in "iu" and len(period)
+            and has_unit_weights(units["weight"]) and not set(treated) & set(comparison)):
+        return None
+    names = area.cat.categories.astype(str)
+    table = np.full(len(names) + 1, 2, dtype=np.int64)  # 0 comparison, 1 district, 2 neither (last: missing)
+    table[:-1][np.asarray(names.isin(comparison), dtype=bool)] = 0
+    table[:-1][np.asarray(names.isin(treated), dtype=bool)] = 1
+    first = int(period.min())
+    span = int(period.max()) - first + 1
+    cell = np.take(table * span - first, area.cat.codes.to_numpy())  # class * span + (period - first)
+    cell += period
+    counts = np.bincount(cell, minlength=3 * span)
+    sums = np.bincount(cell, weights=units["y"].to_numpy(dtype=float), minlength=3 * span)
+    present = np.flatnonzero(counts[:span])
+    level = pd.Series(sums[present] / counts[present].astype(float), index=present + first)
+    in_district = np.flatnonzero((cell >= span) & (cell < 2 * span))
+    return level, in_district
+
+
 def district_history_variance(units: pd.DataFrame, treated_areas: Sequence[str], comparison_areas: Sequence[str],
                               baseline: int, followup: int, cluster_codes: np.ndarray | None = None) -> float:
     """The district's own area-shock variance, from its areas' history before the baseline.
@@ -408,10 +456,15 @@ def district_history_variance(units: pd.DataFrame, treated_areas: Sequence[str],
     """
     require_columns(units, UNIT_COLUMNS, what="unit frame", error=InferenceError)
     treated = [str(a) for a in treated_areas]
-    in_district = _in_areas(units["area"], treated)
-    in_comparison = _in_areas(units["area"], [str(a) for a in comparison_areas])
-    level = _period_levels(units, in_comparison & (units["weight"] > 0).to_numpy())
-    district = units.loc[in_district, ["period", "y", "weight", "area", "cluster"]]
+    comparison = [str(a) for a in comparison_areas]
+    coded = _coded_history_rows(units, treated, comparison)
+    if coded is None:
+        in_district = _in_areas(units["area"], treated)
+        level = _period_levels(units, _in_areas(units["area"], comparison) & (units["weight"] > 0).to_numpy())
+        in_district = np.flatnonzero(in_district)
+    else:
+        level, in_district = coded
+    district = units.iloc[in_district][["period", "y", "weight", "area", "cluster"]]
     district_codes = None if cluster_codes is None else np.asarray(cluster_codes)[in_district]
     deviations, ses = [], []
     for start, end in _history_windows(sorted(level.index), baseline, followup - baseline):

@@ -26,11 +26,20 @@ that departs, however far, moves it no more than a null area at the trimming poi
 from __future__ import annotations
 
 import numpy as np
-from scipy import optimize
+from scipy import optimize, special
 
-__all__ = ["between_area_variance"]
+__all__ = ["between_area_variance", "truncated_chi2_mean"]
 
 KEEP = 0.9  # the share of areas (smallest u_i) the moment is taken over
+
+
+def truncated_chi2_mean(share: float) -> float:
+    """``E[X | X <= q]`` for ``X`` chi-square with one degree of freedom and ``q`` its ``share``
+    quantile: ``P(chi2_3 <= q) / share`` (since ``x f_1(x) = f_3(x)``). Computed with the special
+    functions scipy.stats' chi2 calls (``cdf``: ``chdtr``; ``ppf``: ``2 gammaincinv(df / 2, p)``): the
+    same numbers without importing scipy.stats (about half a second).
+    """
+    return float(special.chdtr(3, 2 * special.gammaincinv(0.5, share))) / share
 
 
 def between_area_variance(difference, se) -> float:
@@ -39,8 +48,6 @@ def between_area_variance(difference, se) -> float:
     Units with a missing or non-positive standard error are left out. Fewer than 3 usable units
     give 0: there is nothing to estimate a between-area variance from.
     """
-    from scipy import stats  # here: a report drawn from stored results does not import scipy.stats
-
     d, s = np.asarray(difference, float), np.asarray(se, float)
     usable = np.isfinite(d) & np.isfinite(s) & (s > 0)
     d2, s2 = d[usable] ** 2, s[usable] ** 2
@@ -48,7 +55,7 @@ def between_area_variance(difference, se) -> float:
         return 0.0
     kept = max(1, int(np.floor(KEEP * d2.size)))
     share = kept / d2.size  # the target at the share actually kept: no bias from the rounding
-    target = float(stats.chi2.cdf(stats.chi2.ppf(share, 1), 3)) / share  # E[X | X <= q], X ~ chi2_1
+    target = truncated_chi2_mean(share)  # E[X | X <= q], X ~ chi2_1
 
     def excess(tau2: float) -> float:
         return float(np.sort(d2 / (s2 + tau2))[:kept].mean()) - target

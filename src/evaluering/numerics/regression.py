@@ -18,9 +18,10 @@ __all__ = ["LogitFit", "ols_influence", "weighted_logit", "wls_coefficients"]
 
 def wls_coefficients(X: np.ndarray, y: np.ndarray, w: np.ndarray) -> np.ndarray:
     """Weighted least squares coefficients (R: ``lm(y ~ -1 + X, weights = w)``), by QR."""
-    import statsmodels.api as sm  # here, not at import: a report drawn from stored results needs no statsmodels
+    # here, not at import: a report drawn from stored results needs no statsmodels (nor all of statsmodels.api)
+    from statsmodels.regression.linear_model import WLS
 
-    return np.asarray(sm.WLS(y, X, weights=w).fit(method="qr").params, dtype=float)
+    return np.asarray(WLS(y, X, weights=w).fit(method="qr").params, dtype=float)
 
 
 def ols_influence(X: np.ndarray, y: np.ndarray, w: np.ndarray, fitted: np.ndarray) -> np.ndarray:
@@ -56,11 +57,12 @@ def weighted_logit(X: np.ndarray, d: np.ndarray, w: np.ndarray, *, tol: float = 
     Under (quasi-)separation the iterations stall and the probabilities approach 0 or 1: the fit
     is returned as it is with ``converged=False``.
     """
-    import statsmodels.api as sm
+    from statsmodels.genmod.families import Binomial  # the GLM module alone: statsmodels.api imports far more
+    from statsmodels.genmod.generalized_linear_model import GLM
 
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # separation and non-integer weights: judged by the caller
-        fit = sm.GLM(d, X, family=sm.families.Binomial(), var_weights=w).fit(tol=tol, maxiter=max_iter)
+        fit = GLM(d, X, family=Binomial(), var_weights=w).fit(tol=tol, maxiter=max_iter)
     coef = np.asarray(fit.params, dtype=float)
     converged = bool(fit.converged) and bool(np.all(np.isfinite(coef)))
     with np.errstate(over="ignore"):  # separated fits: exp overflows to inf and the probability is 0
