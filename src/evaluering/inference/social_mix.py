@@ -74,7 +74,7 @@ from ..did.two_wave import two_wave_did
 from ..groups import COMPARISON
 from ..indicators.prepare import PreparedData
 from ..indicators.units import unit_frame
-from ..monitoring.overdispersion import between_area_variance
+from ..monitoring.overdispersion import between_area_variance, truncated_chi2_mean
 from .errors import InferenceError
 from .reported import ReportedInference
 
@@ -220,12 +220,10 @@ def excess_variance(obs: dict, draws: dict) -> tuple[np.ndarray, int]:
 
 def _design_effect(d: np.ndarray, se: np.ndarray, keep: float = 0.9) -> float:
     """Phi in d_j ~ N(0, phi s_j^2), at least 1: trimmed mean of (d/s)^2 over its null expectation."""
-    from scipy import stats  # here: a report drawn from stored results does not import scipy.stats
-
     u = np.sort((d / se) ** 2)
     kept = max(1, int(np.floor(keep * u.size)))
     share = kept / u.size
-    target = float(stats.chi2.cdf(stats.chi2.ppf(share, 1), 3)) / share  # E[X | X <= q], X ~ chi2_1
+    target = truncated_chi2_mean(share)  # E[X | X <= q], X ~ chi2_1
     return max(1.0, float(u[:kept].mean()) / target)
 
 

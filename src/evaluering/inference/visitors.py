@@ -115,9 +115,10 @@ class CounterYearDid:
         X[np.arange(len(y)), counter_code] = 1.0
         rows = np.flatnonzero(year != baseline)
         X[rows, len(counters) + np.searchsorted(later, year[rows])] = 1.0
-        import statsmodels.api as sm  # here: a report drawn from stored results needs no statsmodels
+        # here: a report drawn from stored results needs no statsmodels (nor all of statsmodels.api)
+        from statsmodels.regression.linear_model import OLS
 
-        fit = sm.OLS(y, X).fit()
+        fit = OLS(y, X).fit()
         term = len(counters) + int(np.searchsorted(later, followup))
         self.n_counters = len(counters)
         self.change = float(fit.params[term])
