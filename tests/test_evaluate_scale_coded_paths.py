@@ -137,3 +137,22 @@ def test_categorical_groups_made_text_as_astype_makes_them(categories):
     codes = np.random.default_rng(1).integers(-1, 4, 500)
     values = pd.Series(pd.Categorical.from_codes(codes, categories=categories), index=np.arange(500) * 2, name="g")
     pd.testing.assert_series_equal(_as_text(values), values.astype(str))
+
+
+def test_periods_by_group_of_a_compact_frame_are_those_of_its_text():
+    """The availability check's periods per group: counted per category code and year on a compact
+    frame, the same as looking at the text rows (a missing group, a group that is no category, gaps)."""
+    from evaluering.indicators.availability import _periods_by_group
+
+    rng = np.random.default_rng(7)
+    n = 5_000
+    text = pd.Series(rng.choice(["comparison", "north", "south", None], size=n, p=[0.6, 0.2, 0.15, 0.05]),
+                     dtype="string")
+    period = rng.choice([2015, 2016, 2019, 2024], size=n)
+    period[(text == "south").to_numpy(dtype=bool, na_value=False) & (period == 2019)] = 2016
+    groups = ("south", "comparison", "east")
+    compact = pd.DataFrame({"group": text.astype("category"), "period": period})
+    plain = pd.DataFrame({"group": text, "period": period})
+    found = _periods_by_group(compact, groups)
+    assert found == _periods_by_group(plain, groups)
+    assert 2019 not in found["south"] and found["east"] == set() and found["comparison"] == {2015, 2016, 2019, 2024}

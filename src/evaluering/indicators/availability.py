@@ -77,19 +77,37 @@ def _survey_reason(data: PreparedData, ind: Indicator, district: str, waves: lis
     return None
 
 
+def _periods_by_group(units: pd.DataFrame, groups: tuple[str, ...]) -> dict[str, set[int]]:
+    """The periods in which each of ``groups`` has rows. A compact register frame (categorical groups,
+    integer years) is counted per group code and year in one pass over its millions of rows.
+    """
+    group, period = units["group"], units["period"].to_numpy()
+    if isinstance(group.dtype, pd.CategoricalDtype) and period.dtype.kind in "iu" and len(period):
+        first, span = int(period.min()), int(period.max()) - int(period.min()) + 1
+        codes = group.cat.codes.to_numpy()
+        key = codes.astype(np.int64) * span + (period - first)
+        key[codes < 0] = len(group.cat.categories) * span  # no group: a last bin, not looked at
+        counts = np.bincount(key, minlength=len(group.cat.categories) * span + 1)
+        categories = list(group.cat.categories)
+        return {g: set() if g not in categories else
+                {first + int(k) for k in np.flatnonzero(counts[categories.index(g) * span:][:span])} for g in groups}
+    present = {}
+    for g in groups:
+        in_group = period[(group == g).to_numpy(dtype=bool, na_value=False)]
+        # years: counted, not sorted (a city's register has millions of rows)
+        distinct = distinct_integers(in_group) if in_group.dtype.kind in "iu" else np.unique(in_group)
+        present[g] = set(distinct.astype(int).tolist())
+    return present
+
+
 def _units_reason(data: PreparedData, ind: Indicator, district: str, waves: list[int]) -> str | None:
     comp = ind.computation
     units = units_to_sum(data, ind, waves)
     if isinstance(comp, VisitorMean):
         units = counters_in_both(units, waves[0], waves[-1])
-    period = units["period"].to_numpy()
+    present_in = _periods_by_group(units, (district, COMPARISON))
     for group in (district, COMPARISON):
-        in_group = (units["group"] == group).to_numpy(dtype=bool, na_value=False)
-        in_group_periods = period[in_group]  # years: counted, not sorted (a city's register has millions of rows)
-        distinct = distinct_integers(in_group_periods) if in_group_periods.dtype.kind in "iu" else np.unique(
-            in_group_periods)
-        present = set(distinct.astype(int).tolist())
-        years = [w for w in waves if w not in present]
+        years = [w for w in waves if w not in present_in[group]]
         if not years:
             continue
         where = _where(group)
