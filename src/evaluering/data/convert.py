@@ -98,9 +98,9 @@ def _arrow_factorize(text: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
 
 def _unused_categories(values: pd.Series) -> bool:
     """Whether some category of ``values`` occurs in no row (a pandas categorical can keep them)."""
-    codes = values.cat.codes.to_numpy()
-    counts = np.bincount(codes.astype(np.intp) + 1, minlength=len(values.cat.categories) + 1)
-    return bool((counts[1:] == 0).any())
+    seen = np.zeros(len(values.cat.categories) + 1, dtype=bool)  # the last: a missing value's code -1
+    seen[values.cat.codes.to_numpy()] = True  # marked in place: no row-long temporary
+    return not seen[:-1].all()
 
 
 def categorical_of(codes: np.ndarray, values: pd.Series) -> pd.Categorical:

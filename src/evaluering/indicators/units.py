@@ -191,12 +191,14 @@ def _outcome_rows(data: PreparedData, column: pd.Series, rows: np.ndarray, comp)
 def _mapped(years: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
     """``mapping[year]`` for each year (every year is one of the mapping's keys), from a table
     indexed by year (years span a few decades at most; a look-up beats a search on millions of rows).
+    ``years`` is the caller's own array (rows taken from the register): when every year is its own
+    period it is returned as it is, not copied.
     """
     keys = np.array(sorted(mapping), dtype=np.int64)
     if len(years) == 0:
         return np.zeros(0, dtype=np.int64)
     if all(mapping[k] == k for k in mapping):  # every year its own period (no look-up needed)
-        return np.asarray(years, dtype=np.int64).copy()
+        return np.asarray(years, dtype=np.int64)
     table = np.zeros(keys[-1] - keys[0] + 1, dtype=np.int64)
     table[keys - keys[0]] = [mapping[k] for k in keys]
     return table[np.asarray(years, dtype=np.int64) - keys[0]]
@@ -207,13 +209,14 @@ def _register_rows(data: PreparedData, comp: RegisterShare | RegisterMean, perio
     reg = data.register
     usable = np.asarray(_in_age(reg, comp.age) & reg[comp.column].notna().to_numpy())
     latest = getattr(comp, "latest_non_missing", False)
-    year = reg["year"].to_numpy()
-    available = distinct_integers(year[usable])
+    rows = np.flatnonzero(usable)
+    year = reg["year"].to_numpy()[rows]
+    available = distinct_integers(year)
     mapping = _period_map(available, periods, latest)
     if len(mapping) < len(available):  # else every usable row is in one of the periods
-        usable = usable & np.isin(year, list(mapping), kind="table" if year.dtype.kind in "iu" else None)
-    rows = np.flatnonzero(usable)
-    return rows, _mapped(year[rows], mapping)
+        kept = np.isin(year, list(mapping), kind="table" if year.dtype.kind in "iu" else None)
+        rows, year = rows[kept], year[kept]
+    return rows, _mapped(year, mapping)
 
 
 def _inmover_rows(data: PreparedData, comp: InmoverShare, periods) -> tuple[np.ndarray, np.ndarray]:
