@@ -177,11 +177,13 @@ def _read_parquet(path: Path, dictionaries: Sequence[str] = ()) -> pd.DataFrame:
 def _frame_by_column(names: list[str], read_column) -> pd.DataFrame:
     """A frame of the columns ``read_column(name)`` gives, read and converted one at a time, so that
     a city's register is never held twice (as Arrow and as pandas) but one column at a time.
+
+    A column's Arrow buffers are freed once copied, and the next column's reuse that memory; it is
+    given back to the system once, at the end (giving it back after every column made each column's
+    buffers fresh pages again: about 0.4 s of page faults for a city's register).
     """
-    columns = {}
-    for name in names:
-        columns[name] = _column_to_pandas(read_column(name))
-        pyarrow.default_memory_pool().release_unused()  # the column's Arrow buffers, once copied
+    columns = {name: _column_to_pandas(read_column(name)) for name in names}
+    pyarrow.default_memory_pool().release_unused()
     return pd.DataFrame(columns, copy=False)
 
 
