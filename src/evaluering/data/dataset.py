@@ -38,7 +38,9 @@ class Dataset:
     (nullable: ``Int64``); float -> ``float64`` (missing = NaN); str -> pandas ``string`` with
     missing as NA, except the columns the contract marks ``categorical`` (the register's
     ``area_id``, ``sex``, ``origin``, ``education``): pandas ``category`` with sorted ``string``
-    categories, missing as code -1; date -> ``datetime64[ns]``.
+    categories, missing as code -1; date -> ``datetime64[ns]``. A categorical keeps its categories
+    when rows are filtered: ``value_counts`` then lists the other areas with 0 and a formula's design
+    matrix gets all-zero columns; use ``remove_unused_categories()`` (or ``.astype("string")``) there.
     """
 
     areas: pd.DataFrame

@@ -75,7 +75,11 @@ def published_area_means(frame: pd.DataFrame, min_cell: int, result: ThresholdRe
         poor_or_not = pd.Series(np.minimum(poor, context["n_adults"] - poor).to_numpy(), index=context["area_id"])
         rule = np.minimum(rule, means["area_id"].map(poor_or_not).fillna(0).to_numpy())
     keep = rule >= min_cell
-    return means[keep].assign(rule_persons=rule[keep]).reset_index(drop=True), int((~keep).sum())
+    published = means[keep].assign(rule_persons=rule[keep]).reset_index(drop=True)
+    if isinstance(published["area_id"].dtype, pd.CategoricalDtype):  # the register's area codes: as text, so
+        # what is kept names the published areas only, not every area among its categories
+        published["area_id"] = published["area_id"].astype(published["area_id"].cat.categories.dtype)
+    return published, int((~keep).sum())
 
 
 @dataclass(frozen=True)
