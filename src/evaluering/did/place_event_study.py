@@ -18,6 +18,7 @@ import pandas as pd
 from ..columns import require_columns
 from ..groups import COMPARISON
 from ..numerics import interval
+from ..numerics.counting import class_period_cells
 from .errors import DidError
 from .event_study import EventStudyResult, wald_pretrend
 from .two_wave import UNIT_COLUMNS, has_unit_weights
@@ -97,15 +98,11 @@ def _coded_rows(units: pd.DataFrame, district: str, cluster_codes: np.ndarray | 
             and codes.min() >= 0 and int(codes.max()) < 4 * len(codes) + 2**20  # codes, not ids: counted
             and has_unit_weights(units["weight"])):
         return None
-    first = int(period.min())
-    span = int(period.max()) - first + 1
     categories = group.cat.categories
     table = np.full(len(categories) + 1, 2, dtype=np.int64)  # the last entry: a missing group (code -1)
     table[:-1][np.asarray(categories == COMPARISON, dtype=bool)] = 0
     table[:-1][np.asarray(categories == district, dtype=bool)] = 1
-    cell = np.take(table * span - first, group.cat.codes.to_numpy())
-    cell += period
-    return cell, first, span, codes
+    return (*class_period_cells(group.cat.codes.to_numpy(), table, period), codes)
 
 
 def _coded_cells(cell: np.ndarray, first: int, span: int, reference: int):

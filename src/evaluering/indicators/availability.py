@@ -14,7 +14,7 @@ import pandas as pd
 
 from ..config import Indicator, InstitutionIsolation, SurveyOutsideView, VisitorMean
 from ..groups import COMPARISON
-from ..numerics.counting import distinct_integers
+from ..numerics.counting import class_period_cells, distinct_integers
 from .prepare import PreparedData
 from .units import survey_outcome, units_to_sum
 
@@ -83,12 +83,9 @@ def _periods_by_group(units: pd.DataFrame, groups: tuple[str, ...]) -> dict[str,
     """
     group, period = units["group"], units["period"].to_numpy()
     if isinstance(group.dtype, pd.CategoricalDtype) and period.dtype.kind in "iu" and len(period):
-        first, span = int(period.min()), int(period.max()) - int(period.min()) + 1
-        codes = group.cat.codes.to_numpy()
-        key = codes.astype(np.int64) * span + (period - first)
-        key[codes < 0] = len(group.cat.categories) * span  # no group: a last bin, not looked at
-        counts = np.bincount(key, minlength=len(group.cat.categories) * span + 1)
-        categories = list(group.cat.categories)
+        categories = list(group.cat.categories)  # each its own class; no group (code -1): one more, not looked at
+        key, first, span = class_period_cells(group.cat.codes.to_numpy(), np.arange(len(categories) + 1), period)
+        counts = np.bincount(key, minlength=(len(categories) + 1) * span)
         return {g: set() if g not in categories else
                 {first + int(k) for k in np.flatnonzero(counts[categories.index(g) * span:][:span])} for g in groups}
     present = {}

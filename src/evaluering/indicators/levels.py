@@ -9,6 +9,7 @@ import pandas as pd
 
 from ..config import Indicator
 from ..did.two_wave import has_unit_weights
+from ..numerics.counting import class_period_cells
 from .attributes import attribute_columns, shares_only
 from .prepare import PreparedData
 from .units import unit_frame
@@ -78,14 +79,11 @@ def _coded_cells(units: pd.DataFrame) -> tuple[np.ndarray, np.ndarray, np.ndarra
             and cluster.dtype.kind in "iu" and cluster.min() >= 0 and int(cluster.max()) < 4 * len(cluster) + 2**20
             and has_unit_weights(units["weight"])):
         return None
-    codes = group.cat.codes.to_numpy()
-    first = int(period.min())
-    span = int(period.max()) - first + 1
-    key = codes.astype(np.int64) * span + (period - first)
-    key[codes < 0] = len(group.cat.categories) * span  # without a group: a last bin, left out
-    counts = np.bincount(key, minlength=len(group.cat.categories) * span + 1)[:-1]
+    n = len(group.cat.categories)  # each group its own class; without a group (code -1): class n, left out
+    key, first, span = class_period_cells(group.cat.codes.to_numpy(), np.arange(n + 1), period)
+    counts = np.bincount(key, minlength=(n + 1) * span)[:n * span]
     present = np.flatnonzero(counts)
-    number = np.full(len(counts) + 1, -1, dtype=np.int64)
+    number = np.full((n + 1) * span, -1, dtype=np.int64)
     number[present] = np.arange(len(present))
     return np.take(number, key, out=key), present // span, present % span + first, counts[present]
 

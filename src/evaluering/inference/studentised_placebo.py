@@ -50,7 +50,7 @@ from ..data.lookup import isin_values
 from ..did.two_wave import has_unit_weights
 from ..monitoring.overdispersion import between_area_variance
 from ..numerics import interval
-from ..numerics.counting import smallest_code_type
+from ..numerics.counting import class_period_cells, smallest_code_type
 from .errors import InferenceError
 from .reported import ReportedInference
 
@@ -431,10 +431,7 @@ def _coded_history_rows(units: pd.DataFrame, treated: list[str], comparison: lis
     table = np.full(len(names) + 1, 2, dtype=np.int64)  # 0 comparison, 1 district, 2 neither (last: missing)
     table[:-1][np.asarray(names.isin(comparison), dtype=bool)] = 0
     table[:-1][np.asarray(names.isin(treated), dtype=bool)] = 1
-    first = int(period.min())
-    span = int(period.max()) - first + 1
-    cell = np.take(table * span - first, area.cat.codes.to_numpy())  # class * span + (period - first)
-    cell += period
+    cell, first, span = class_period_cells(area.cat.codes.to_numpy(), table, period)
     counts = np.bincount(cell, minlength=3 * span)
     sums = np.bincount(cell, weights=units["y"].to_numpy(dtype=float), minlength=3 * span)
     present = np.flatnonzero(counts[:span])

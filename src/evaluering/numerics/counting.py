@@ -9,7 +9,21 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-__all__ = ["distinct_integers", "distinct_with_inverse", "first_appearance_codes", "smallest_code_type"]
+__all__ = ["class_period_cells", "distinct_integers", "distinct_with_inverse", "first_appearance_codes",
+           "smallest_code_type"]
+
+
+def class_period_cells(codes: np.ndarray, class_of_code: np.ndarray, period: np.ndarray) -> tuple[np.ndarray, int, int]:
+    """Each row's cell ``class * span + (period - first)`` with the first period and the span of
+    periods: the class of its category code (``class_of_code``, whose last entry is the class of
+    code -1, a missing value) and its integer period (years: a span of decades). One row-long array,
+    so that a city's register frame is counted per (class, year) with ``bincount``.
+    """
+    first = int(period.min())
+    span = int(period.max()) - first + 1
+    cell = np.take(np.asarray(class_of_code, dtype=np.int64) * span - first, codes)
+    cell += period
+    return cell, first, span
 
 
 def smallest_code_type(n: int) -> type:
