@@ -88,6 +88,8 @@ def _arrow_factorize(text: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
     if not isinstance(storage, pa.ChunkedArray) or storage.num_chunks < 2:
         return None
     encoded = pc.dictionary_encode(storage)
+    if encoded.num_chunks == 0:  # Arrow leaves out empty parts: here every part was empty
+        return np.empty(0, dtype=np.int32), pd.Series(pd.array([], dtype=text.dtype))
     dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary
     first = encoded.chunk(0).dictionary
     if not first.equals(dictionary.slice(0, len(first))):  # not one table of distinct values grown in order

@@ -19,6 +19,7 @@ import pyarrow
 
 from ..config import Params
 from ..errors import EvalueringError
+from ..heap import with_reused_memory
 from ..results import ResultDisplay
 from .contract import TABLE_NAMES, ColumnSpec, TableSpec, input_contract
 from .convert import Coded, clean_text, code_text, convert, final_dtype
@@ -183,6 +184,7 @@ def validate_directory(directory: str | Path, params: Params) -> ValidationRepor
     return report
 
 
+@with_reused_memory
 def load_dataset(directory: str | Path, params: Params) -> Dataset:
     """Validate ``directory`` and return its typed tables; raise DataValidationError on any error."""
     report = validate_directory(directory, params)

@@ -20,6 +20,7 @@ from tqdm import tqdm
 from ..config import Indicator, InstitutionIsolation, SurveyOutsideView, SurveyShare, VisitorMean
 from ..did.design_did import DesignDidEstimate, design_did
 from ..did.two_wave import DidEstimate, two_wave_did
+from ..heap import with_reused_memory
 from ..indicators.attributes import disclosure_persons, with_attribute_counts
 from ..indicators.availability import (
     counters_in_both,
@@ -147,6 +148,7 @@ def _people(cohort: pd.DataFrame, ind: Indicator, baseline: int) -> dict:
             "people_n": res.n_units, "people_note": res.note}
 
 
+@with_reused_memory
 def evaluate_district(
     data: PreparedData, district: str, baseline: int, followup: int, *, progress: bool = False,
     details: bool = True,

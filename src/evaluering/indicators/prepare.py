@@ -21,6 +21,7 @@ from ..data.convert import categorical_of
 from ..data.dataset import Dataset
 from ..data.lookup import arrow_text, isin_values
 from ..groups import COMPARISON  # re-exported: the comparison group's key
+from ..heap import with_reused_memory
 from ..survey.design import SurveyDesign
 from ..survey.nonresponse import age_band
 from ..survey.waves import population_cells, wave_weighting
@@ -191,6 +192,7 @@ def _survey_designs(dataset: Dataset, register: pd.DataFrame, group_of_area: pd.
     return pd.concat(parts, ignore_index=True), designs, notes, youngest
 
 
+@with_reused_memory
 def prepare(dataset: Dataset, params: Params) -> PreparedData:
     """Attach groups and weights to the tables of ``dataset`` (done once per analysis)."""
     # validation's codes of the register's person ids (its rows, in order; None when not known)

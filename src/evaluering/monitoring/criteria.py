@@ -53,6 +53,7 @@ import numpy as np
 import pandas as pd
 
 from ..columns import require_columns
+from ..heap import with_reused_memory
 from .criteria_cells import CELL_COLUMNS, cells_from_frame, cells_from_parquet
 from .errors import MonitoringError
 
@@ -360,6 +361,7 @@ def _parameter_file_options(params, year: int | None) -> tuple[int, dict]:
     return (settings.reference_year if year is None else year), options
 
 
+@with_reused_memory
 def statutory_criteria(data, year: int | None = None, *, by: str = "area") -> pd.DataFrame:
     """The criteria for the small areas (``by="area"``) or the districts (``by="district"``) of a
     prepared dataset (:func:`evaluering.indicators.prepare`), with the reference values, the year

@@ -46,6 +46,7 @@ import numpy as np
 import pandas as pd
 
 from ..config import ConfigError, Indicator, RegisterMean, RegisterShare
+from ..heap import with_reused_memory
 from ..indicators import PreparedData, unit_frame, weighted_levels
 from ..indicators.attributes import disclosure_persons
 from ..inference import benjamini_hochberg
@@ -300,6 +301,7 @@ def monitored(params, years: int | None, indicators) -> tuple[int, list[Indicato
     return int(k), chosen
 
 
+@with_reused_memory
 def monitor_areas(data: PreparedData, *, years: int | None = None, end_year: int | None = None,
                   indicators: Iterable[Indicator | str] | None = None, alpha: float = 0.05) -> AreaMonitoring:
     """Levels and trends of every small area, district and the whole municipality.
