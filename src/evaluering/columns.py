@@ -29,6 +29,8 @@ def require_columns(frame: pd.DataFrame, columns: Iterable[str], *, what: str = 
 
 def as_float(column: pd.Series, name: str, *, error: type[EvalueringError] = ColumnError) -> np.ndarray:
     """A numeric or boolean column as floats (missing = NaN), or ``error`` naming it."""
+    if isinstance(column.dtype, np.dtype) and column.dtype.kind in "biuf":  # plain numpy: one copy, same values
+        return column.to_numpy(dtype=float, copy=True)
     try:
         return column.astype("Float64").to_numpy(dtype=float, na_value=np.nan)
     except (TypeError, ValueError) as err:

@@ -28,7 +28,7 @@ import pandas as pd
 
 from ..columns import as_float, require_columns
 from ..groups import COMPARISON
-from ..numerics import COLLINEARITY_TOL, interval, twfe, within_unit_share
+from ..numerics import COLLINEARITY_TOL, interval, twfe, within_unit_deviations, within_unit_share
 from ..numerics.counting import first_appearance_codes
 from ..results import ResultDisplay
 from .errors import DidError
@@ -49,6 +49,7 @@ def baseline_cohort(
     time: str = "year",
     group: str = "group",
     comparison: str = COMPARISON,
+    columns: Sequence[str] | None = None,
 ) -> pd.DataFrame:
     """Everyone living in the municipality in ``baseline_year`` (aged ``age`` then, both ends
     included), with all their register years, wherever they live in them.
@@ -56,7 +57,8 @@ def baseline_cohort(
     Rows gain ``baseline_group`` (the group of the baseline address), ``baseline_age``,
     ``baseline_area`` (when the register has ``area_id``) and ``treated`` (the baseline group is
     a district). With ``district`` only that district's and the comparison group's baseline
-    residents are kept and ``treated`` means "lived in ``district``".
+    residents are kept and ``treated`` means "lived in ``district``". ``columns`` (optional) are
+    the only columns wanted besides ``person`` and ``time``: a city's cohort then takes no others.
     """
     require_columns(register, (person, time, group, "age"), what="register", error=DidError)
     keep = {person: person, group: "baseline_group", "age": "baseline_age"}
@@ -71,18 +73,22 @@ def baseline_cohort(
         lo, hi = age
         base = base[(base["age"] >= lo) & (base["age"] <= hi)]
     base = base.rename(columns=keep)
-    base["baseline_group"] = _as_text(base["baseline_group"])
     ages = "" if age is None else f" aged {age[0]}-{age[1]}"
-    if district is not None:
+    if district is not None:  # (compared as they are: text or text categories alike)
         for g in (district, comparison):
             if not (base["baseline_group"] == g).any():
                 raise DidError(f"no baseline observations for group '{g}' in {baseline_year}{ages}")
         base = base[base["baseline_group"].isin([district, comparison])]
-        base["treated"] = base["baseline_group"] == district
+        base["treated"] = (base["baseline_group"] == district).to_numpy(dtype=bool)
     else:
         if base.empty:
             raise DidError(f"no baseline observations in {baseline_year}{ages}")
-        base["treated"] = base["baseline_group"] != comparison
+        base["treated"] = _as_text(base["baseline_group"]) != comparison
+    if columns is not None:
+        base = base[[person, *(c for c in base.columns if c in columns)]]
+        register = register[[c for c in register.columns if c in (person, time) or c in columns]]
+    if "baseline_group" in base.columns:
+        base["baseline_group"] = _as_text(base["baseline_group"])
     return _join_sorted(register, base, person, time)
 
 
@@ -205,13 +211,18 @@ def load_panel(panel: pd.DataFrame, outcome: str, unit: str, time: str, treated:
     ok &= counts[unit_codes] > 1  # a unit seen once says nothing about change
     if not ok.any():
         raise DidError("no unit has two or more usable observations")
-    clusters = panel[cluster if cluster else unit].to_numpy()[ok]
-    if pd.isna(clusters).any():
-        raise DidError(f"missing values in the cluster column '{cluster}'")
+    everyone = bool(ok.all())
+    kept_units = unit_codes if everyone else first_appearance_codes(unit_codes[ok])  # codes of codes: the same order
+    if cluster:
+        clusters = panel[cluster].to_numpy()[ok]
+        if pd.isna(clusters).any():
+            raise DidError(f"missing values in the cluster column '{cluster}'")
+        cluster_codes = first_appearance_codes(clusters)
+    else:  # clustered by unit: the units' codes are the clusters' (both numbered by first appearance)
+        cluster_codes = kept_units
     return {
-        "y": y[ok], "X": X[ok], "w": w[ok], "treated": tr[ok].astype(bool),
-        "time": panel[time].to_numpy(dtype=np.int64)[ok],
-        "unit": first_appearance_codes(unit_codes[ok]), "cluster": first_appearance_codes(clusters),
+        "y": y if everyone else y[ok], "X": X[ok], "w": w if everyone else w[ok], "treated": tr[ok].astype(bool),
+        "time": panel[time].to_numpy(dtype=np.int64)[ok], "unit": kept_units, "cluster": cluster_codes,
     }
 
 
@@ -288,10 +299,12 @@ def panel_did(
         for when, part in ((f"before {post_start}", ~post), (f"from {post_start}", post)):
             if not (rows & part).any():
                 raise DidError(f"no observations of the {label} units {when}")
-    fit = twfe(data, (data["treated"] & post).astype(float)[:, None], ["treated_post"], list(covariates or []))
+    within = within_unit_deviations(data["y"], data["unit"], data["w"])  # for the fit and the check: once
+    fit = twfe(data, (data["treated"] & post).astype(float)[:, None], ["treated_post"], list(covariates or []),
+               y_within=within)
     estimate, se = float(fit.coef[0]), float(np.sqrt(fit.cov[0, 0]))
     note = None
-    if within_unit_share(data["y"], data["unit"], data["w"]) <= COLLINEARITY_TOL:
+    if within_unit_share(data["y"], data["unit"], data["w"], within=within) <= COLLINEARITY_TOL:
         note = NO_WITHIN_VARIATION  # the coefficient is 0 by construction, not an estimate
     elif not (np.isfinite(se) and se > 0):
         note = NO_RESIDUAL_VARIATION

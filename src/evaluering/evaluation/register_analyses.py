@@ -76,8 +76,9 @@ def district_cohort(data: PreparedData, district: str, baseline: int, followup: 
     columns = {"person_id": sorted_person_codes(data, rows), "year": register["year"].take(rows).to_numpy()}
     for column in dict.fromkeys(["group", "age", *outcomes]):
         columns[column] = register_column_rows(data, column, rows)
-    cohort = baseline_cohort(pd.DataFrame(columns, copy=False), baseline, district=district)
-    return cohort.drop(columns=["group", "age", "baseline_group"])  # what the people estimates do not use
+    # only what the people estimates use: not the group, age or baseline group
+    return baseline_cohort(pd.DataFrame(columns, copy=False), baseline, district=district,
+                           columns=[*outcomes, "baseline_age", "treated"])
 
 
 def people_estimate(cohort: pd.DataFrame, indicator: Indicator, baseline: int) -> PanelDidResult:

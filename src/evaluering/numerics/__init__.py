@@ -3,7 +3,7 @@ regressions (least squares, logit) and two-way fixed effects. Nothing here knows
 districts, indicators or reports.
 """
 
-from .fixed_effects import COLLINEARITY_TOL, TwfeFit, demean_within, twfe, within_unit_share
+from .fixed_effects import COLLINEARITY_TOL, TwfeFit, demean_within, twfe, within_unit_deviations, within_unit_share
 from .intervals import critical_value, interval, p_value
 from .regression import LogitFit, ols_influence, weighted_logit, wls_coefficients
 
@@ -18,6 +18,7 @@ __all__ = [
     "p_value",
     "twfe",
     "weighted_logit",
+    "within_unit_deviations",
     "within_unit_share",
     "wls_coefficients",
 ]

@@ -16,7 +16,7 @@ import numpy as np
 from ..errors import EstimationError
 from .counting import distinct_with_inverse
 
-__all__ = ["COLLINEARITY_TOL", "TwfeFit", "demean_within", "twfe", "within_unit_share"]
+__all__ = ["COLLINEARITY_TOL", "TwfeFit", "demean_within", "twfe", "within_unit_deviations", "within_unit_share"]
 
 COLLINEARITY_TOL = 1e-9
 
@@ -42,10 +42,15 @@ class TwfeFit:
 
 
 def demean_within(M: np.ndarray, unit: np.ndarray, w: np.ndarray) -> np.ndarray:
-    """Subtract from each column of M its weighted within-unit mean (in place: M can be 1M x 30)."""
+    """Subtract from each column of M its weighted within-unit mean (in place: M can be 1M x 30).
+    With unit weights (a register panel) a column's weighted values are the column itself: no
+    row-long product per column, the same sums.
+    """
     wsum = np.bincount(unit, weights=w)
+    unit_weights = bool((w == 1.0).all())
     for j in range(M.shape[1]):
-        M[:, j] -= (np.bincount(unit, weights=w * M[:, j]) / wsum)[unit]
+        column = M[:, j]
+        column -= (np.bincount(unit, weights=column if unit_weights else w * column) / wsum)[unit]
     return M
 
 
@@ -67,9 +72,10 @@ def _independent_columns(gram: np.ndarray, raw_ss: np.ndarray) -> list[int]:
 
 
 def twfe(data: dict[str, np.ndarray], regressors: np.ndarray, names: Sequence[str],
-         covariate_names: Sequence[str] = ()) -> TwfeFit:
+         covariate_names: Sequence[str] = (), *, y_within: np.ndarray | None = None) -> TwfeFit:
     """Two-way fixed effects least squares of ``data['y']`` on ``regressors`` (and the
     covariates in ``data['X']``) with unit and period effects and clustered covariance.
+    ``y_within`` is ``data['y']`` demeaned within units, when the caller has it already.
     """
     y, w, unit, cluster = data["y"], data["w"], data["unit"], data["cluster"]
     periods, period = distinct_with_inverse(data["time"])
@@ -77,13 +83,16 @@ def twfe(data: dict[str, np.ndarray], regressors: np.ndarray, names: Sequence[st
     raw = np.empty((len(y), n_dummies + regressors.shape[1] + data["X"].shape[1]), order="F")
     for j in range(n_dummies):
         raw[:, j] = period == j + 1
-    raw[:, n_dummies:] = np.column_stack([regressors, data["X"]])
+    raw[:, n_dummies:n_dummies + regressors.shape[1]] = regressors
+    raw[:, n_dummies + regressors.shape[1]:] = data["X"]
     means = (w @ raw) / w.sum()
     raw_ss = np.einsum("i,ij,ij->j", w, raw, raw) - w.sum() * means**2  # weighted sums of squares about the mean
-    sw = np.sqrt(w)
     Z = demean_within(raw, unit, w)
-    Z *= sw[:, None]
-    yt = demean_within(y.astype(float, copy=True)[:, None], unit, w)[:, 0] * sw
+    yt = within_unit_deviations(y, unit, w) if y_within is None else y_within
+    if not (w == 1.0).all():  # rows weighted by sqrt(w); unit weights (a register panel) leave them as they are
+        sw = np.sqrt(w)
+        Z *= sw[:, None]
+        yt = yt * sw
     gram = Z.T @ Z
     keep = _independent_columns(gram, raw_ss)
     dropped = [named[j - n_dummies] for j in range(n_dummies, len(raw_ss)) if j not in keep]
@@ -117,12 +126,18 @@ def twfe(data: dict[str, np.ndarray], regressors: np.ndarray, names: Sequence[st
     )
 
 
-def within_unit_share(y: np.ndarray, unit: np.ndarray, w: np.ndarray) -> float:
+def within_unit_deviations(y: np.ndarray, unit: np.ndarray, w: np.ndarray) -> np.ndarray:
+    """``y`` minus its weighted within-unit mean (a new array)."""
+    return demean_within(y.astype(float, copy=True)[:, None], unit, w)[:, 0]
+
+
+def within_unit_share(y: np.ndarray, unit: np.ndarray, w: np.ndarray, *, within: np.ndarray | None = None) -> float:
     """Share of the outcome's weighted variation that lies within units (0 when every unit's
     outcome is constant: unit fixed effects then absorb everything and no DiD is identified).
+    ``within`` is :func:`within_unit_deviations` of ``y``, when the caller has it already.
     """
     total = float(w @ (y - (w @ y) / w.sum()) ** 2)
     if total == 0:
         return 0.0
-    within = demean_within(y.astype(float, copy=True)[:, None], unit, w)[:, 0]
+    within = within_unit_deviations(y, unit, w) if within is None else within
     return float(w @ within**2) / total
