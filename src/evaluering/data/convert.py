@@ -25,7 +25,6 @@ from pandas.api.types import (
 
 from ..columns import as_float
 from ..numerics.counting import smallest_code_type
-from .background_encoding import dictionary_encoded
 from .contract import ColumnSpec
 from .lookup import arrow_text
 
@@ -88,7 +87,7 @@ def _arrow_factorize(text: pd.Series) -> tuple[np.ndarray, pd.Series] | None:
     storage = arrow_text(text)
     if not isinstance(storage, pa.ChunkedArray) or storage.num_chunks < 2:
         return None
-    encoded = dictionary_encoded(storage)  # perhaps begun while the table was read
+    encoded = pc.dictionary_encode(storage)
     if encoded.num_chunks == 0:  # Arrow leaves out empty parts: here every part was empty
         return np.empty(0, dtype=np.int32), pd.Series(pd.array([], dtype=text.dtype))
     dictionary = encoded.chunk(encoded.num_chunks - 1).dictionary

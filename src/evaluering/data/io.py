@@ -20,8 +20,6 @@ import pyarrow.parquet
 
 from ..errors import EvalueringError
 from .arrow_memory import use_system_allocator
-from .background_encoding import start_encoding
-from .lookup import arrow_text
 
 __all__ = ["PARTITIONED_TABLES", "SUFFIXES", "InputFileError", "find_table_file", "partition_files", "read_raw",
            "stray_entries", "table_files"]
@@ -193,14 +191,11 @@ def _column_to_pandas(column: pyarrow.ChunkedArray) -> pd.Series:
     """One Arrow column in pandas, without a copy where possible (text stays in Arrow's buffers).
 
     Booleans with missing values become pandas ``boolean`` rather than Python objects (ten million
-    of them for a city's register). Long text (a register's ids) starts being encoded for validation
-    in the background (:mod:`.background_encoding`).
+    of them for a city's register).
     """
     if pyarrow.types.is_boolean(column.type) and column.null_count:
         return pd.Series(pd.BooleanDtype().__from_arrow__(column), copy=False)
-    values = column.to_pandas()
-    start_encoding(arrow_text(values))  # the Arrow text pandas holds (validation asks for it by identity)
-    return values
+    return column.to_pandas()
 
 
 def _read_partitioned(path: Path, dictionaries: Sequence[str] = ()) -> pd.DataFrame:
