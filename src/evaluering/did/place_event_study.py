@@ -18,7 +18,7 @@ import pandas as pd
 from ..columns import require_columns
 from ..groups import COMPARISON
 from ..numerics import interval
-from ..numerics.counting import class_period_cells
+from ..numerics.counting import BLOCK_ROWS, class_period_cells, smallest_code_type
 from .errors import DidError
 from .event_study import EventStudyResult, wald_pretrend
 from .two_wave import UNIT_COLUMNS, has_unit_weights
@@ -83,6 +83,16 @@ def _cluster_sums(clusters: np.ndarray, cell: np.ndarray, first: int, span: int,
     return by_year[:, :-1]  # a view: no second clusters x years array
 
 
+_BLOCK = BLOCK_ROWS  # rows per block: a block's temporaries stay in the cache
+
+
+def _blocks(n: int):
+    """Slices of at most ``_BLOCK`` rows covering rows 0..n-1 in order: row-long work done block by
+    block keeps its temporaries in the cache instead of costing fresh row-long arrays.
+    """
+    return (slice(start, start + _BLOCK) for start in range(0, n, _BLOCK))
+
+
 def _coded_rows(units: pd.DataFrame, district: str, cluster_codes: np.ndarray | None
                 ) -> tuple[np.ndarray, int, int, np.ndarray] | None:
     """Each row's cell ``class * span + (period - first)`` (class 0 comparison, 1 district, 2 any other
@@ -125,37 +135,77 @@ def _coded_cells(cell: np.ndarray, first: int, span: int, reference: int):
     return counts, years, column
 
 
-def _coded_influence(cell: np.ndarray, span: int, counts: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Each cell's mean and each row's signed influence ``(y - mean) / total``, the comparison's totals
-    negated: with unit weights the general path's ``w (y - mean) / total``, negated outside the
-    district, bit for bit (``x / -t`` is ``-(x / t)``; the totals of unit weights are the counts).
+def _coded_means(cell: np.ndarray, span: int, counts: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each cell's mean and the totals that sign the rows' influence ``(y - mean) / total``: the
+    comparison's negated. With unit weights these are the general path's ``w (y - mean) / total``,
+    negated outside the district, bit for bit (``x / -t`` is ``-(x / t)``; the totals of unit weights
+    are the counts). The cells' sums are added row by row in row order (``np.add.at``), as
+    ``bincount`` adds them, but faster.
     """
     total = counts.astype(float)
-    mean = np.divide(np.bincount(cell, weights=y, minlength=3 * span), total, out=np.zeros(3 * span),
-                     where=counts > 0)
-    signed = np.take(mean, cell)
-    np.subtract(y, signed, out=signed)
-    np.divide(signed, np.take(np.where(np.arange(3 * span) < span, -total, total), cell), out=signed)
-    return mean, signed
+    sums = np.zeros(3 * span)
+    np.add.at(sums, cell, y)
+    mean = np.divide(sums, total, out=np.zeros(3 * span), where=counts > 0)
+    return mean, np.where(np.arange(3 * span) < span, -total, total)
 
 
-def _coded_cluster_sums(cell: np.ndarray, column: np.ndarray, clusters: np.ndarray, signed: np.ndarray
-                        ) -> tuple[np.ndarray, int]:
+def _clusters_with_kept_rows(cell: np.ndarray, left_out: np.ndarray, clusters: np.ndarray) -> np.ndarray:
+    """Whether each cluster code 0..max has a row in a kept cell (``left_out``: per cell), marked
+    block by block, the left-out rows at a spare last entry: no row-long selection or cast.
+    """
+    n_codes = int(clusters.max()) + 1
+    seen = np.zeros(n_codes + 1, dtype=bool)
+    for rows in _blocks(len(cell)):
+        index = clusters[rows].astype(np.intp)
+        index[left_out.take(cell[rows])] = n_codes
+        seen[index] = True
+    return seen[:-1]
+
+
+def _add_influence(by_year: np.ndarray, cell: np.ndarray, y: np.ndarray, mean: np.ndarray, signed_total: np.ndarray,
+                   start: np.ndarray, clusters: np.ndarray, number: np.ndarray | None) -> None:
+    """Add each row's signed influence ``(y - mean) / signed total`` (of its cell) to ``by_year`` (flat)
+    at its key: its cell's ``start`` (column times width) plus its cluster's code (or ``number`` of
+    it). Block by block in row order, so every sum adds the rows in the order one row-long
+    ``bincount`` would, without row-long influence or key arrays. (Every index is in range: ``take``'s
+    mode "wrap" only spares the checked, buffered copy.)
+    """
+    influence, key = np.empty(min(_BLOCK, len(cell))), np.empty(min(_BLOCK, len(cell)), dtype=np.intp)
+    for rows in _blocks(len(cell)):
+        block = cell[rows]
+        value = np.take(mean, block, out=influence[:len(block)], mode="wrap")
+        np.subtract(y[rows], value, out=value)
+        np.divide(value, signed_total.take(block, mode="wrap"), out=value)
+        index = np.take(start, block, out=key[:len(block)], mode="wrap")
+        index += clusters[rows] if number is None else number.take(clusters[rows], mode="wrap")
+        np.add.at(by_year, index, value)
+
+
+def _numbers(seen: np.ndarray, n_clusters: int) -> np.ndarray:
+    """Each cluster code's number among the ``n_clusters`` codes ``seen``, 0..G-1 in code order (an
+    unseen code: the number of the last seen one before it, or 0), in the smallest integer type.
+    """
+    number = np.cumsum(seen, dtype=smallest_code_type(n_clusters + 1))
+    number -= 1
+    return np.maximum(number, 0, out=number)
+
+
+def _coded_cluster_sums(cell: np.ndarray, column: np.ndarray, clusters: np.ndarray, y: np.ndarray, mean: np.ndarray,
+                        signed_total: np.ndarray) -> tuple[np.ndarray, int]:
     """Each cluster's summed influence on each coefficient (event years x clusters) and the number of
-    clusters with kept rows. One ``bincount`` on column-major keys (each year's sums in one block)
-    over the cluster codes as they are or, when fewer than half of the codes have kept rows, over
-    those clusters numbered 0..G-1 in the order of their codes (a cluster with only rows left out
-    gets any number: its rows go to the left-out column); clusters without kept rows add zero
-    columns. ``cell`` is overwritten.
+    clusters with kept rows. Summed on column-major keys (each year's sums in one block) over the
+    cluster codes as they are or, when fewer than half of the codes have kept rows, over those
+    clusters numbered 0..G-1 in the order of their codes (a cluster with only rows left out gets
+    any number: its rows go to the left-out column); clusters without kept rows add zero columns.
     """
     n_columns = int(column.max())  # the left-out column is the last
-    seen = np.bincount(clusters[np.take(column < n_columns, cell)], minlength=int(clusters.max()) + 1) > 0
+    seen = _clusters_with_kept_rows(cell, column == n_columns, clusters)
     n_clusters = int(np.count_nonzero(seen))
     width = len(seen) if 2 * n_clusters >= len(seen) else n_clusters
-    key = np.take(column * width, cell, out=cell)
-    key += clusters if width == len(seen) else np.take(np.maximum(np.cumsum(seen) - 1, 0), clusters)
-    by_year = np.bincount(key, weights=signed, minlength=(n_columns + 1) * width).reshape(n_columns + 1, width)
-    del key
+    number = None if width == len(seen) else _numbers(seen, n_clusters)
+    by_year = np.zeros((n_columns + 1) * width)
+    _add_influence(by_year, cell, y, mean, signed_total, column * width, clusters, number)
+    by_year = by_year.reshape(n_columns + 1, width)
     by_year[:-2] -= by_year[-2]  # minus the reference year's sums
     return by_year[:-2], n_clusters
 
@@ -165,13 +215,13 @@ def _coded_study(cell: np.ndarray, first: int, span: int, clusters: np.ndarray, 
     any: every row has a cell, and the rows of other groups, or of years without data in both
     groups, fall in cells that are left out. The kept cells' sums and the clusters' sums are those
     of the general path, added in the same order; only the order in which the covariance adds up the
-    clusters differs (their codes' instead of first appearance). ``cell`` is overwritten.
+    clusters differs (their codes' instead of first appearance).
     """
     counts, years, column = _coded_cells(cell, first, span, reference)
     kept = column < column.max()
-    mean, signed = _coded_influence(cell, span, counts, y)
+    mean, signed_total = _coded_means(cell, span, counts, y)
     means = {(bool(c // span), int(c % span) + first): float(mean[c]) for c in np.flatnonzero((counts > 0) & kept)}
-    sums, n_clusters = _coded_cluster_sums(cell, column, clusters, signed)
+    sums, n_clusters = _coded_cluster_sums(cell, column, clusters, y, mean, signed_total)
     G = np.int64(n_clusters)
     n_treated = int(counts[span:2 * span][kept[span:2 * span]].sum())
     return years, means, sums @ sums.T * G / (G - 1), G, n_treated, int(counts[kept].sum())

@@ -9,6 +9,8 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+BLOCK_ROWS = 1 << 16  # row-long work done in blocks this long keeps its temporaries in the cache
+
 __all__ = ["class_period_cells", "distinct_integers", "distinct_with_inverse", "first_appearance_codes",
            "smallest_code_type"]
 
@@ -21,8 +23,12 @@ def class_period_cells(codes: np.ndarray, class_of_code: np.ndarray, period: np.
     """
     first = int(period.min())
     span = int(period.max()) - first + 1
-    cell = np.take(np.asarray(class_of_code, dtype=np.int64) * span - first, codes)
-    cell += period
+    start = np.asarray(class_of_code, dtype=np.int64) * span - first
+    cell = np.empty(len(period), dtype=np.int64)
+    for begin in range(0, len(period), BLOCK_ROWS):  # in blocks: no row-long 64-bit copy of the codes
+        rows = slice(begin, begin + BLOCK_ROWS)
+        block = np.take(start, codes[rows], out=cell[rows], mode="wrap")  # code -1 (missing): the last entry
+        block += period[rows]
     return cell, first, span
 
 
