@@ -44,13 +44,14 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 from scipy import sparse
+from threadpoolctl import threadpool_limits
 
 from ..columns import require_columns
 from ..data.lookup import isin_values
 from ..did.two_wave import has_unit_weights
 from ..monitoring.overdispersion import between_area_variance
 from ..numerics import interval
-from ..numerics.counting import class_period_cells, smallest_code_type
+from ..numerics.counting import class_period_cells, distinct_with_inverse, smallest_code_type
 from .errors import InferenceError
 from .reported import ReportedInference
 
@@ -108,7 +109,8 @@ def _sum_by(key: np.ndarray, values, size: int | None = None) -> tuple[np.ndarra
         counts = np.bincount(key, minlength=size)
         present = np.flatnonzero(counts)
         if 8 * len(present) < size:  # few distinct keys: summed into a small array that stays in the cache
-            number = np.cumsum(counts > 0) - 1
+            number = np.zeros(size, dtype=np.intp)
+            number[present] = np.arange(len(present))
             key, size = np.take(number, key), len(present)
         sums = np.stack([np.bincount(key, weights=column, minlength=size) for column in columns], axis=1)
         return present, sums[present] if size > len(present) else sums.reshape(len(present), len(columns))
@@ -150,6 +152,16 @@ def _in_areas(area: pd.Series, areas: Sequence[str]) -> np.ndarray:
     return isin_values(area.astype(str), areas)
 
 
+def _in_periods(period: pd.Series, baseline, followup) -> np.ndarray:
+    """Whether each row's period is ``baseline`` or ``followup``; integer periods (years) are compared
+    directly, without hashing a register's rows.
+    """
+    values = period.to_numpy()
+    if values.dtype.kind in "iu":
+        return (values == baseline) | (values == followup)
+    return period.isin([baseline, followup]).to_numpy()
+
+
 def _as_int32(values: np.ndarray) -> np.ndarray:
     """Non-negative whole numbers (codes, counts) as 32-bit integers when they fit, else 64-bit."""
     return values.astype(np.int32 if len(values) == 0 or values.max() < 2**31 else np.int64)
@@ -169,6 +181,63 @@ def _cluster_pairs(c: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return j, k
 
 
+def _one_row_cells(cell: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+    """The cells (cluster x period codes, ascending) and the row of each, when every cell is a single
+    row of weight 1 (a register frame: one row per person and year); else None.
+    """
+    if len(cell) == 0 or w.min() != 1.0 or w.max() != 1.0:
+        return None
+    slot = np.full(int(cell.max()) + 1, -1, dtype=np.int64)
+    slot[cell] = np.arange(len(cell))
+    cells = np.flatnonzero(slot >= 0)
+    if len(cells) < len(cell):  # some cell has several rows
+        return None
+    return cells, slot[cells]
+
+
+def _general_cell_statistics(cell_key: np.ndarray, cell_sums: np.ndarray, A: int):
+    """Each cell's cluster, area and number of rows (cells sorted by cluster), ``W``, ``S`` and the
+    pair keys and sums (see :class:`AreaStatistics`) from :func:`_cell_sums`, for any weights and
+    rows per cell.
+    """
+    c, t, a = cell_key // (2 * A), (cell_key // A) % 2, cell_key % A  # cells come sorted by cluster
+    u, v, n_rows = cell_sums.T
+    W = np.bincount(a * 2 + t, weights=u, minlength=2 * A).reshape(A, 2)
+    S = np.bincount(a * 2 + t, weights=v, minlength=2 * A).reshape(A, 2)
+    j, k = _cluster_pairs(c)
+    code = t * A + a  # a cell's (period, area)
+    u_j, v_j, u_k, v_k = u[j], v[j], u[k], v[k]
+    pair_key, pair_sums = _sum_by(code[j] * (2 * A) + code[k], [u_j * u_k, u_j * v_k, v_j * u_k, v_j * v_k],
+                                  size=4 * A * A)
+    return c, a, n_rows, W, S, pair_key, pair_sums
+
+
+def _one_row_cell_statistics(cells: np.ndarray, rows: np.ndarray, area_code: np.ndarray, y: np.ndarray, A: int):
+    """:func:`_general_cell_statistics` when every cell is one row of weight 1 (``cells`` ascending,
+    ``rows`` theirs, from :func:`_one_row_cells`): a cell's sums are then 1 and ``y``, and a cluster's
+    pairs are each cell with itself and, for a cluster in both periods, its two cells with each
+    other. The same numbers added in the same (cluster) order as over every pair, without the pairs.
+    """
+    t, a, v = cells & 1, area_code[rows], y[rows]
+    c = cells >> 1
+    cell_of = a * 2 + t  # a cell's (area, period)
+    n = np.bincount(cell_of, minlength=2 * A)
+    W = n.astype(float).reshape(A, 2)
+    S = np.bincount(cell_of, weights=v, minlength=2 * A).reshape(A, 2)
+    vv = np.bincount(cell_of, weights=v * v, minlength=2 * A).reshape(A, 2)
+    own = np.flatnonzero(n)  # the pairs of a cell with itself: uu, uv, vu, vv = 1, y, y, y * y
+    code = (own % 2) * A + own // 2  # (period, area)
+    own_sums = np.stack([W.ravel()[own], S.ravel()[own], S.ravel()[own], vv.ravel()[own]], axis=1)
+    first = np.flatnonzero(c[1:] == c[:-1])  # a cluster's baseline cell; its follow-up cell is next
+    y0, y1 = v[first], v[first + 1]
+    across, sums = _sum_by(a[first] * A + a[first + 1], [np.ones(len(first)), y1, y0, y0 * y1], size=A * A)
+    a0, a1 = across // A, across % A  # baseline x follow-up pairs (0, a0, 1, a1), and the reverse
+    keys = np.concatenate([code * (2 * A) + code, a0 * (2 * A) + A + a1, (A + a1) * (2 * A) + a0])
+    order = np.argsort(keys)
+    pair_sums = np.concatenate([own_sums, sums, sums[:, [0, 2, 1, 3]]])[order]
+    return c, a, np.ones(len(cells), dtype=np.int32), W, S, keys[order], pair_sums
+
+
 def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, followup: int,
                     cluster_codes: np.ndarray | None = None) -> AreaStatistics:
     """Cell and within-cluster pair sums of a unit frame (columns period, y, weight, cluster, area).
@@ -183,27 +252,26 @@ def area_statistics(units: pd.DataFrame, areas: Sequence[str], baseline: int, fo
     A = len(areas)
     # plain arrays of the rows used (in the areas, the two periods, a positive weight), no frame taken
     area_code = _area_positions(units["area"], areas)
-    used = (units["period"].isin([baseline, followup]) & (units["weight"] > 0)).to_numpy() & (area_code >= 0)
+    w = units["weight"].to_numpy(dtype=float)
+    used = _in_periods(units["period"], baseline, followup) & (w > 0) & (area_code >= 0)
     rows = slice(None) if used.all() else np.flatnonzero(used)  # every row (a register's two periods): no copies
     area_code = area_code[rows].astype(np.int64, copy=False)
-    w = units["weight"].to_numpy(dtype=float)[rows]
+    w = w[rows]
     y = units["y"].to_numpy(dtype=float)[rows]
     # codes in order of first appearance, as factorising the ids themselves gives
     clusters = units["cluster"].iloc[rows] if cluster_codes is None else np.asarray(cluster_codes)[rows]
     cluster = pd.factorize(clusters)[0].astype(np.int64)
     period = (units["period"].to_numpy()[rows] == followup).astype(np.int64)
-    cell_key, cell_sums = _cell_sums(cluster * 2 + period, area_code, A, [w, w * y, np.ones(len(w))])
-    del rows, area_code, cluster, period, w
-    c, t, a = cell_key // (2 * A), (cell_key // A) % 2, cell_key % A  # cells come sorted by cluster
-    u, v, n_rows = cell_sums.T
-    W = np.bincount(a * 2 + t, weights=u, minlength=2 * A).reshape(A, 2)
-    S = np.bincount(a * 2 + t, weights=v, minlength=2 * A).reshape(A, 2)
-    j, k = _cluster_pairs(c)
-    code = t * A + a  # a cell's (period, area)
-    u_j, v_j, u_k, v_k = u[j], v[j], u[k], v[k]
-    pair_key, pair_sums = _sum_by(code[j] * (2 * A) + code[k], [u_j * u_k, u_j * v_k, v_j * u_k, v_j * v_k],
-                                  size=4 * A * A)
-    del j, k, u_j, v_j, u_k, v_k
+    cell = cluster * 2 + period
+    del cluster, period
+    one_row = _one_row_cells(cell, w)
+    if one_row is None:
+        cell_key, cell_sums = _cell_sums(cell, area_code, A, [w, w * y, np.ones(len(w))])
+        del rows, area_code, cell, w
+        c, a, n_rows, W, S, pair_key, pair_sums = _general_cell_statistics(cell_key, cell_sums, A)
+    else:
+        del rows, cell, w
+        c, a, n_rows, W, S, pair_key, pair_sums = _one_row_cell_statistics(*one_row, area_code, y, A)
     pair_cells = np.stack([pair_key // (2 * A * A), (pair_key // (2 * A)) % A, (pair_key // A) % 2,
                            pair_key % A], axis=1)
     # the cells are kept (for the small-sample factor of any set of areas) in the smallest exact types
@@ -304,6 +372,14 @@ def _equal_size_districts(labels: np.ndarray) -> np.ndarray | None:
     return areas.reshape(B, -1)
 
 
+def _added_at(rows: np.ndarray, columns: np.ndarray, values: np.ndarray, n_rows: int) -> np.ndarray:
+    """``np.add.at`` of ``values`` (k, 4) into a zero (n_rows, 16) array at ``rows[:, None], columns``
+    (k, 4): the same additions in the same order, by one ``bincount`` over the flat positions (faster).
+    """
+    flat = (rows[:, None] * 16 + columns).ravel()
+    return np.bincount(flat, weights=values.ravel(), minlength=n_rows * 16).reshape(n_rows, 16)
+
+
 def _placebo_pair_aggregates(st: AreaStatistics, used: np.ndarray, districts: np.ndarray) -> list[list[np.ndarray]]:
     """The pair sums (B, 16) of every group pair [g_j][g_l] (0 comparison, 1 district) per labelling.
 
@@ -316,14 +392,12 @@ def _placebo_pair_aggregates(st: AreaStatistics, used: np.ndarray, districts: np
     t_j, a_j, t_l, a_l = st.pair_cells.T
     column = ((t_j * 2 + t_l) * 4)[:, None] + np.arange(4)  # (t_j, t_l, statistic)
     area_pair = a_j * A + a_l
-    keys, inverse = np.unique(area_pair, return_inverse=True)
+    keys, inverse = distinct_with_inverse(area_pair)
     between = np.zeros((len(keys) + 1, 16))  # per pair of areas with shared clusters; a last row of zeros
     between[inverse[:, None], column] = st.pair_sums
     uu = used.astype(bool)
-    to_used = np.zeros((A, 16))  # row sums over the used areas a_l, per a_j
-    np.add.at(to_used, (a_j[uu[a_l]][:, None], column[uu[a_l]]), st.pair_sums[uu[a_l]])
-    from_used = np.zeros((A, 16))  # column sums over the used areas a_j, per a_l
-    np.add.at(from_used, (a_l[uu[a_j]][:, None], column[uu[a_j]]), st.pair_sums[uu[a_j]])
+    to_used = _added_at(a_j[uu[a_l]], column[uu[a_l]], st.pair_sums[uu[a_l]], A)  # row sums over used a_l, per a_j
+    from_used = _added_at(a_l[uu[a_j]], column[uu[a_j]], st.pair_sums[uu[a_j]], A)  # column sums over used a_j
     within_used = to_used[uu].sum(axis=0)
     # d'Pd: every ordered pair of a labelling's district areas, looked up among the area pairs
     wanted = (districts[:, :, None] * A + districts[:, None, :]).reshape(len(districts), -1)
@@ -519,7 +593,20 @@ def studentised_placebo(statistics: AreaStatistics | pd.DataFrame, treated_areas
     without data in both periods are left out. ``district_tau2``, the district's own area-shock
     variance from its history (:func:`district_history_variance`), replaces the comparison
     areas' for the district where it is larger. See the module docstring for the method.
+
+    The products over the areas (a thousand draws by a few hundred areas) run on one BLAS thread:
+    that small, a second thread mostly waits (up to ten times slower on a busy machine). OpenBLAS
+    splits a product's outputs between threads, not the sums within one, so the numbers are the same.
     """
+    with threadpool_limits(limits=1, user_api="blas"):
+        return _studentised_placebo(statistics, treated_areas, comparison_areas, baseline, followup,
+                                    n_draws=n_draws, seed=seed, confidence=confidence, district_tau2=district_tau2)
+
+
+def _studentised_placebo(statistics: AreaStatistics | pd.DataFrame, treated_areas: Sequence[str],
+                         comparison_areas: Sequence[str], baseline: int, followup: int, *, n_draws: int,
+                         seed: int | None, confidence: float, district_tau2: float | None) -> ReportedInference:
+    """:func:`studentised_placebo` (on the caller's BLAS threads)."""
     treated = [str(a) for a in dict.fromkeys(treated_areas)]
     comparison = [str(a) for a in dict.fromkeys(comparison_areas) if str(a) not in set(treated)]
     st = statistics if isinstance(statistics, AreaStatistics) else area_statistics(
