@@ -94,7 +94,10 @@ def _one_row_per_cluster(cell: np.ndarray, cluster: np.ndarray, period: np.ndarr
     """
     first = int(period.min())
     size = int(cluster.max()) + 1
-    key = (period[cell >= 0] - first) * size + cluster[cell >= 0]
+    if (cell >= 0).all():  # every row in a cell (no rows left out to select)
+        key = (period - first) * size + cluster
+    else:
+        key = (period[cell >= 0] - first) * size + cluster[cell >= 0]
     mark = np.zeros((int(period.max()) - first + 1) * size, dtype=bool)
     mark[key] = True
     return int(np.count_nonzero(mark)) == len(key)
@@ -116,17 +119,15 @@ def _coded_levels(units: pd.DataFrame) -> pd.DataFrame | None:
         return None
     n = len(n_units)
     valid = cell >= 0
-    in_cell = cell if valid.all() else cell[valid]
-    attributes = attribute_columns(units)
-
-    def counted(values: np.ndarray) -> np.ndarray:
-        return np.bincount(in_cell, weights=values if valid.all() else values[valid], minlength=n)
-
+    everywhere = bool(valid.all())
+    in_cell, y_in_cell = (cell, y) if everywhere else (cell[valid], y[valid])
     sum_w = n_units.astype(float)  # unit weights: the counts, exactly
-    sum_wy = _kahan_sums(y if valid.all() else y[valid], in_cell, n)
+    sum_wy = _kahan_sums(y_in_cell, in_cell, n)
+    persons, with_, without, not_binary = _cell_attributes(units, in_cell, None if everywhere else valid,
+                                                           n_units, sum_wy)
     mean = sum_wy / sum_w
     z = np.take(mean, in_cell)  # w (y - mean) / sum_w with w = 1, as the general path computes it
-    np.subtract(y if valid.all() else y[valid], z, out=z)
+    np.subtract(y_in_cell, z, out=z)
     np.divide(z, np.take(sum_w, in_cell), out=z)
     np.square(z, out=z)
     z[np.isnan(z)] = 0.0  # a missing outcome: its cluster's sum is 0 in the general path (as pandas sums)
@@ -138,11 +139,34 @@ def _coded_levels(units: pd.DataFrame) -> pd.DataFrame | None:
         [pd.Categorical.from_codes(group_code, dtype=units["group"].dtype), period], names=["group", "period"])
     totals = pd.DataFrame({
         "value": mean, "se": se, "n_units": n_units,
-        "n_persons": counted(units["persons"].to_numpy()).astype(np.int64), "n_clusters": g,
-        "n_with": counted(attributes["n_with"]).astype(np.int64),
-        "n_without": counted(attributes["n_without"]).astype(np.int64),
-        "not_binary": counted(attributes["not_binary"]) > 0}, index=index)
+        "n_persons": persons, "n_clusters": g, "n_with": with_, "n_without": without,
+        "not_binary": not_binary}, index=index)
     return _text_groups(shares_only(totals).reset_index())
+
+
+def _cell_attributes(units: pd.DataFrame, in_cell: np.ndarray, valid: np.ndarray | None, n_units: np.ndarray,
+                     sum_y: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Per cell: persons, persons with and without the attribute, and whether an outcome is not 0/1
+    (:func:`~.attributes.attribute_columns` summed per cell; ``valid``: the rows in a cell, None for
+    all). When every row is one person with a 0/1 outcome (a register share's frame) they are the
+    cell's rows, its sum of ``y`` (a count, exact) and the rest: no row-long columns made and summed.
+    """
+    y, persons = units["y"].to_numpy(dtype=float), units["persons"].to_numpy()
+    if _all_ones(persons) and np.count_nonzero(y == 1.0) + np.count_nonzero(y == 0.0) == len(y):
+        with_ = sum_y.astype(np.int64)
+        return n_units.astype(np.int64), with_, n_units - with_, np.zeros(len(n_units), dtype=bool)
+    attributes = attribute_columns(units)
+
+    def counted(values: np.ndarray) -> np.ndarray:
+        return np.bincount(in_cell, weights=values if valid is None else values[valid], minlength=len(n_units))
+
+    return (counted(persons).astype(np.int64), counted(attributes["n_with"]).astype(np.int64),
+            counted(attributes["n_without"]).astype(np.int64), counted(attributes["not_binary"]) > 0)
+
+
+def _all_ones(values: np.ndarray) -> bool:
+    """Whether every value is 1 (two reductions, no row-long array)."""
+    return bool(len(values) and values.min() == 1 and values.max() == 1)
 
 
 def _cluster_sums(z: pd.Series, cell: pd.Series, cluster: pd.Series) -> tuple[pd.Series, np.ndarray]:

@@ -177,15 +177,48 @@ def register_column_rows(data: PreparedData, column: str, rows: np.ndarray):
 def _outcome_rows(data: PreparedData, column: pd.Series, rows: np.ndarray, comp) -> np.ndarray:
     """The outcome ``y`` of the register rows at positions ``rows``: 0/1 for a share, else the value.
 
-    A text column is compared once per distinct value, through its kept codes (taking text rows is
-    slow, and comparing every row's text costs as much as finding the codes, which several
-    indicators and the people estimates share).
+    A share is :func:`is_one_of` found once per distinct value of the column (its categories, or
+    False/True/missing) and looked up by the rows' codes: no text, objects or pandas rows are taken
+    (comparing every row's value costs as much as finding the codes, which several indicators and
+    the people estimates share).
     """
     if isinstance(comp, (RegisterShare, InmoverShare)):
         if isinstance(column.dtype, (pd.StringDtype, pd.CategoricalDtype)):
-            return is_one_of(pd.Series(_categorical_rows(data, column.name, rows)), comp.values)
+            flags = _category_flags(_categories(data, column.name)[1], comp.values)
+            return np.take(flags, _category_codes(data, column.name)[rows])
+        if pd.api.types.is_bool_dtype(column.dtype):
+            return _bool_outcome(column, rows, comp.values)
         return is_one_of(column.take(rows), comp.values)
+    if column.dtype == np.float64:  # a plain float column: taken once, not taken and then copied
+        return np.take(column.to_numpy(), rows)
     return column.take(rows).astype(float).to_numpy()
+
+
+def _category_flags(dtype: pd.CategoricalDtype, values: list) -> np.ndarray:
+    """:func:`is_one_of` of each category of ``dtype`` and, last (code -1), of a missing value."""
+    each = pd.Categorical.from_codes(np.append(np.arange(len(dtype.categories)), -1), dtype=dtype)
+    return is_one_of(pd.Series(each), values)
+
+
+def _bool_outcome(column: pd.Series, rows: np.ndarray, values: list) -> np.ndarray:
+    """:func:`is_one_of` of a True/False column (plain or nullable) in the rows at positions ``rows``,
+    found for False, True and missing once and looked up from the rows' taken booleans.
+    """
+    nullable = isinstance(column.dtype, pd.BooleanDtype)
+    each = pd.Series([False, True, None] if nullable else [False, True], dtype=column.dtype)
+    flag_false, flag_true, *flag_missing = is_one_of(each, values)
+    if nullable:
+        taken = np.take(column.array._data, rows)
+        missing = np.take(column.array._mask, rows)
+    else:
+        taken, missing = np.take(column.to_numpy(), rows), None
+    if flag_false == flag_true:
+        y = np.full(len(rows), flag_true)
+    else:
+        y = (taken if flag_true else np.logical_not(taken, out=taken)).astype(float)
+    if missing is not None and missing.any():
+        y[missing] = flag_missing[0]
+    return y
 
 
 def _mapped(years: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
@@ -207,16 +240,66 @@ def _mapped(years: np.ndarray, mapping: dict[int, int]) -> np.ndarray:
 def _register_rows(data: PreparedData, comp: RegisterShare | RegisterMean, periods) -> tuple[np.ndarray, np.ndarray]:
     """The register rows (positions) of a register share or mean and their reported periods."""
     reg = data.register
-    usable = np.asarray(_in_age(reg, comp.age) & reg[comp.column].notna().to_numpy())
+    usable = _usable(reg, comp)
     latest = getattr(comp, "latest_non_missing", False)
+    blocks = _year_blocks(data)
+    if blocks is not None:  # a register sorted by year: each year's rows counted in its block, not taken
+        return _sorted_register_rows(usable, blocks, periods, latest)
     rows = np.flatnonzero(usable)
     year = reg["year"].to_numpy()[rows]
     available = distinct_integers(year)
     mapping = _period_map(available, periods, latest)
     if len(mapping) < len(available):  # else every usable row is in one of the periods
-        kept = np.isin(year, list(mapping), kind="table" if year.dtype.kind in "iu" else None)
+        keys = np.array(list(mapping), dtype=np.int64)  # int64 when empty too (no periods with data)
+        kept = np.isin(year, keys, kind="table" if year.dtype.kind in "iu" else None)
         rows, year = rows[kept], year[kept]
     return rows, _mapped(year, mapping)
+
+
+def _usable(register: pd.DataFrame, comp: RegisterShare | RegisterMean) -> np.ndarray:
+    """Whether each register row is in the indicator's age band and has a value (a plain integer or
+    True/False column has no missing values: it is not scanned for them).
+    """
+    usable = np.array(_in_age(register, comp.age), dtype=bool, copy=None)
+    if not usable.flags.writeable:
+        usable = usable.copy()
+    values = register[comp.column]
+    if not (isinstance(values.dtype, np.dtype) and values.dtype.kind in "biu"):
+        usable &= values.notna().to_numpy()
+    return usable
+
+
+def _year_blocks(data: PreparedData) -> tuple[np.ndarray, np.ndarray] | None:
+    """The register's years and where each one's rows start and end (``bounds``, one more than the
+    years) when its rows are sorted by an integer year (else None), found once.
+    """
+    if ("year_blocks",) not in data._unit_frames:
+        year = data.register["year"].to_numpy()
+        blocks = None
+        if year.dtype.kind in "iu" and len(year) and bool((year[1:] >= year[:-1]).all()):
+            starts = np.flatnonzero(np.diff(year)) + 1
+            bounds = np.concatenate([[0], starts, [len(year)]]).astype(np.int64)
+            blocks = (year[bounds[:-1]].astype(np.int64), bounds)
+        data._unit_frames[("year_blocks",)] = blocks
+    return data._unit_frames[("year_blocks",)]
+
+
+def _sorted_register_rows(usable: np.ndarray, blocks: tuple[np.ndarray, np.ndarray], periods,
+                          latest: bool) -> tuple[np.ndarray, np.ndarray]:
+    """:func:`_register_rows` of a register sorted by year: the usable rows counted per year block,
+    the blocks of years outside the periods cleared, and the periods repeated per block (the rows
+    come in order of year, so this is each row's period as a look-up gives it).
+    """
+    years, bounds = blocks
+    counts = np.array([np.count_nonzero(usable[a:b]) for a, b in zip(bounds[:-1], bounds[1:], strict=True)],
+                      dtype=np.int64)
+    mapping = _period_map(years[counts > 0], periods, latest)
+    for i, year in enumerate(years.tolist()):
+        if year not in mapping and counts[i]:
+            usable[bounds[i]:bounds[i + 1]] = False
+            counts[i] = 0
+    period = np.array([mapping.get(year, 0) for year in years.tolist()], dtype=np.int64)
+    return np.flatnonzero(usable), np.repeat(period, counts)
 
 
 def _inmover_rows(data: PreparedData, comp: InmoverShare, periods) -> tuple[np.ndarray, np.ndarray]:
@@ -334,8 +417,16 @@ def _register_units(data: PreparedData, comp: RegisterShare | RegisterMean | Inm
     return _compact_frame(data, rows, period, _outcome_rows(data, data.register[comp.column], rows, comp))
 
 
+def _respondents(data: PreparedData, columns: list[str]) -> pd.DataFrame:
+    """``data.respondents[columns]``: only the columns used are selected row by row (the survey has
+    a column per question).
+    """
+    survey = data.survey
+    return survey[columns][survey["responded"]]
+
+
 def _survey_units(data: PreparedData, comp: SurveyShare, periods) -> pd.DataFrame:
-    resp = data.respondents
+    resp = _respondents(data, ["stratum", "wave", comp.question, "weight", "person_id", "area_id"])
     rows = resp[resp[comp.question].notna()]
     if periods is not None:
         rows = rows[rows["wave"].isin(list(periods))]
@@ -345,7 +436,8 @@ def _survey_units(data: PreparedData, comp: SurveyShare, periods) -> pd.DataFram
 
 def _outside_view_units(data: PreparedData, comp: SurveyOutsideView, periods) -> pd.DataFrame:
     """Comparison respondents' view of each district: the group is the district viewed."""
-    resp = data.respondents
+    questions = [f"{comp.question_prefix}{district.code}" for district in data.params.districts]
+    resp = _respondents(data, ["stratum", "wave", "weight", "person_id", "area_id", *questions])
     resp = resp[resp["stratum"] == COMPARISON]
     if periods is not None:
         resp = resp[resp["wave"].isin(list(periods))]
@@ -364,7 +456,8 @@ def _isolation_units(data: PreparedData, comp: InstitutionIsolation, periods) ->
     The mean over a group's disadvantaged children is the isolation index (Massey & Denton 1988,
     excluding the child itself so a lone child does not count as isolated).
     """
-    inst = data.institutions[data.institutions["institution_type"] == comp.institution_type]
+    columns = ["institution_type", "year", "institution_id", "disadvantaged_home", "person_id", "group", "area_id"]
+    inst = data.institutions[columns][data.institutions["institution_type"] == comp.institution_type]
     if periods is not None:
         inst = inst[inst["year"].isin(list(periods))]
     dis = inst["disadvantaged_home"].astype(bool)
@@ -454,15 +547,46 @@ def register_units(data: PreparedData, indicator: Indicator, periods: Iterable[i
         comp = indicator.computation
         if key[2] is not None and not getattr(comp, "latest_non_missing", False):
             # each year is its own period: the rows of these periods are those of every period, in order
-            every = register_units(data, indicator)
-            period = every["period"].to_numpy()
-            keep = np.zeros(len(period), dtype=bool)
-            for p in key[2]:
-                keep |= period == p
-            data._unit_frames[key] = every[keep].reset_index(drop=True)
+            data._unit_frames[key] = _rows_of_periods(register_units(data, indicator), key[2])
         else:
             data._unit_frames[key] = _register_units(data, comp, key[2])
     return data._unit_frames[key].copy(deep=False)
+
+
+def _rows_of_periods(frame: pd.DataFrame, periods: tuple[int, ...]) -> pd.DataFrame:
+    """The rows of a compact frame in ``periods`` (sorted), in order and newly numbered: rows sorted
+    by period (a register sorted by year gives them) are copied as a block per period, others picked
+    by a mask.
+    """
+    period = frame["period"].to_numpy()
+    if len(period) and bool((period[1:] >= period[:-1]).all()):
+        blocks = [(np.searchsorted(period, p, "left"), np.searchsorted(period, p, "right")) for p in periods]
+
+        def in_blocks(values: np.ndarray) -> np.ndarray:
+            return np.concatenate([values[:0]] + [values[a:b] for a, b in blocks])
+
+        return _selected_rows(frame, in_blocks, sum(int(b - a) for a, b in blocks))
+    keep = np.zeros(len(period), dtype=bool)
+    for p in periods:
+        keep |= period == p
+    return _selected_rows(frame, lambda values: values[keep], int(np.count_nonzero(keep)))
+
+
+def _selected_rows(frame: pd.DataFrame, pick, n: int) -> pd.DataFrame:
+    """The compact frame of the ``n`` rows ``pick`` takes from each column's values (categoricals: from
+    their codes). Columns of one value seen every row (weight, persons) stay one value seen every
+    picked row: only the other columns are copied.
+    """
+    columns = {}
+    for name, values in frame.items():
+        if isinstance(values.dtype, pd.CategoricalDtype):
+            columns[name] = pd.Categorical.from_codes(pick(values.cat.codes.to_numpy()), dtype=values.dtype,
+                                                      validate=False)
+        elif values.to_numpy().strides == (0,) and len(values):
+            columns[name] = np.broadcast_to(values.to_numpy()[0], (n,))
+        else:
+            columns[name] = pick(values.to_numpy())
+    return pd.DataFrame(columns, copy=False)
 
 
 def units_to_sum(data: PreparedData, indicator: Indicator, periods: Iterable[int] | None = None) -> pd.DataFrame:
