@@ -1,7 +1,7 @@
 """The place event study's coded path, worked block by block, gives what row-long arrays give.
 
 The coded path computes the cells, the clusters with kept rows and the clusters' summed influence
-block by block (``_BLOCK`` rows at a time). Here the blocks are made tiny, so that every frame has
+block by block (``counting.BLOCK_ROWS`` rows at a time). Here the blocks are made tiny, so that every frame has
 many blocks and a ragged last one, and the results are compared bit for bit with a plain
 reference (one row-long ``bincount`` per sum, as the path was first written) and with the
 general path, on frames it was not written for: unsorted rows, missing and unused groups, other
@@ -74,7 +74,7 @@ FRAMES = {
 @pytest.mark.parametrize("block", [1, 7, 64, 1 << 16])
 @pytest.mark.parametrize("name", list(FRAMES))
 def test_blocked_coded_study_equals_the_row_long_reference_bit_for_bit(monkeypatch, name, block):
-    monkeypatch.setattr(pes, "_BLOCK", block)
+    monkeypatch.setattr(counting, "BLOCK_ROWS", block)
     units = _frame(np.random.default_rng(len(name)), **FRAMES[name])
     coded = pes._coded_rows(units, "d", units["cluster"].to_numpy())
     assert coded is not None
@@ -97,7 +97,7 @@ def test_blocked_coded_study_equals_the_row_long_reference_bit_for_bit(monkeypat
 @pytest.mark.parametrize("name", ["plain", "other category order", "several rows per cluster and year",
                                   "sparse, repeats, means"])
 def test_blocked_coded_path_equals_the_general_path(monkeypatch, name):
-    monkeypatch.setattr(pes, "_BLOCK", 5)
+    monkeypatch.setattr(counting, "BLOCK_ROWS", 5)
     units = _frame(np.random.default_rng(3), **FRAMES[name])
     codes = units["cluster"].to_numpy()
     coded = pes.place_event_study(units, "d", 2021, cluster_codes=codes)
@@ -111,7 +111,7 @@ def test_blocked_coded_path_equals_the_general_path(monkeypatch, name):
 
 
 def test_weights_other_than_one_take_the_general_path(monkeypatch):
-    monkeypatch.setattr(pes, "_BLOCK", 5)
+    monkeypatch.setattr(counting, "BLOCK_ROWS", 5)
     units = _frame(np.random.default_rng(8))
     weighted = units.assign(weight=np.where(units["period"] == 2019, 2.0, 1.0))
     assert pes._coded_rows(weighted, "d", weighted["cluster"].to_numpy()) is None

@@ -17,8 +17,8 @@ import pandas as pd
 
 from ..columns import require_columns
 from ..groups import COMPARISON
-from ..numerics import interval
-from ..numerics.counting import BLOCK_ROWS, class_period_cells, smallest_code_type
+from ..numerics import counting, interval
+from ..numerics.counting import class_period_cells, smallest_code_type
 from .errors import DidError
 from .event_study import EventStudyResult, wald_pretrend
 from .two_wave import UNIT_COLUMNS, has_unit_weights
@@ -83,16 +83,6 @@ def _cluster_sums(clusters: np.ndarray, cell: np.ndarray, first: int, span: int,
     return by_year[:, :-1]  # a view: no second clusters x years array
 
 
-_BLOCK = BLOCK_ROWS  # rows per block: a block's temporaries stay in the cache
-
-
-def _blocks(n: int):
-    """Slices of at most ``_BLOCK`` rows covering rows 0..n-1 in order: row-long work done block by
-    block keeps its temporaries in the cache instead of costing fresh row-long arrays.
-    """
-    return (slice(start, start + _BLOCK) for start in range(0, n, _BLOCK))
-
-
 def _coded_rows(units: pd.DataFrame, district: str, cluster_codes: np.ndarray | None
                 ) -> tuple[np.ndarray, int, int, np.ndarray] | None:
     """Each row's cell ``class * span + (period - first)`` (class 0 comparison, 1 district, 2 any other
@@ -155,7 +145,7 @@ def _clusters_with_kept_rows(cell: np.ndarray, left_out: np.ndarray, clusters: n
     """
     n_codes = int(clusters.max()) + 1
     seen = np.zeros(n_codes + 1, dtype=bool)
-    for rows in _blocks(len(cell)):
+    for rows in counting.row_blocks(len(cell)):
         index = clusters[rows].astype(np.intp)
         index[left_out.take(cell[rows])] = n_codes
         seen[index] = True
@@ -170,8 +160,9 @@ def _add_influence(by_year: np.ndarray, cell: np.ndarray, y: np.ndarray, mean: n
     ``bincount`` would, without row-long influence or key arrays. (Every index is in range: ``take``'s
     mode "wrap" only spares the checked, buffered copy.)
     """
-    influence, key = np.empty(min(_BLOCK, len(cell))), np.empty(min(_BLOCK, len(cell)), dtype=np.intp)
-    for rows in _blocks(len(cell)):
+    size = min(counting.BLOCK_ROWS, len(cell))
+    influence, key = np.empty(size), np.empty(size, dtype=np.intp)
+    for rows in counting.row_blocks(len(cell)):
         block = cell[rows]
         value = np.take(mean, block, out=influence[:len(block)], mode="wrap")
         np.subtract(y[rows], value, out=value)

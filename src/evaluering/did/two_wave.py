@@ -31,6 +31,7 @@ import pandas as pd
 from ..columns import require_columns
 from ..groups import COMPARISON
 from ..numerics import interval
+from ..numerics.counting import all_ones
 from ..results import ResultDisplay
 from .errors import DidError
 
@@ -44,7 +45,7 @@ def has_unit_weights(weight: pd.Series) -> bool:
     bit for bit, and sums of weights are counts. Two reductions, no row-long array.
     """
     w = weight.to_numpy()
-    return bool(len(w) and w.dtype.kind == "f" and w.min() == 1.0 and w.max() == 1.0)
+    return w.dtype.kind == "f" and all_ones(w)
 
 
 @dataclass(frozen=True, repr=False)

@@ -9,7 +9,7 @@ import pandas as pd
 
 from ..config import Indicator
 from ..did.two_wave import has_unit_weights
-from ..numerics.counting import class_period_cells
+from ..numerics.counting import all_ones, class_period_cells
 from .attributes import attribute_columns, shares_only
 from .prepare import PreparedData
 from .units import unit_frame
@@ -152,7 +152,7 @@ def _cell_attributes(units: pd.DataFrame, in_cell: np.ndarray, valid: np.ndarray
     cell's rows, its sum of ``y`` (a count, exact) and the rest: no row-long columns made and summed.
     """
     y, persons = units["y"].to_numpy(dtype=float), units["persons"].to_numpy()
-    if _all_ones(persons) and np.count_nonzero(y == 1.0) + np.count_nonzero(y == 0.0) == len(y):
+    if all_ones(persons) and np.count_nonzero(y == 1.0) + np.count_nonzero(y == 0.0) == len(y):
         with_ = sum_y.astype(np.int64)
         return n_units.astype(np.int64), with_, n_units - with_, np.zeros(len(n_units), dtype=bool)
     attributes = attribute_columns(units)
@@ -162,11 +162,6 @@ def _cell_attributes(units: pd.DataFrame, in_cell: np.ndarray, valid: np.ndarray
 
     return (counted(persons).astype(np.int64), counted(attributes["n_with"]).astype(np.int64),
             counted(attributes["n_without"]).astype(np.int64), counted(attributes["not_binary"]) > 0)
-
-
-def _all_ones(values: np.ndarray) -> bool:
-    """Whether every value is 1 (two reductions, no row-long array)."""
-    return bool(len(values) and values.min() == 1 and values.max() == 1)
 
 
 def _cluster_sums(z: pd.Series, cell: pd.Series, cluster: pd.Series) -> tuple[pd.Series, np.ndarray]:

@@ -51,7 +51,7 @@ from ..data.lookup import isin_values
 from ..did.two_wave import has_unit_weights
 from ..monitoring.overdispersion import between_area_variance
 from ..numerics import interval
-from ..numerics.counting import class_period_cells, distinct_with_inverse, smallest_code_type
+from ..numerics.counting import all_ones, class_period_cells, distinct_with_inverse, smallest_code_type
 from .errors import InferenceError
 from .reported import ReportedInference
 
@@ -185,7 +185,7 @@ def _one_row_cells(cell: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndar
     """The cells (cluster x period codes, ascending) and the row of each, when every cell is a single
     row of weight 1 (a register frame: one row per person and year); else None.
     """
-    if len(cell) == 0 or w.min() != 1.0 or w.max() != 1.0:
+    if not all_ones(w):
         return None
     slot = np.full(int(cell.max()) + 1, -1, dtype=np.int64)
     slot[cell] = np.arange(len(cell))

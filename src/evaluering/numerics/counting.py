@@ -11,8 +11,22 @@ import pandas as pd
 
 BLOCK_ROWS = 1 << 16  # row-long work done in blocks this long keeps its temporaries in the cache
 
-__all__ = ["class_period_cells", "distinct_integers", "distinct_with_inverse", "first_appearance_codes",
-           "smallest_code_type"]
+__all__ = ["all_ones", "class_period_cells", "distinct_integers", "distinct_with_inverse", "first_appearance_codes",
+           "row_blocks", "smallest_code_type"]
+
+
+def all_ones(values: np.ndarray) -> bool:
+    """Whether there are values and every one is exactly 1 (unit weights, one person a row): two
+    reductions, no row-long array; a missing value (NaN) is not 1.
+    """
+    return bool(len(values) and values.min() == 1 and values.max() == 1)
+
+
+def row_blocks(n: int):
+    """Slices of at most ``BLOCK_ROWS`` rows covering rows 0..n-1 in order: row-long work done block by
+    block keeps its temporaries in the cache instead of costing fresh row-long arrays.
+    """
+    return (slice(start, start + BLOCK_ROWS) for start in range(0, n, BLOCK_ROWS))
 
 
 def class_period_cells(codes: np.ndarray, class_of_code: np.ndarray, period: np.ndarray) -> tuple[np.ndarray, int, int]:
@@ -25,8 +39,7 @@ def class_period_cells(codes: np.ndarray, class_of_code: np.ndarray, period: np.
     span = int(period.max()) - first + 1
     start = np.asarray(class_of_code, dtype=np.int64) * span - first
     cell = np.empty(len(period), dtype=np.int64)
-    for begin in range(0, len(period), BLOCK_ROWS):  # in blocks: no row-long 64-bit copy of the codes
-        rows = slice(begin, begin + BLOCK_ROWS)
+    for rows in row_blocks(len(period)):  # in blocks: no row-long 64-bit copy of the codes
         block = np.take(start, codes[rows], out=cell[rows], mode="wrap")  # code -1 (missing): the last entry
         block += period[rows]
     return cell, first, span

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..errors import EstimationError
-from .counting import distinct_with_inverse
+from .counting import all_ones, distinct_with_inverse
 
 __all__ = ["COLLINEARITY_TOL", "TwfeFit", "demean_within", "twfe", "within_unit_deviations", "within_unit_share"]
 
@@ -47,7 +47,7 @@ def demean_within(M: np.ndarray, unit: np.ndarray, w: np.ndarray) -> np.ndarray:
     row-long product per column, the same sums.
     """
     wsum = np.bincount(unit, weights=w)
-    unit_weights = bool((w == 1.0).all())
+    unit_weights = all_ones(w)
     for j in range(M.shape[1]):
         column = M[:, j]
         column -= (np.bincount(unit, weights=column if unit_weights else w * column) / wsum)[unit]
@@ -89,7 +89,7 @@ def twfe(data: dict[str, np.ndarray], regressors: np.ndarray, names: Sequence[st
     raw_ss = np.einsum("i,ij,ij->j", w, raw, raw) - w.sum() * means**2  # weighted sums of squares about the mean
     Z = demean_within(raw, unit, w)
     yt = within_unit_deviations(y, unit, w) if y_within is None else y_within
-    if not (w == 1.0).all():  # rows weighted by sqrt(w); unit weights (a register panel) leave them as they are
+    if not all_ones(w):  # rows weighted by sqrt(w); unit weights (a register panel) leave them as they are
         sw = np.sqrt(w)
         Z *= sw[:, None]
         yt = yt * sw
