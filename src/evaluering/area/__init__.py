@@ -14,18 +14,26 @@
 The models draw nothing: their figures are in :mod:`evaluering.report.area_figures`.
 """
 
-from .context import area_poverty, poverty_share
-from .decomposition import DecompositionResult, dfl_reweighting, oaxaca_blinder
-from .errors import AreaModelError, ThresholdInputError
-from .movers import MoversResult, movers_model
-from .multilevel import MultilevelResult, icc_latent, median_odds_ratio, multilevel, multilevel_from_cells
-from .multilevel_cells import cells_from_frame, context_cells_from_parquet, multilevel_from_parquet
-from .piecewise import PiecewiseResult, piecewise_contextual
-from .threshold import ThresholdResult, threshold_regression
+from ..lazy import lazy_exports
 
-__all__ = [
-    "AreaModelError", "DecompositionResult", "MoversResult", "MultilevelResult", "PiecewiseResult",
-    "ThresholdInputError", "ThresholdResult", "area_poverty", "dfl_reweighting", "icc_latent", "median_odds_ratio",
-    "movers_model", "multilevel", "multilevel_from_cells", "multilevel_from_parquet", "cells_from_frame",
-    "context_cells_from_parquet", "oaxaca_blinder", "piecewise_contextual", "poverty_share", "threshold_regression",
-]
+# Not lazy: the function shares its submodule's name, which importing the submodule (as unpickling a
+# MultilevelResult does) would otherwise leave in its place.
+from .multilevel import multilevel as multilevel
+
+# Where each public name lives, imported on first use (PEP 562): an area report drawn from stored
+# results unpickles its model results without the piecewise models' statsmodels.
+_HOME = {
+    "AreaModelError": "errors", "DecompositionResult": "decomposition", "MoversResult": "movers",
+    "MultilevelResult": "multilevel", "PiecewiseResult": "piecewise", "ThresholdInputError": "errors",
+    "ThresholdResult": "threshold", "area_poverty": "context", "cells_from_frame": "multilevel_cells",
+    "context_cells_from_parquet": "multilevel_cells", "dfl_reweighting": "decomposition", "icc_latent": "multilevel",
+    "median_odds_ratio": "multilevel", "movers_model": "movers",
+    "multilevel_from_cells": "multilevel", "multilevel_from_parquet": "multilevel_cells",
+    "oaxaca_blinder": "decomposition", "piecewise_contextual": "piecewise", "poverty_share": "context",
+    "threshold_regression": "threshold",
+}
+
+__all__ = sorted([*_HOME, "multilevel"])
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)

@@ -16,18 +16,20 @@ The event-study figure is drawn in :mod:`evaluering.report.event_study_figure`.
 """
 
 from ..lazy import lazy_exports
+from .design_did import design_did as design_did  # named as their submodules: see lazy_exports
+from .event_study import event_study as event_study
 
 # Where each public name lives. The submodules are imported when a name is first used (PEP 562), so
 # a report drawn from stored results imports only the result classes it unpickles, not every
 # estimator with its statsmodels and scipy.stats.
 _HOME = {
     "DidError": "errors", "DidEstimate": "two_wave", "SyntheticDidResult": "synthetic", "att_gt": "staggered",
-    "baseline_cohort": "panel", "breakdown_value": "honest", "design_did": "design_did",
-    "event_study": "event_study", "honest_did": "honest", "original_interval": "honest", "panel_did": "panel",
+    "baseline_cohort": "panel", "breakdown_value": "honest",
+    "honest_did": "honest", "original_interval": "honest", "panel_did": "panel",
     "repeated_cross_section_did": "rc", "synthetic_did": "synthetic", "two_wave_did": "two_wave",
 }
 
-__all__ = sorted(_HOME)
+__all__ = sorted([*_HOME, "design_did", "event_study"])
 
 
 __getattr__, __dir__ = lazy_exports(__name__, _HOME)

@@ -12,8 +12,6 @@ district's indicators; a verdict in the indicator's direction; and the ambition 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import pandas as pd
 from tqdm import tqdm
 
@@ -36,7 +34,6 @@ from ..inference import benjamini_hochberg, holm
 from ..inference.reported import ReportedInference
 from ..inference.social_mix import social_mix_inference
 from ..inference.visitors import visitor_inference
-from ..results import ResultDisplay
 from ..survey.balance import BALANCE_GROUP, balance_comparison_noted
 from ..survey.design import SurveyDesign
 from .ambitions import ambition_met
@@ -49,10 +46,9 @@ from .register_analyses import (
     people_estimate,
     register_inference,
 )
+from .result import BETTER, NO_CHANGE, WORSE, DistrictEvaluation  # re-exported: the result and verdicts
 
 __all__ = ["BETTER", "NO_CHANGE", "WORSE", "DistrictEvaluation", "estimate_indicator", "evaluate_district", "verdict"]
-
-BETTER, NO_CHANGE, WORSE = "better", "no_change", "worse"
 
 
 def verdict(estimate: float, p_value: float, indicator: Indicator, alpha: float = 0.05) -> str:
@@ -60,37 +56,6 @@ def verdict(estimate: float, p_value: float, indicator: Indicator, alpha: float 
     if not p_value < alpha:
         return NO_CHANGE
     return BETTER if estimate * indicator.sign > 0 else WORSE
-
-
-@dataclass(frozen=True, repr=False)
-class DistrictEvaluation(ResultDisplay):
-    """All indicators of one district for one follow-up wave against the baseline."""
-
-    district: str
-    district_name: str
-    baseline: int
-    followup: int
-    table: pd.DataFrame  # one row per indicator (see evaluate_district)
-    levels: pd.DataFrame  # group x period levels for every indicator, baseline and follow-up
-    estimates: tuple[DidEstimate, ...]
-    balanced: dict  # wave -> SurveyDesign with the comparison group balanced to the district
-    event_studies: dict  # indicator key -> EventStudyResult (place, register indicators)
-
-    _digits = 3
-    _shown_columns = ("number", "indicator", "district_baseline", "district_followup", "estimate", "ci_low",
-                      "ci_high", "p_value", "verdict")
-
-    def to_frame(self) -> pd.DataFrame:
-        """One row per indicator: levels, change, interval, p-values, verdict and ambition."""
-        return self.table.copy()
-
-    def _headline(self) -> str:
-        counts = self.table["verdict"].value_counts()
-        return (
-            f"{self.district_name} {self.baseline}->{self.followup}: "
-            f"{counts.get(BETTER, 0)} better, {counts.get(NO_CHANGE, 0)} no detectable change, "
-            f"{counts.get(WORSE, 0)} worse (of {len(self.table)} indicators)"
-        )
 
 
 def _level(levels: pd.DataFrame, group: str, period: int, column: str = "value") -> float:

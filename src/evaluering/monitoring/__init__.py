@@ -11,33 +11,19 @@
   same from a register in Parquet too large for memory (sufficient statistics in DuckDB).
 """
 
-from .criteria import (
-    CRITERIA_LABELS,
-    DEPRIVED,
-    PREVENTION,
-    Thresholds,
-    criteria_from_cells,
-    deprived_area_criteria,
-    statutory_criteria,
-    statutory_criteria_from_parquet,
-)
-from .errors import MonitoringError
-from .trend_cells import monitor_areas_from_parquet
-from .trends import TREND_LABELS, AreaMonitoring, monitor_areas, register_indicators
+from ..lazy import lazy_exports
 
-__all__ = [
-    "AreaMonitoring",
-    "CRITERIA_LABELS",
-    "DEPRIVED",
-    "PREVENTION",
-    "MonitoringError",
-    "TREND_LABELS",
-    "Thresholds",
-    "criteria_from_cells",
-    "deprived_area_criteria",
-    "monitor_areas",
-    "monitor_areas_from_parquet",
-    "register_indicators",
-    "statutory_criteria",
-    "statutory_criteria_from_parquet",
-]
+# Where each public name lives, imported on first use (PEP 562): a monitoring report drawn from
+# stored results unpickles its AreaMonitoring without the Parquet/DuckDB paths or scipy.optimize.
+_HOME = {
+    "AreaMonitoring": "trends", "CRITERIA_LABELS": "criteria", "DEPRIVED": "criteria", "PREVENTION": "criteria",
+    "MonitoringError": "errors", "TREND_LABELS": "trends", "Thresholds": "criteria",
+    "criteria_from_cells": "criteria", "deprived_area_criteria": "criteria", "monitor_areas": "trends",
+    "monitor_areas_from_parquet": "trend_cells", "register_indicators": "trends",
+    "statutory_criteria": "criteria", "statutory_criteria_from_parquet": "criteria",
+}
+
+__all__ = sorted(_HOME)
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)

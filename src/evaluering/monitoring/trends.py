@@ -53,7 +53,6 @@ from ..inference import benjamini_hochberg
 from ..numerics import p_value
 from ..results import ResultDisplay
 from .errors import MonitoringError
-from .overdispersion import between_area_variance
 
 __all__ = ["AreaMonitoring", "TREND_LABELS", "monitor_areas", "register_indicators"]
 
@@ -251,6 +250,8 @@ def _tested_trends(trends: pd.DataFrame, indicator: Indicator, start: int, end: 
     """The changes of :func:`_unit_changes` with ``rest_change``, ``difference`` and ``se`` joined:
     between-area variation, p-values, Benjamini-Hochberg, flags and development, in the output's columns.
     """
+    from .overdispersion import between_area_variance  # scipy.optimize: not for unpickling AreaMonitoring
+
     is_area = trends.index.get_level_values(0) == AREA
     tau2 = between_area_variance(trends.loc[is_area, "difference"], trends.loc[is_area, "se"])
     trends["between_area_sd"] = np.where(is_area, np.sqrt(tau2), np.nan)

@@ -10,18 +10,17 @@ import dataclasses
 from dataclasses import dataclass, field
 from html import escape
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import matplotlib.pyplot as plt
 import pandas as pd
 from IPython.display import HTML
 
 from ..config import Params, load_params
-from ..evaluation import BALANCE_COVARIATES, DistrictEvaluation, evaluate_district
+from ..evaluation import DistrictEvaluation
 from ..evaluation.robustness import robustness_or_none, synthetic_check, trend_sensitivity
+from ..groups import COMPARISON
 from ..indicators.attributes import disclosure_persons
-from ..indicators.levels import indicator_levels
-from ..indicators.prepare import COMPARISON, PreparedData
-from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
 from ..weighting.diagnostics import SMD_THRESHOLD
 from . import format as fmt
 from .computed import computed, without_data
@@ -44,6 +43,9 @@ from .texts import (
     strategy_name,
     survey_coverage,
 )
+
+if TYPE_CHECKING:
+    from ..indicators.prepare import PreparedData
 
 __all__ = ["DistrictReport"]
 
@@ -70,6 +72,8 @@ class DistrictReport:
 
     @computed
     def _levels(self, key: str) -> pd.DataFrame:
+        from ..indicators.levels import indicator_levels  # computing only: not for a stored report
+
         return indicator_levels(self.data, self.params.indicator(key))
 
     @classmethod
@@ -95,6 +99,8 @@ class DistrictReport:
     def compute(cls, params: Params, data: PreparedData, district: str, baseline: int, wave: int,
                 params_file: Path, data_dir: Path) -> DistrictReport:
         """The report of ``district`` computed from prepared data."""
+        from ..evaluation import evaluate_district  # the estimators: not imported for a stored report
+
         return cls(params, data, evaluate_district(data, district, baseline, wave), params_file, data_dir)
 
     def precompute(self) -> DistrictReport:
@@ -191,6 +197,10 @@ class DistrictReport:
     @computed
     def _balance(self, wave: int) -> tuple[pd.DataFrame, pd.DataFrame, dict]:
         """Balance table, respondent counts per covariate and weight summaries for one wave."""
+        # computing only: the weighting (scipy.linalg) and the designs are not imported for a stored report
+        from ..evaluation import BALANCE_COVARIATES
+        from ..weighting import balance_table, covariate_matrix, effective_sample_size, max_weight_share
+
         design, balanced = self.data.designs[wave], self.evaluation.balanced[wave]
         district = self.evaluation.district
         w = design.weights.to_numpy()

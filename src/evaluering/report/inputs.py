@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..config import Params, load_params
-from ..data.validate import load_dataset
-from ..indicators.prepare import PreparedData, prepare
 from .figure_record import install as record_figures_in_notebook
+
+if TYPE_CHECKING:
+    from ..indicators.prepare import PreparedData
 
 __all__ = ["load_prepared"]
 
@@ -17,6 +19,10 @@ def load_prepared(params_file: str | Path, data_dir: str | Path) -> tuple[Path, 
 
     In a notebook it also makes every figure's output carry the persons behind it (``figure_record``).
     """
+    # imported here: a report drawn from stored results imports this module but loads no data
+    from ..data.validate import load_dataset
+    from ..indicators.prepare import prepare
+
     record_figures_in_notebook()
     params_file, data_dir = Path(params_file), Path(data_dir)
     params = load_params(params_file)

@@ -19,12 +19,10 @@ import seaborn as sns
 from IPython.display import HTML
 
 from ..config import Params, load_params
-from ..evaluation import survey_plan
 from ..evaluation.ambitions import track_ambitions
 from ..indicators.attributes import disclosure_persons
 from ..indicators.levels import indicator_levels
 from ..indicators.prepare import PreparedData
-from ..monitoring import monitor_areas, statutory_criteria
 from . import format as fmt
 from .computed import computed, without_data
 from .disclosure import NOT_PERSONS
@@ -99,6 +97,8 @@ class MonitoringReport:
     @computed
     def _criteria_tables(self) -> tuple[pd.DataFrame, pd.DataFrame]:
         """The statutory criteria of the districts and of every small area."""
+        from ..monitoring import statutory_criteria  # computing only, as are the imports of the steps below
+
         return (statutory_criteria(self.data, self.year, by="district"),
                 statutory_criteria(self.data, self.year, by="area"))
 
@@ -109,6 +109,8 @@ class MonitoringReport:
 
     @computed
     def _monitoring(self):
+        from ..monitoring import monitor_areas
+
         return monitor_areas(self.data, end_year=self.year)
 
     @computed
@@ -118,6 +120,8 @@ class MonitoringReport:
 
     @computed
     def _survey_plan(self) -> pd.DataFrame:
+        from ..evaluation import survey_plan  # the designs, the weighting and scipy.optimize
+
         return survey_plan(self.data, self.params, self.wave, self.planned_wave)
 
     @computed

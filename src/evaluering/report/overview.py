@@ -18,7 +18,7 @@ import pandas as pd
 from IPython.display import HTML
 
 from ..config import Params, load_params
-from ..evaluation import DistrictEvaluation, evaluate_district
+from ..evaluation import DistrictEvaluation
 from . import format as fmt
 from .disclosure import NOT_PERSONS, suppress_estimates
 from .figure_record import describe, record_persons
@@ -58,6 +58,8 @@ class OverviewReport:
         stored = [stored_report(results, d.key, params_file, data_dir, wave, baseline) for d in params.districts]
         if all(report is not None for report in stored):
             return cls(params, tuple(r.evaluation for r in stored), Path(params_file), Path(data_dir))
+        from ..evaluation import evaluate_district  # the estimators: not imported when drawn from the store
+
         params_file, data_dir, params, data = load_prepared(params_file, data_dir)
         evaluations = tuple(evaluate_district(data, d.key, baseline, wave) for d in params.districts)
         return cls(params, evaluations, params_file, data_dir)

@@ -10,22 +10,18 @@ Typical use, with ``frame`` holding district and comparison respondents together
     love_plot(table)   # in evaluering.report.figures
 """
 
-from .design_matrix import covariate_matrix
-from .diagnostics import balance_table, effective_sample_size, max_weight_share
-from .entropy import entropy_balance
-from .errors import BalanceError, BalanceWarning, CovariateColumnError
-from .ipw import ipw_weights
-from .result import BalanceWeights
+from ..lazy import lazy_exports
 
-__all__ = [
-    "BalanceError",
-    "BalanceWarning",
-    "BalanceWeights",
-    "CovariateColumnError",
-    "balance_table",
-    "covariate_matrix",
-    "effective_sample_size",
-    "entropy_balance",
-    "ipw_weights",
-    "max_weight_share",
-]
+# Where each public name lives, imported on first use (PEP 562): a report drawn from stored results
+# uses only the diagnostics' threshold, not entropy balancing with its scipy.linalg.
+_HOME = {
+    "BalanceError": "errors", "BalanceWarning": "errors", "BalanceWeights": "result",
+    "CovariateColumnError": "errors", "balance_table": "diagnostics", "covariate_matrix": "design_matrix",
+    "effective_sample_size": "diagnostics", "entropy_balance": "entropy", "ipw_weights": "ipw",
+    "max_weight_share": "diagnostics",
+}
+
+__all__ = sorted(_HOME)
+
+
+__getattr__, __dir__ = lazy_exports(__name__, _HOME)
