@@ -34,8 +34,7 @@ from ..report.scan import data_identifiers, scan_html, scan_notebook
 from .files import write_atomic
 from .fingerprint import read_fingerprint, run_fingerprint, stamp_fingerprint
 from .plan import RunSpec
-from .scratch import run_folder
-from .worker import PARENT_VARIABLE
+from .scratch import PARENT_VARIABLE, run_folder
 
 __all__ = ["RunResult", "RunContext", "RunInterrupted", "execute_run", "needs_run", "run_all", "INTERRUPTED"]
 

@@ -19,10 +19,14 @@ from pathlib import Path
 
 import psutil
 
-__all__ = ["FOLDER_PREFIX", "OWNER_FILE", "run_folder", "sweep_stale_folders", "process_alive", "process_identity"]
+__all__ = ["FOLDER_PREFIX", "OWNER_FILE", "PARENT_VARIABLE", "run_folder", "sweep_stale_folders", "process_alive",
+           "process_identity"]
 
 FOLDER_PREFIX = "evaluering-"
 OWNER_FILE = "owner.json"
+# Set by the parent run to its own pid, so that a worker notices when its parent dies. Here, not in
+# the worker module, so that the parent does not import papermill and nbconvert (~0.4 s) for it.
+PARENT_VARIABLE = "EVALUERING_RUN_PARENT_PID"
 
 
 def process_identity(pid: int | None = None) -> dict:

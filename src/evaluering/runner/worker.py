@@ -10,6 +10,12 @@ touching the others. The worker writes only into the job's own folder:
 - the kernel's connection file and any other temporary file (``TMPDIR`` and
   ``JUPYTER_RUNTIME_DIR`` point into the folder).
 
+The worker's way to a report is kept short: the kernel is started first, as nbclient would start
+it, and papermill is imported while it starts (about half a second each); papermill then runs the
+cells in that kernel, while a thread imports nbconvert; that thread renders the report while the
+kernel shuts down (about half a second too). As nbclient leaves a kernel it did not start running,
+the worker shuts it down, as nbclient would have, however the run ends.
+
 Asked to stop (SIGTERM, from a parent that times out or is interrupted) the worker kills its
 kernel and exits; the parent removes the folder. If the parent itself dies, the worker kills its
 kernel and removes the folder, since nobody else will.
@@ -25,22 +31,30 @@ import signal
 import sys
 import threading
 import time
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import nbformat
-import papermill
 import psutil
-from nbconvert import HTMLExporter
+from jupyter_client import AsyncKernelManager
+from jupyter_core.utils import run_sync
 
-__all__ = ["render_html", "run_job", "TEMPLATE_DIR", "PARENT_VARIABLE"]
+from .kernel import KERNEL_NAME, ReportKernelSpecs
+from .scratch import PARENT_VARIABLE
 
-PARENT_VARIABLE = "EVALUERING_RUN_PARENT_PID"  # set by the parent run to its own pid
+if TYPE_CHECKING:
+    import nbformat
+
+__all__ = ["render_html", "run_job", "TEMPLATE_DIR", "PARENT_VARIABLE", "KERNEL_NAME"]
 
 TEMPLATE_DIR = Path(__file__).resolve().parents[1] / "report" / "templates"
 
 
 def render_html(notebook: nbformat.NotebookNode, title: str | None = None) -> str:
     """Render an executed notebook as self-contained Danish HTML without code."""
+    from nbconvert import HTMLExporter
+
     if title:
         notebook.metadata["title"] = title
     exporter = HTMLExporter(
@@ -57,28 +71,118 @@ def render_html(notebook: nbformat.NotebookNode, title: str | None = None) -> st
 
 
 def run_job(job: dict, folder: Path) -> bool:
-    """Execute ``job['notebook']`` with ``job['parameters']`` into ``folder``; False on failure."""
+    """Execute ``job['notebook']`` with ``job['parameters']`` into ``folder``; False on failure.
+
+    A thread of its own imports nbconvert while the cells run and renders the report while the
+    kernel shuts down: neither is then on the way to the report.
+    """
     executed = folder / "executed.ipynb"
+    renderer = ThreadPoolExecutor(max_workers=1)
     try:
-        papermill.execute_notebook(
-            job["notebook"], str(executed), parameters=job["parameters"], cwd=str(Path(job["notebook"]).parent),
-            progress_bar=False, execution_timeout=job["cell_timeout"], kernel_name="python3",
-        )
-        html = render_html(nbformat.read(executed, as_version=4), job.get("title"))
-    except papermill.PapermillExecutionError as exc:
-        _write_error(folder, f"{exc.ename}: {exc.evalue}", _failing_cell(executed))
+        with _kernel(str(Path(job["notebook"]).parent)) as km:
+            _execute(job, executed, km, on_notebook_start=lambda **_: _submit(renderer, _import_nbconvert))
+            rendered = renderer.submit(lambda: render_html(_read(executed), job.get("title")))
+        html = rendered.result()
+    except Exception as exc:  # failing cell, kernel died or did not start, cell timeout, missing notebook
+        _write_error(folder, *_describe(exc, executed))
         return False
-    except Exception as exc:  # kernel died, cell timeout, missing notebook: report, do not crash
-        _write_error(folder, f"{type(exc).__name__}: {exc}", None)
-        return False
+    finally:
+        renderer.shutdown(wait=False, cancel_futures=True)
     (folder / "report.html").write_text(html, encoding="utf-8")
     return True
+
+
+def _execute(job: dict, executed: Path, km: AsyncKernelManager, **hooks) -> None:
+    """Run the notebook's cells with papermill in the kernel ``km`` (started, perhaps not yet ready);
+    ``hooks``: nbclient's (``on_notebook_start=...``).
+    """
+    import papermill  # while the kernel starts
+
+    papermill.execute_notebook(
+        job["notebook"], str(executed), parameters=job["parameters"], cwd=str(Path(job["notebook"]).parent),
+        progress_bar=False, execution_timeout=job["cell_timeout"], kernel_name=KERNEL_NAME, km=km, **hooks,
+    )
+
+
+def _submit(pool: ThreadPoolExecutor, task) -> None:
+    """Start ``task`` in ``pool`` (as an nbclient hook: returns nothing to await)."""
+    pool.submit(task)
+
+
+def _import_nbconvert() -> None:
+    """Import nbconvert for :func:`render_html` (which raises the error, should the import fail)."""
+    with contextlib.suppress(Exception):
+        import nbconvert  # noqa: F401
+
+
+class _KernelManager(AsyncKernelManager):
+    """The kernel manager nbclient uses, remembering the client nbclient makes so that its
+    channels can be stopped, as nbclient stops them for a kernel of its own.
+    """
+
+    def __init__(self, **kwargs) -> None:
+        super().__init__(**kwargs)
+        self.clients: list = []
+
+    def client(self, **kwargs):
+        kc = super().client(**kwargs)
+        self.clients.append(kc)
+        return kc
+
+
+@contextlib.contextmanager
+def _kernel(cwd: str) -> Iterator[AsyncKernelManager]:
+    """The report kernel (:mod:`.kernel`) started in ``cwd`` as nbclient starts one (nbclient waits
+    for it to be ready), stopped afterwards however the run ended.
+    """
+    km = _KernelManager(kernel_name=KERNEL_NAME, kernel_spec_manager=ReportKernelSpecs())
+    try:
+        run_sync(km.start_kernel)(cwd=cwd)
+        yield km
+    finally:
+        try:
+            run_sync(_shut_down)(km)
+        except Exception:
+            _kill_children()
+            raise
+
+
+async def _shut_down(km: _KernelManager) -> None:
+    """As nbclient's ``_async_cleanup_kernel`` with ``shutdown_kernel="immediate"``: kill the kernel,
+    remove its connection file and close the sockets. Every output is in the executed notebook by
+    then, and nothing in a report's kernel needs a graceful stop, which takes about a second.
+    """
+    try:
+        if await km.is_alive():
+            await km.shutdown_kernel(now=True)
+    except RuntimeError as exc:
+        if "No kernel is running!" not in str(exc):
+            raise
+    finally:
+        await km.cleanup_resources()
+        for kc in km.clients:
+            kc.stop_channels()
+
+
+def _read(executed: Path) -> nbformat.NotebookNode:
+    import nbformat  # loaded with papermill
+
+    return nbformat.read(executed, as_version=4)
+
+
+def _describe(exc: Exception, executed: Path) -> tuple[str, int | None]:
+    """The error message and failing cell to report for ``exc``."""
+    from papermill import PapermillExecutionError
+
+    if isinstance(exc, PapermillExecutionError):
+        return f"{exc.ename}: {exc.evalue}", _failing_cell(executed)
+    return f"{type(exc).__name__}: {exc}", None
 
 
 def _failing_cell(executed: Path) -> int | None:
     """Number (1-based, as in the notebook on disk) of the cell papermill marked as failed."""
     try:
-        cells = nbformat.read(executed, as_version=4).cells
+        cells = _read(executed).cells
     except (OSError, ValueError):
         return None
     added = {"injected-parameters", "papermill-error-cell-tag"}  # cells papermill inserts
