@@ -10,11 +10,11 @@ touching the others. The worker writes only into the job's own folder:
 - the kernel's connection file and any other temporary file (``TMPDIR`` and
   ``JUPYTER_RUNTIME_DIR`` point into the folder).
 
-The worker's way to a report is kept short: the kernel is started first, as nbclient would start
-it, and papermill is imported while it starts (about half a second each); papermill then runs the
-cells in that kernel, while a thread imports nbconvert; that thread renders the report while the
-kernel shuts down (about half a second too). As nbclient leaves a kernel it did not start running,
-the worker shuts it down, as nbclient would have, however the run ends.
+The worker's way to a report is kept short: the report kernel (:mod:`.kernel`, without a debugger)
+is started first, as nbclient would start it, and papermill is imported while it starts (about half
+a second each); papermill then runs the cells in that kernel, while a thread imports nbconvert; that
+thread renders the report while the kernel is stopped. As nbclient leaves a kernel it did not start
+running, the worker stops it, however the run ends.
 
 Asked to stop (SIGTERM, from a parent that times out or is interrupted) the worker kills its
 kernel and exits; the parent removes the folder. If the parent itself dies, the worker kills its
