@@ -154,12 +154,13 @@ async def _shut_down(km: _KernelManager) -> None:
     """
     try:
         if await km.is_alive():
-            await km.shutdown_kernel(now=True)
+            await km.shutdown_kernel(now=True)  # removes the connection file too
+        else:
+            await km.cleanup_resources()
     except RuntimeError as exc:
         if "No kernel is running!" not in str(exc):
             raise
     finally:
-        await km.cleanup_resources()
         for kc in km.clients:
             kc.stop_channels()
 
@@ -171,10 +172,9 @@ def _read(executed: Path) -> nbformat.NotebookNode:
 
 
 def _describe(exc: Exception, executed: Path) -> tuple[str, int | None]:
-    """The error message and failing cell to report for ``exc``."""
-    from papermill import PapermillExecutionError
-
-    if isinstance(exc, PapermillExecutionError):
+    """The error message and failing cell to report for ``exc`` (papermill itself may have failed to import)."""
+    execution_error = getattr(sys.modules.get("papermill"), "PapermillExecutionError", None)
+    if execution_error is not None and isinstance(exc, execution_error):
         return f"{exc.ename}: {exc.evalue}", _failing_cell(executed)
     return f"{type(exc).__name__}: {exc}", None
 
