@@ -115,17 +115,18 @@ class CounterYearDid:
         X[np.arange(len(y)), counter_code] = 1.0
         rows = np.flatnonzero(year != baseline)
         X[rows, len(counters) + np.searchsorted(later, year[rows])] = 1.0
-        # here: a report drawn from stored results needs no statsmodels (nor all of statsmodels.api)
-        from statsmodels.regression.linear_model import OLS
-
-        fit = OLS(y, X).fit()
+        # least squares as statsmodels' OLS fits it (the pseudo-inverse; residual df n - rank), with
+        # numpy alone: a district's evaluation then never imports statsmodels (about half a second)
+        pinv = np.linalg.pinv(X)
+        coef = pinv @ y
+        residual = y - X @ coef
         term = len(counters) + int(np.searchsorted(later, followup))
         self.n_counters = len(counters)
-        self.change = float(fit.params[term])
-        # Var(change) = s2 * factor; factor = 2 / n_counters in a balanced panel
-        self.factor = float(fit.normalized_cov_params[term, term])
-        self.df = int(round(fit.df_resid))
-        self.s2 = float(fit.ssr / fit.df_resid) if self.df > 0 else float("nan")
+        self.change = float(coef[term])
+        # Var(change) = s2 * factor, factor the term's diagonal of (X'X)^-1 (2 / n_counters in a balanced panel)
+        self.factor = float(pinv[term] @ pinv[term])
+        self.df = len(y) - int(np.linalg.matrix_rank(X))
+        self.s2 = float(residual @ residual / self.df) if self.df > 0 else float("nan")
 
 
 def _t_inference(estimate: float, variance: float, df: float, confidence: float):
