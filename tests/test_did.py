@@ -103,6 +103,18 @@ def test_missing_column_is_named():
         _did(units)
 
 
+def _saturated_design(units):
+    """The district's and comparison's rows and the 2x2 regression's design (before-after without comparison)."""
+    rows = units[units["group"].isin(["d", "comparison"])]
+    with_comparison = bool((rows["group"] == "comparison").any())
+    post = (rows["period"] == 2024).astype(float)
+    X = pd.DataFrame({"const": 1.0, "post": post}, index=rows.index)
+    if with_comparison:
+        X["treated"] = (rows["group"] == "d").astype(float)
+        X["treated_post"] = X["treated"] * post
+    return rows, X, with_comparison
+
+
 @pytest.mark.parametrize("seed", range(6))
 def test_the_cell_computation_equals_the_clustered_wls_fit(seed):
     """Saturated WLS with statsmodels' cluster-robust SE (its G/(G-1) (N-1)/(N-K) factor), for
@@ -115,13 +127,7 @@ def test_the_cell_computation_equals_the_clustered_wls_fit(seed):
                           "cluster": rng.integers(0, max(3, n // 3), n).astype(str)})
     if seed == 5:  # no comparison group: the district's before-after change
         units = units[units["group"] != "comparison"]
-    rows = units[units["group"].isin(["d", "comparison"])]
-    with_comparison = bool((rows["group"] == "comparison").any())
-    post = (rows["period"] == 2024).astype(float)
-    X = pd.DataFrame({"const": 1.0, "post": post}, index=rows.index)
-    if with_comparison:
-        X["treated"] = (rows["group"] == "d").astype(float)
-        X["treated_post"] = X["treated"] * post
+    rows, X, with_comparison = _saturated_design(units)
     fit = sm.WLS(rows["y"], X, weights=rows["weight"]).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(rows["cluster"])[0]})
     term = "treated_post" if with_comparison else "post"
@@ -146,13 +152,7 @@ def test_the_log_scale_equals_the_clustered_poisson_glm(seed):
                           "cluster": rng.integers(0, max(3, n // 4), n).astype(str)})
     if seed == 5:
         units = units[units["group"] != "comparison"]
-    rows = units[units["group"].isin(["d", "comparison"])]
-    with_comparison = bool((rows["group"] == "comparison").any())
-    post = (rows["period"] == 2024).astype(float)
-    X = pd.DataFrame({"const": 1.0, "post": post}, index=rows.index)
-    if with_comparison:
-        X["treated"] = (rows["group"] == "d").astype(float)
-        X["treated_post"] = X["treated"] * post
+    rows, X, with_comparison = _saturated_design(units)
     fit = sm.GLM(rows["y"], X, family=sm.families.Poisson(), var_weights=rows["weight"]).fit(
         cov_type="cluster", cov_kwds={"groups": pd.factorize(rows["cluster"])[0]}, tol=1e-13)
     term = "treated_post" if with_comparison else "post"
