@@ -219,6 +219,24 @@ def test_data_load_and_prepare(dataset, params):
     assert len(data.register) == len(dataset.register)
 
 
+
+def test_register_levels_are_summed_from_the_compact_frames_bit_for_bit(dataset, params):
+    """A report's levels of a register indicator come from its compact frame (integer codes), not
+    kept afterwards: exactly what its text frame gives, on a world the estimators were not written for.
+    """
+    from evaluering.indicators import prepare
+    from evaluering.indicators.levels import indicator_levels, weighted_levels
+    from evaluering.indicators.units import REGISTER_COMPUTATIONS, unit_frame
+
+    data = prepare(dataset, params)
+    register = [ind for ind in params.indicators if isinstance(ind.computation, REGISTER_COMPUTATIONS)]
+    assert len(register) >= 5
+    for ind in register:
+        levels = indicator_levels(data, ind)
+        assert not [key for key in data._unit_frames if key[0] == "compact"], ind.key  # a city's would fill the memory
+        expected = weighted_levels(unit_frame(data, ind)).assign(indicator=ind.key)
+        pd.testing.assert_frame_equal(levels, expected, check_exact=True)
+
 @pytest.mark.slow
 def test_every_district_is_evaluated(dataset, params, world_dir):
     from evaluering.evaluation import BETTER, NO_CHANGE, WORSE, evaluate_district

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-_MAX_BATCH_CELLS = 8_000_000  # float64 cells of the padded H matrices per batch
+_MAX_BATCH_CELLS = 600_000  # float64 cells of the padded matrices per batch (~5 MB: kept in the cache)
 
 __all__ = ["WeightOptions", "WeightProblem", "Weights", "collapsed_form", "estimate_from_weights",
            "fit_weights", "frank_wolfe", "method_options", "noise_level", "sparsify", "sum_normalize"]

@@ -589,13 +589,19 @@ def _selected_rows(frame: pd.DataFrame, pick, n: int) -> pd.DataFrame:
     return pd.DataFrame(columns, copy=False)
 
 
-def units_to_sum(data: PreparedData, indicator: Indicator, periods: Iterable[int] | None = None) -> pd.DataFrame:
+def units_to_sum(data: PreparedData, indicator: Indicator, periods: Iterable[int] | None = None, *,
+                 keep: bool = True) -> pd.DataFrame:
     """The unit frame to group and sum: a register indicator's compact frame (:func:`register_units`,
-    kept until :func:`release_units`), any other indicator's :func:`unit_frame`.
+    kept until :func:`release_units`; with ``keep=False`` a frame built here is not kept, as a city's
+    frames would fill the memory), any other indicator's :func:`unit_frame`.
     """
-    if isinstance(indicator.computation, REGISTER_COMPUTATIONS):
-        return register_units(data, indicator, periods)
-    return unit_frame(data, indicator, periods)
+    if not isinstance(indicator.computation, REGISTER_COMPUTATIONS):
+        return unit_frame(data, indicator, periods)
+    kept = set(data._unit_frames)
+    units = register_units(data, indicator, periods)
+    if not keep:
+        _forget_new_compact_frames(data, kept)
+    return units
 
 
 def _forget_new_compact_frames(data: PreparedData, kept: set) -> None:
