@@ -93,7 +93,8 @@ def _cell_did(rows: pd.DataFrame, groups: np.ndarray, district: str, followup: i
     cluster g is the sum over g's rows of sign * w * (y - mean_cell) / W_cell. On the log scale
     (Poisson) the coefficient is sum_cell sign * log(mean_cell): the score of a cell's log mean is
     w * (y - mean_cell) and its information W_cell * mean_cell, so each row's influence is divided
-    by mean_cell as well.
+    by mean_cell as well; a cell that counted nothing has no log mean, and the estimate and its SE
+    are NaN (the Poisson fit would drift towards minus infinity and report a meaningless number).
     """
     post = (rows["period"] == followup).to_numpy()
     treated = (rows["group"] == district).to_numpy() if with_comparison else np.ones(len(rows), bool)
@@ -105,8 +106,8 @@ def _cell_did(rows: pd.DataFrame, groups: np.ndarray, district: str, followup: i
     mean = np.divide(np.bincount(cell, w * y, minlength=4), total, out=np.zeros(4), where=total > 0)
     if scale == "log":
         used = sign != 0
-        if (mean[used] <= 0).any():  # the Poisson fit's log mean of an empty count is -infinity
-            raise DidError(f"{indicator}: a group counted nothing in a period: no relative change can be estimated")
+        if (mean[used] <= 0).any():  # nothing counted in a cell: its log mean is -infinity, no ratio exists
+            return float("nan"), float("nan")
         estimate = float(sign[used] @ np.log(mean[used]))
         information = total * np.where(used, mean, 1.0)
     else:
