@@ -22,6 +22,7 @@ import pytest
 from evaluering.did import honest_did
 from evaluering.did.event_study import EventStudyResult, PretrendTest
 from evaluering.evaluation.robustness import (
+    NARROW_BELOW,
     PLACEBO_BELOW,
     TrendSensitivity,
     area_panel,
@@ -217,6 +218,18 @@ def test_a_district_of_three_areas_gets_placebo_intervals_and_the_report_says_wh
         assert check.sdid.se_method == check.did.se_method == "placebo"
         assert "placebo-metoden" in html and f"færre end {PLACEBO_BELOW} småområder" in html
         assert "jackknife-metoden" not in html
+        # the SDID's placebo interval covered ~90 % with 3 areas (se_method_for): the report says it is narrow
+        assert "ca. 90 % af tilfældene" in html and "lidt for smalt" in html
+
+
+def test_a_district_of_six_areas_gets_placebo_intervals_without_the_narrowness_note():
+    world = area_world(3, n_district=6, n_other=30)
+    check = synthetic_check(world.data, INDICATOR, DISTRICT, world.start, world.last_year, replications=10)
+    assert check.sdid.se_method == "placebo" and check.n_district_areas == 6 >= NARROW_BELOW
+    table = pd.DataFrame({"key": [INDICATOR.key], "number": [1], "indicator": [INDICATOR.name],
+                          "min_persons": [100], "unit": [INDICATOR.unit]})
+    html = robustness_html({INDICATOR.key: (check, None)}, table, {}, 5)
+    assert "placebo-metoden" in html and "lidt for smalt" not in html
 
 
 @pytest.mark.parametrize(("column", "method"), [(1, "did"), (2, "sdid")])

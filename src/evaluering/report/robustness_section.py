@@ -15,7 +15,7 @@ from html import escape
 
 import pandas as pd
 
-from ..evaluation.robustness import PLACEBO_BELOW, SyntheticCheck, TrendSensitivity
+from ..evaluation.robustness import NARROW_BELOW, PLACEBO_BELOW, SyntheticCheck, TrendSensitivity
 from . import format as fmt
 from .tables import _with_interval, html_table
 
@@ -129,6 +129,12 @@ def _se_note(checks: Mapping[str, tuple[SyntheticCheck | None, TrendSensitivity 
             f"bydelen har færre end {PLACEBO_BELOW} småområder: den anden metode (jackknife, ét småområde udeladt "
             "ad gangen) hviler så på for få områder til at være pålidelig. Placebo-metoden forudsætter, at "
             "bydelens småområder svinger lige så meget fra år til år som de andre.")
+        if min(c.n_district_areas for c in done if c.sdid.se_method == "placebo") < NARROW_BELOW:
+            texts.append(
+                "I simulationer med en bydel på tre småområder og 30 andre småområder dækkede 95 %-intervallet "
+                "for syntetisk DiD den indlagte effekt i ca. 90 % af tilfældene (for den almindelige DiD i 94 %): "
+                f"når bydelen har færre end {NARROW_BELOW} småområder, kan intervallet for syntetisk DiD altså "
+                "være lidt for smalt.")
     if "jackknife" in methods:
         many = min(c.n_district_areas for c in done if c.sdid.se_method == "jackknife") >= PLACEBO_BELOW
         texts.append(
