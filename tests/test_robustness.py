@@ -131,6 +131,8 @@ def test_a_district_report_shows_the_robustness_of_its_register_indicators(rende
     assert any(b != "ikke beregnet" for b in breakdowns)
     # Gladsaxe's districts have 3-5 small areas: placebo intervals, and the note says why
     assert "placebo-metoden" in section and f"færre end {PLACEBO_BELOW} småområder" in section
+    # the columns weigh areas equally, the table and the figure residents: the note says why they may differ
+    assert "tæller hvert småområde lige meget" in section and "hver beboer tæller lige meget" in section
 
 
 def test_the_area_panel_has_the_numbers_of_a_grouping_by_the_area_text(prepared):

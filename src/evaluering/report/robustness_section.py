@@ -112,7 +112,9 @@ def robustness_html(checks: Mapping[str, tuple[SyntheticCheck | None, TrendSensi
         + (f"<ul>{''.join(sentences)}</ul>" if sentences else "")
         + "<p class='note'>" + " ".join(filter(None, [
             "Intervallerne er 95 %-konfidensintervaller.", _se_note(checks),
-            "Småområdernes gennemsnit vægtes ikke med antallet af beboere."])) + "</p>"
+            "Småområdernes gennemsnit vægtes ikke med antallet af beboere: i de to kolonner tæller hvert "
+            "småområde lige meget, mens hver beboer tæller lige meget i indikatortabellen og år-for-år-figuren, "
+            "så tallene kan afvige fra dem uden at nogen af dem er forkerte."])) + "</p>"
     )
 
 
