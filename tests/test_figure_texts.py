@@ -74,6 +74,8 @@ def test_the_estimates_text_lists_the_drawn_shares_by_verdict():
                     "Ingen påviselig ændring: 2. Beskæftigelse (±0,0 pct.-point). "
                     "Dårligere: 1. Uddannelse (−1,2 pct.-point).")
     assert estimates_text(_table().assign(estimate=np.nan)).startswith("Figuren viser ingen estimater")
+    one = _table().assign(estimate=[0.041, np.nan, np.nan, np.nan, np.nan])
+    assert estimates_text(one).startswith("Figuren viser for 1 andelsindikator ændringen")  # singular
 
 
 def test_the_overview_text_counts_each_districts_verdicts():
@@ -102,7 +104,7 @@ def test_the_event_study_text_reads_the_pretrend_test_and_the_latest_year():
     result = SimpleNamespace(lags=pd.DataFrame({"year": [2021, 2022], "estimate": [0.004, -0.021]}),
                              pretrend=SimpleNamespace(p_value=0.034), coefficients=coefficients, event_year=2021)
     text = event_study_text({"arbejdsmarked": result}, [EMPLOYMENT, ABSENCE])
-    assert text == ("Figuren viser for 1 registerindikatorer forskellen mellem bydelen og resten af kommunen år for "
+    assert text == ("Figuren viser for 1 registerindikator forskellen mellem bydelen og resten af kommunen år for "
                     "år i procentpoint, målt i forhold til 2020, med 95 %-konfidensinterval; strategien starter i "
                     "2021. 2. Beskæftigelse: test for ens udvikling før start p = 0,034; 2022: −2,1 pct.-point.")
     assert event_study_text({}, [EMPLOYMENT]).startswith("Ingen år-for-år-figur")
@@ -114,6 +116,8 @@ def test_the_monitoring_text_counts_the_cells_two_standard_errors_out():
     assert "Farvekort over 2 småområder (rækker) og 3 indikatorer (kolonner)" in text
     assert "fra 2019 til 2024" in text
     assert "5 felter er vist; 2 ligger mindst 2 standardfejl bedre og 1 mindst 2 standardfejl dårligere." in text
+    single = monitoring_grid_text(pd.DataFrame([[0.5]], index=["A01"], columns=["x"]), 2019, 2024)
+    assert "over 1 småområde (rækker) og 1 indikator (kolonner)" in single and "1 felt er vist" in single
 
 
 def test_the_threshold_text_reads_the_threshold_its_interval_and_the_slope_above():

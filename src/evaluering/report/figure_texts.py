@@ -30,6 +30,11 @@ def _joined(parts: Iterable[str]) -> str:
     return ", ".join(parts[:-1]) + " og " + parts[-1]
 
 
+def _count(n: int, singular: str, plural: str) -> str:
+    """'1 andelsindikator', '3 andelsindikatorer': a screen reader reads the count as it is written."""
+    return f"{n} {singular if n == 1 else plural}"
+
+
 def _development(first: float, last: float, unit: str) -> str:
     """'steg', 'faldt' or 'var uændret', judged on the values as shown."""
     shown_first, shown_last = fmt.indicator_value(first, unit), fmt.indicator_value(last, unit)
@@ -84,8 +89,8 @@ def estimates_text(table: pd.DataFrame) -> str:
     rows = table[(table["unit"] == "share") & table["estimate"].notna()].sort_values("number")
     if rows.empty:
         return "Figuren viser ingen estimater: alle bygger på for få personer."
-    return (f"Figuren viser for {len(rows)} andelsindikatorer ændringen i bydelen minus ændringen i "
-            "sammenligningsgruppen i procentpoint med 95 %-konfidensinterval. " + _verdict_list(rows))
+    return (f"Figuren viser for {_count(len(rows), 'andelsindikator', 'andelsindikatorer')} ændringen i bydelen minus "
+            "ændringen i sammenligningsgruppen i procentpoint med 95 %-konfidensinterval. " + _verdict_list(rows))
 
 
 def overview_text(district_names: list[str], tables: list[pd.DataFrame], keys: list[str]) -> str:
@@ -97,7 +102,8 @@ def overview_text(district_names: list[str], tables: list[pd.DataFrame], keys: l
         counts = [f"{int((drawn['verdict'] == v).sum())} {label}" for v, label in _VERDICT_GROUPS]
         parts.append(f"{name}: {_joined(counts)}.")
     return (f"Figuren viser for hver bydel ændringen i bydelen minus ændringen i sammenligningsgruppen for "
-            f"{len(keys)} andelsindikatorer, i procentpoint med 95 %-konfidensinterval. " + " ".join(parts))
+            f"{_count(len(keys), 'andelsindikator', 'andelsindikatorer')}, i procentpoint med 95 %-konfidensinterval. "
+            + " ".join(parts))
 
 
 def love_plot_text(table: pd.DataFrame, threshold: float) -> str:
@@ -133,7 +139,8 @@ def event_study_text(results: Mapping, indicators) -> str:
     first = results[shown[0].key]
     reference = first.coefficients.loc[first.coefficients["reference"], "year"]
     against = f", målt i forhold til {int(reference.iloc[0])}" if len(reference) else ""
-    return (f"Figuren viser for {len(shown)} registerindikatorer forskellen mellem bydelen og resten af kommunen "
+    return (f"Figuren viser for {_count(len(shown), 'registerindikator', 'registerindikatorer')} forskellen mellem "
+            "bydelen og resten af kommunen "
             f"år for år i procentpoint{against}, med 95 %-konfidensinterval; strategien starter i "
             f"{first.event_year}. " + " ".join(parts))
 
@@ -143,20 +150,21 @@ def monitoring_grid_text(z: pd.DataFrame, start: int, end: int) -> str:
     values = z.to_numpy(dtype=float)
     shown = np.isfinite(values)
     better, worse = int((values[shown] >= 2).sum()), int((values[shown] <= -2).sum())
-    return (f"Farvekort over {z.shape[0]} småområder (rækker) og {z.shape[1]} indikatorer (kolonner): "
+    return (f"Farvekort over {_count(z.shape[0], 'småområde', 'småområder')} (rækker) og "
+            f"{_count(z.shape[1], 'indikator', 'indikatorer')} (kolonner): "
             f"forskellen i udvikling fra {start} til {end} mod resten af kommunen, i standardfejl; grøn er bedre, "
-            f"rød dårligere. {int(shown.sum())} felter er vist; {better} ligger mindst 2 standardfejl bedre og "
-            f"{worse} mindst 2 standardfejl dårligere. Tomme felter bygger på for få personer.")
+            f"rød dårligere. {_count(int(shown.sum()), 'felt', 'felter')} er vist; {better} ligger mindst 2 "
+            f"standardfejl bedre og {worse} mindst 2 standardfejl dårligere. Tomme felter bygger på for få personer.")
 
 
 def threshold_text(result, n_areas: int) -> str:
     """The threshold figure: the areas, the fitted hinge and the threshold with its interval."""
     low, high = result.gamma_ci
-    return (f"Punktdiagram over {n_areas} småområder: beskæftigelsen (justeret for beboernes kendetegn) mod andelen "
-            f"fattige i området, med den tilpassede knæk-model. Tærsklen ligger ved {fmt.share(result.gamma_hat, 1)} "
-            f"(95 %-konfidensinterval {fmt.share(low, 1)} til {fmt.share(high, 1)}); over tærsklen hænger "
-            f"10 procentpoint flere fattige sammen med {fmt.change(result.slope_above * 0.10, 'share')} i "
-            "beskæftigelse.")
+    return (f"Punktdiagram over {_count(n_areas, 'småområde', 'småområder')}: beskæftigelsen (justeret for "
+            "beboernes kendetegn) mod andelen fattige i området, med den tilpassede knæk-model. Tærsklen ligger ved "
+            f"{fmt.share(result.gamma_hat, 1)} (95 %-konfidensinterval {fmt.share(low, 1)} til {fmt.share(high, 1)}); "
+            "over tærsklen hænger 10 procentpoint flere fattige sammen med "
+            f"{fmt.change(result.slope_above * 0.10, 'share')} i beskæftigelse.")
 
 
 def decomposition_text(results, district_names: list[str]) -> str:
