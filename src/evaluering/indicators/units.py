@@ -597,10 +597,11 @@ def units_to_sum(data: PreparedData, indicator: Indicator, periods: Iterable[int
     """
     if not isinstance(indicator.computation, REGISTER_COMPUTATIONS):
         return unit_frame(data, indicator, periods)
+    if keep:
+        return register_units(data, indicator, periods)
     kept = set(data._unit_frames)
     units = register_units(data, indicator, periods)
-    if not keep:
-        _forget_new_compact_frames(data, kept)
+    _forget_new_compact_frames(data, kept)
     return units
 
 
